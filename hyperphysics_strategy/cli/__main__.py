@@ -1,0 +1,3 @@
+from hyperphysics_strategy.cli import app
+
+app()

@@ -1,0 +1,16 @@
+"""The ``hyperphysics`` Typer application; each command module registers on it."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    name="hyperphysics",
+    help="HyperPhysics strategy for freqtrade: set up a user dir, inspect hardware, "
+    "run the local exchange simulator and the demo.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
