@@ -1,0 +1,201 @@
+"""The expert ensemble: encode labels, split, train experts in parallel, blend.
+
+It behaves like a scikit-learn classifier (``predict``, ``predict_proba``,
+``classes_``), which is what FreqAI's ``BaseClassifierModel`` expects of the object its
+``fit`` returns, and it pickles (FreqAI saves models with joblib).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from hyperphysics_strategy.engine.hardware import DevicePlan
+
+from .blending import blend, fit_blend_weights
+from .experts import Expert, FitData, Placement, make_expert
+from .labels import DEFAULT_CLASSES, LabelCodec
+from .metrics import balanced_accuracy, log_loss
+from .splits import time_ordered_split
+from .training import TrainingOutcome, train_experts
+from .weights import balanced_sample_weights
+
+logger = logging.getLogger(__name__)
+
+#: Maps experts to (one placement per expert, how many experts may train at once).
+PlacementProvider = Callable[[Sequence[Expert]], tuple[list[Placement], int]]
+
+
+def planned_placements(experts: Sequence[Expert]) -> tuple[list[Placement], int]:
+    """Place experts with the hardware module's device plan (round-robin over GPUs)."""
+    plan = DevicePlan.build([(e.name, e.library) for e in experts])
+    placements = [Placement(str(p.device), p.params(), p.threads, p.reason) for p in plan]
+    return placements, plan.workers
+
+
+@dataclass
+class ExpertReport:
+    """What the ensemble keeps about each expert: validation metrics and blend weight."""
+
+    name: str
+    device: str
+    seconds: float
+    weight: float = 0.0
+    val_log_loss: float = float("nan")
+    val_balanced_accuracy: float = float("nan")
+    error: str | None = None
+
+
+@dataclass
+class EnsembleReport:
+    experts: list[ExpertReport] = field(default_factory=list)
+    val_log_loss: float = float("nan")
+    val_balanced_accuracy: float = float("nan")
+    n_train: int = 0
+    n_validation: int = 0
+    class_counts: dict[str, int] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        out = [
+            f"ensemble: {self.n_train} training rows, {self.n_validation} validation rows, "
+            f"classes {self.class_counts}, val log-loss {self.val_log_loss:.4f}, "
+            f"balanced accuracy {self.val_balanced_accuracy:.3f}"
+        ]
+        for e in self.experts:
+            if e.error:
+                out.append(f"  {e.name:<10} dropped ({e.error})")
+            else:
+                out.append(
+                    f"  {e.name:<10} {e.device:<8} {e.seconds:6.2f}s  weight {e.weight:.3f}  "
+                    f"val log-loss {e.val_log_loss:.4f}  bal.acc {e.val_balanced_accuracy:.3f}"
+                )
+        return out
+
+
+class ExpertEnsemble:
+    """Ensemble of named experts whose validation probabilities are blended."""
+
+    def __init__(
+        self,
+        experts: Sequence[str | Expert] = ("lightgbm", "xgboost"),
+        expert_params: dict[str, dict[str, Any]] | None = None,
+        classes: Sequence[str] = DEFAULT_CLASSES,
+        validation_fraction: float = 0.15,
+        embargo: int = 0,
+        balance_classes: bool = True,
+        seed: int = 0,
+        placement_provider: PlacementProvider | None = None,
+    ) -> None:
+        if not experts:
+            raise ValueError("an ensemble needs at least one expert")
+        expert_params = expert_params or {}
+        self.experts: list[Expert] = [
+            e if isinstance(e, Expert) else make_expert(e, expert_params.get(e), seed + i)
+            for i, e in enumerate(experts)
+        ]
+        self.codec = LabelCodec(classes)
+        self.validation_fraction = validation_fraction
+        self.embargo = embargo
+        self.balance_classes = balance_classes
+        self.seed = seed
+        self.placement_provider = placement_provider
+        self.weights: np.ndarray | None = None
+        self.report = EnsembleReport()
+
+    # scikit-learn style attribute FreqAI reads to name the probability columns
+    @property
+    def classes_(self) -> np.ndarray:
+        return np.asarray(self.codec.classes, dtype=object)
+
+    def __bool__(self) -> bool:  # FreqAI tests ``if not model``: never be falsy
+        return True
+
+    # -- training -------------------------------------------------------------------
+    def fit(
+        self,
+        X: np.ndarray,
+        labels: Sequence[object],
+        sample_weight: np.ndarray | None = None,
+        X_val: np.ndarray | None = None,
+        labels_val: Sequence[object] | None = None,
+        sample_weight_val: np.ndarray | None = None,
+        on_expert_done: Callable[[TrainingOutcome], None] | None = None,
+    ) -> ExpertEnsemble:
+        """Train all experts, drop the failed ones, fit the blend weights on validation."""
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        y = self.codec.encode(labels)
+        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
+        if X_val is None or labels_val is None:
+            train_idx, val_idx = time_ordered_split(len(y), self.validation_fraction, self.embargo)
+            X_val, y_val, w_val = X[val_idx], y[val_idx], w[val_idx]
+            X, y, w = X[train_idx], y[train_idx], w[train_idx]
+        else:
+            X_val = np.ascontiguousarray(X_val, dtype=np.float32)
+            y_val = self.codec.encode(labels_val)
+            w_val = (
+                np.ones(len(y_val))
+                if sample_weight_val is None
+                else np.asarray(sample_weight_val, float)
+            )
+        if self.balance_classes:
+            w = w * balanced_sample_weights(y, self.codec.n_classes)
+            w_val = w_val * balanced_sample_weights(y_val, self.codec.n_classes)
+        data = FitData(X, y, w, X_val, y_val, w_val, self.codec.n_classes)
+
+        provider = self.placement_provider or planned_placements
+        placements, workers = provider(self.experts)
+        outcomes = train_experts(self.experts, data, placements, workers, on_expert_done)
+        survivors = [o for o in outcomes if o.ok]
+        if not survivors:
+            errors = "; ".join(f"{o.expert.name}: {o.error}" for o in outcomes)
+            raise RuntimeError(f"every expert failed to train ({errors})")
+
+        val_probas = [o.expert.predict_proba(X_val) for o in survivors]
+        self.weights = fit_blend_weights(val_probas, y_val, w_val)
+        self.experts = [o.expert for o in survivors]
+        blended = blend(val_probas, self.weights)
+
+        reports = {}
+        for o, p, weight in zip(survivors, val_probas, self.weights, strict=True):
+            reports[id(o.expert)] = ExpertReport(
+                o.expert.name,
+                o.expert.placement.device,
+                o.seconds,
+                float(weight),
+                log_loss(p, y_val),
+                balanced_accuracy(p, y_val),
+            )
+        self.report = EnsembleReport(
+            experts=[
+                reports.get(id(o.expert))
+                or ExpertReport(o.expert.name, "-", o.seconds, error=o.error)
+                for o in outcomes
+            ],
+            val_log_loss=log_loss(blended, y_val),
+            val_balanced_accuracy=balanced_accuracy(blended, y_val),
+            n_train=len(y),
+            n_validation=len(y_val),
+            class_counts={
+                name: int(n)
+                for name, n in zip(
+                    self.codec.classes, np.bincount(y, minlength=self.codec.n_classes), strict=True
+                )
+            },
+        )
+        return self
+
+    # -- inference ------------------------------------------------------------------
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        if self.weights is None:
+            raise RuntimeError("the ensemble is not fitted")
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        active = [(e, w) for e, w in zip(self.experts, self.weights, strict=True) if w > 1e-6]
+        probas = [e.predict_proba(X) for e, _ in active]
+        return blend(probas, np.array([w for _, w in active]))
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.codec.decode(self.predict_proba(X).argmax(axis=1))

@@ -1,0 +1,141 @@
+"""The interface every expert implements.
+
+An expert learns class probabilities from a float feature matrix and integer class
+codes ``0..K-1`` (see :mod:`..labels`). It is told where to run through
+``device_params`` (library keyword arguments from the hardware plan) and how many CPU
+threads it may use. It always returns a ``(n, K)`` probability matrix, including
+columns for classes absent from its training data (probability zero).
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+
+@dataclass
+class FitData:
+    """A training set and its validation set, already encoded."""
+
+    X: np.ndarray
+    y: np.ndarray
+    weight: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    weight_val: np.ndarray
+    n_classes: int
+
+    def __post_init__(self) -> None:
+        for name, X, y, w in (
+            ("training", self.X, self.y, self.weight),
+            ("validation", self.X_val, self.y_val, self.weight_val),
+        ):
+            if X.ndim != 2:
+                raise ValueError(f"{name} features must be 2-D, got shape {X.shape}")
+            if not (X.shape[0] == y.shape[0] == w.shape[0]):
+                raise ValueError(
+                    f"{name} set: {X.shape[0]} feature rows, {y.shape[0]} labels and "
+                    f"{w.shape[0]} weights differ"
+                )
+            if X.shape[0] == 0:
+                raise ValueError(f"{name} set is empty")
+        if self.X.shape[1] != self.X_val.shape[1]:
+            raise ValueError(
+                f"training has {self.X.shape[1]} features but validation {self.X_val.shape[1]}"
+            )
+
+
+@dataclass
+class Placement:
+    """Where one expert runs: a device name, the library's device keywords, a thread budget."""
+
+    device: str = "cpu"
+    params: dict[str, Any] = field(default_factory=dict)
+    threads: int = 1
+    reason: str = ""
+
+
+class Expert(abc.ABC):
+    """One model of the ensemble."""
+
+    #: Registry key, e.g. ``"lightgbm"``.
+    name: ClassVar[str]
+    #: Library whose devices the hardware plan must look at: lightgbm, xgboost, catboost, torch.
+    library: ClassVar[str]
+
+    def __init__(self, params: dict[str, Any] | None = None, seed: int = 0) -> None:
+        self.params: dict[str, Any] = dict(params or {})
+        self.seed = int(seed)
+        self.n_classes: int | None = None
+        self.n_features: int | None = None
+        self.placement: Placement = Placement()
+        self.best_iteration: int | None = None
+
+    # -- training -----------------------------------------------------------------
+    def fit(self, data: FitData, placement: Placement | None = None) -> Expert:
+        self.placement = placement or Placement()
+        self.n_classes = data.n_classes
+        self.n_features = data.X.shape[1]
+        self._fit(data)
+        return self
+
+    @abc.abstractmethod
+    def _fit(self, data: FitData) -> None: ...
+
+    # -- inference ----------------------------------------------------------------
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        if self.n_features is None:
+            raise RuntimeError(f"expert {self.name!r} is not fitted")
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise ValueError(
+                f"expert {self.name!r} expects (n, {self.n_features}) features, got {X.shape}"
+            )
+        proba = self._predict_proba(X)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    @abc.abstractmethod
+    def _predict_proba(self, X: np.ndarray) -> np.ndarray: ...
+
+    # -- persistence (native formats) -------------------------------------------------
+    def save(self, directory: Path) -> None:
+        """Write the model in its library's native format plus ``meta.json``."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self._save_native(directory)
+        meta = {
+            "name": self.name,
+            "params": self.params,
+            "seed": self.seed,
+            "n_classes": self.n_classes,
+            "n_features": self.n_features,
+            "best_iteration": self.best_iteration,
+        }
+        tmp = directory / "meta.json.tmp"
+        tmp.write_text(json.dumps(meta, indent=2, default=str))
+        tmp.replace(directory / "meta.json")
+
+    @classmethod
+    def load(cls, directory: Path) -> Expert:
+        directory = Path(directory)
+        meta = json.loads((directory / "meta.json").read_text())
+        expert = cls(params=meta["params"], seed=meta["seed"])
+        expert.n_classes = meta["n_classes"]
+        expert.n_features = meta["n_features"]
+        expert.best_iteration = meta["best_iteration"]
+        expert._load_native(directory)
+        return expert
+
+    @abc.abstractmethod
+    def _save_native(self, directory: Path) -> None: ...
+
+    @abc.abstractmethod
+    def _load_native(self, directory: Path) -> None: ...
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(device={self.placement.device!r})"

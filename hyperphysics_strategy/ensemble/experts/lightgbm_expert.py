@@ -1,0 +1,63 @@
+"""LightGBM gradient-boosted trees (multiclass softmax, early stopping on validation)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+
+from .base import Expert, FitData
+
+DEFAULTS = {
+    "objective": "multiclass",
+    "learning_rate": 0.05,
+    "num_leaves": 31,
+    "min_data_in_leaf": 40,
+    "feature_fraction": 0.8,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambda_l2": 1.0,
+    "verbosity": -1,
+}
+
+
+class LightGBMExpert(Expert):
+    name = "lightgbm"
+    library = "lightgbm"
+
+    def _fit(self, data: FitData) -> None:
+        params = {**DEFAULTS, **self.params}
+        rounds = int(params.pop("n_estimators", params.pop("num_boost_round", 400)))
+        stopping = int(params.pop("early_stopping_rounds", 40))
+        params.update(self.placement.params)
+        params.update(
+            num_class=data.n_classes,
+            seed=self.seed,
+            deterministic=True,
+            num_threads=max(1, self.placement.threads),
+        )
+        train = lgb.Dataset(data.X, label=data.y, weight=data.weight, free_raw_data=True)
+        valid = lgb.Dataset(data.X_val, label=data.y_val, weight=data.weight_val, reference=train)
+        self.booster = lgb.train(
+            params,
+            train,
+            num_boost_round=rounds,
+            valid_sets=[valid],
+            callbacks=[lgb.early_stopping(stopping, verbose=False)],
+        )
+        self.best_iteration = int(self.booster.best_iteration or rounds)
+
+    def _predict_proba(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(
+            self.booster.predict(X, num_iteration=self.best_iteration), dtype=np.float64
+        ).reshape(X.shape[0], -1)
+
+    def _save_native(self, directory: Path) -> None:
+        tmp = directory / "model.txt.tmp"
+        self.booster.save_model(str(tmp), num_iteration=self.best_iteration)
+        tmp.replace(directory / "model.txt")
+
+    def _load_native(self, directory: Path) -> None:
+        self.booster = lgb.Booster(model_file=str(directory / "model.txt"))
+        self.best_iteration = None  # the saved model holds exactly the kept trees
