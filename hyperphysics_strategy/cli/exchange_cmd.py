@@ -1,0 +1,147 @@
+"""``hyperphysics exchange``: run the local Binance simulator or print its config."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.live import Live
+from rich.text import Text
+
+from .app import app, console, err_console
+
+if TYPE_CHECKING:
+    from ..exchange import ExchangeSimulator
+
+
+def _parse_pairs(pairs: list[str] | None) -> list[str] | None:
+    """``--pairs`` values, repeated and/or comma-separated, as ``BASE/QUOTE``."""
+    if not pairs:
+        return None
+    result = [p.strip().upper() for item in pairs for p in item.split(",") if p.strip()]
+    bad = [p for p in result if "/" not in p]
+    if bad:
+        raise typer.BadParameter(f"pairs must look like BTC/USDT, got {bad}", param_hint="--pairs")
+    return result
+
+
+def _parse_start(value: str | None) -> datetime | None:
+    """``--replay-start`` as an aware UTC datetime."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(
+            f"not an ISO date/time: {value!r}", param_hint="--replay-start"
+        ) from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@app.command("exchange")
+def exchange(
+    datadir: Path = typer.Option(
+        Path("user_data/data/binance"),
+        "--datadir",
+        help="freqtrade data folder with <BASE>_<QUOTE>-<tf>.feather candle files.",
+    ),
+    mode: str = typer.Option(
+        "historical",
+        "--mode",
+        help="historical: real timestamps. replay: data shifted so it unfolds live.",
+    ),
+    host: str = typer.Option("127.0.0.1", "--host", help="Loopback address to bind."),
+    port: int = typer.Option(8765, "--port", help="Port to bind (0 = any free port)."),
+    speed: float = typer.Option(
+        1.0, "--speed", help="Replay speed-up: 5m data at speed 5 is served as 1m candles."
+    ),
+    replay_start: str | None = typer.Option(
+        None,
+        "--replay-start",
+        help="Data time (ISO, UTC) that maps to now in replay mode "
+        "(default: leave the last 20% of the data for the future).",
+    ),
+    print_config: bool = typer.Option(
+        False,
+        "--print-config",
+        help='Print the freqtrade config fragment {"exchange": {...}} and exit.',
+    ),
+    pairs: list[str] | None = typer.Option(
+        None,
+        "--pairs",
+        help="Pairs to serve / whitelist, e.g. BTC/USDT (repeat or comma-separate; "
+        "default: every pair in the datadir).",
+    ),
+) -> None:
+    """Serve Binance's public spot REST API from local candles (no network needed)."""
+    from ..exchange import ExchangeSimulator, freqtrade_config_fragment
+    from ..exchange.market_data import discover_pairs
+    from ..exchange.server import loopback_address
+
+    if mode not in ("historical", "replay"):
+        raise typer.BadParameter("must be 'historical' or 'replay'", param_hint="--mode")
+    wanted = _parse_pairs(pairs)
+    try:
+        loopback_address(host)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--host") from exc
+
+    if print_config:
+        whitelist = wanted if wanted is not None else discover_pairs(datadir)
+        bracketed = f"[{host}]" if ":" in host else host
+        fragment = freqtrade_config_fragment(f"http://{bracketed}:{port}", whitelist)
+        typer.echo(json.dumps(fragment, indent=2))
+        return
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        sim = ExchangeSimulator(
+            datadir,
+            mode=mode,
+            host=host,
+            port=port,
+            speed=speed,
+            replay_start=_parse_start(replay_start),
+            pairs=wanted,
+        )
+        sim.start()
+    except (OSError, ValueError) as exc:
+        err_console.print(f"[red]cannot start the exchange simulator:[/red] {exc}")
+        raise typer.Exit(1) from exc
+
+    console.print(
+        f"[bold]Binance simulator[/bold] ({mode}, {sim.served_interval()} candles) on "
+        f"[cyan]{sim.url}[/cyan] serving {', '.join(sim.pairs)}"
+    )
+    console.print(
+        "freqtrade config: run with [bold]--print-config[/bold] (same --host/--port) "
+        "for the exchange section. Ctrl-C stops."
+    )
+    try:
+        with Live(_status(sim), console=console, refresh_per_second=2, transient=True) as live:
+            while True:
+                time.sleep(0.5)
+                live.update(_status(sim))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        served = sim.requests_served
+        sim.stop()
+    console.print(f"stopped after {served} requests")
+
+
+def _status(sim: ExchangeSimulator) -> Text:
+    """One status line: data time, wall time and request count."""
+    data_time = sim.data_time()
+    shown = data_time.strftime("%Y-%m-%d %H:%M:%S") if data_time else "-"
+    wall = datetime.now(UTC).strftime("%H:%M:%S")
+    return Text.assemble(
+        ("● ", "green"),
+        f"{sim.mode} | data time {shown} UTC | wall {wall} UTC | "
+        f"{sim.requests_served} requests | {sim.url}",
+    )
