@@ -1,0 +1,120 @@
+"""FreqAI classifier models backed by the expert ensemble.
+
+``HyperPhysicsEnsemble`` trains the experts listed in
+``freqai.model_training_parameters.experts``; the single-expert classes fix the list to
+one expert so users can pick one model by name. All share FreqAI's own train/predict
+pipeline (``BaseClassifierModel``): feature filtering, the datasieve pipeline, outlier
+checks, saving with joblib.
+
+``model_training_parameters`` (free-form in freqtrade) is read as::
+
+    {
+      "experts": ["lightgbm", "xgboost"],   # HyperPhysicsEnsemble only
+      "seed": 0,
+      "lightgbm": {"n_estimators": 400, "learning_rate": 0.05},
+      "xgboost": {"max_depth": 6}
+    }
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from freqtrade.freqai.base_models.BaseClassifierModel import BaseClassifierModel
+from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
+from pandas import DataFrame
+
+from hyperphysics_strategy.ensemble import DEFAULT_CLASSES, EXPERT_REGISTRY, ExpertEnsemble
+
+from .history_dates import install_history_date_fix
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_EXPERTS: tuple[str, ...] = ("lightgbm", "xgboost")
+
+
+class HyperPhysicsEnsemble(BaseClassifierModel):
+    """FreqAI classifier: the HyperPhysics expert ensemble, blended on validation log-loss."""
+
+    #: ``None`` reads the expert list from the config; single-expert subclasses fix it.
+    EXPERTS: ClassVar[tuple[str, ...] | None] = None
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        install_history_date_fix(self.dd)
+
+    # -- configuration ------------------------------------------------------------------
+    def expert_names(self) -> tuple[str, ...]:
+        if self.EXPERTS is not None:
+            return self.EXPERTS
+        names = tuple(self.model_training_parameters.get("experts", DEFAULT_EXPERTS))
+        unknown = [n for n in names if n not in EXPERT_REGISTRY]
+        if unknown or not names:
+            raise ValueError(
+                f"freqai.model_training_parameters.experts lists unknown experts {unknown}; "
+                f"known: {sorted(EXPERT_REGISTRY)}"
+            )
+        return names
+
+    def _label_period(self) -> int:
+        return int(self.freqai_info.get("feature_parameters", {}).get("label_period_candles", 0))
+
+    # -- FreqAI contract ------------------------------------------------------------------
+    def train(self, unfiltered_df: DataFrame, pair: str, dk: FreqaiDataKitchen, **kwargs: Any):
+        model = super().train(unfiltered_df, pair, dk, **kwargs)
+        logger.info(
+            "HyperPhysics %s: model trained on candles through %s",
+            pair,
+            unfiltered_df["date"].iloc[-1],
+        )
+        return model
+
+    def fit(self, data_dictionary: dict, dk: FreqaiDataKitchen, **kwargs: Any) -> ExpertEnsemble:
+        params = self.model_training_parameters
+        names = self.expert_names()
+        classes = tuple(self.class_names) if self.class_names else DEFAULT_CLASSES
+        ensemble = ExpertEnsemble(
+            experts=names,
+            expert_params={name: dict(params.get(name, {})) for name in names},
+            classes=classes,
+            embargo=self._label_period(),
+            seed=int(params.get("seed", 0)),
+        )
+        X = data_dictionary["train_features"].to_numpy()
+        y = data_dictionary["train_labels"].iloc[:, 0].to_numpy()
+        w = data_dictionary["train_weights"]
+        has_test = len(data_dictionary.get("test_features", [])) > 0
+        if has_test:
+            ensemble.fit(
+                X,
+                y,
+                w,
+                data_dictionary["test_features"].to_numpy(),
+                data_dictionary["test_labels"].iloc[:, 0].to_numpy(),
+                data_dictionary["test_weights"],
+            )
+        else:
+            ensemble.fit(X, y, w)
+        for line in ensemble.report.lines():
+            logger.info("HyperPhysics %s %s", dk.pair, line)
+        return ensemble
+
+
+class HyperPhysicsLightGBMClassifier(HyperPhysicsEnsemble):
+    """FreqAI classifier: the LightGBM expert alone."""
+
+    EXPERTS = ("lightgbm",)
+
+
+class HyperPhysicsXGBoostClassifier(HyperPhysicsEnsemble):
+    """FreqAI classifier: the XGBoost expert alone."""
+
+    EXPERTS = ("xgboost",)
+
+
+#: Every FreqAI model class this package offers, by the name its stub file carries.
+FREQAI_MODELS: dict[str, type[HyperPhysicsEnsemble]] = {
+    cls.__name__: cls
+    for cls in (HyperPhysicsEnsemble, HyperPhysicsLightGBMClassifier, HyperPhysicsXGBoostClassifier)
+}

@@ -1,0 +1,5 @@
+"""The freqtrade strategy (IStrategy)."""
+
+from .hyperphysics_strategy import HyperPhysicsStrategy
+
+__all__ = ["HyperPhysicsStrategy"]

@@ -1,0 +1,79 @@
+"""Feature and target builders used through FreqAI's feature-engineering hooks.
+
+Pure pandas/TA-Lib functions of a candle DataFrame, so they are testable without a bot.
+Every feature column starts with ``%`` and every target with ``&`` (FreqAI's naming).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import talib.abstract as ta
+
+TARGET_COLUMN = "&s-direction"
+CLASSES = ("sell", "neutral", "buy")
+
+
+def add_indicator_features(df: pd.DataFrame, period: int) -> pd.DataFrame:
+    """Momentum, trend, volatility and volume indicators over ``period`` candles.
+
+    Prices enter only as ratios or returns so that the features are stationary.
+    """
+    close = df["close"]
+    df["%-rsi-period"] = ta.RSI(df, timeperiod=period)
+    df["%-mfi-period"] = ta.MFI(df, timeperiod=period)
+    df["%-adx-period"] = ta.ADX(df, timeperiod=period)
+    df["%-close_sma_ratio-period"] = close / ta.SMA(df, timeperiod=period) - 1.0
+    df["%-close_ema_ratio-period"] = close / ta.EMA(df, timeperiod=period) - 1.0
+    df["%-roc-period"] = ta.ROC(df, timeperiod=period)
+    df["%-natr-period"] = ta.NATR(df, timeperiod=period)
+    upper, middle, lower = ta.BBANDS(close, timeperiod=period, nbdevup=2.0, nbdevdn=2.0)
+    df["%-bb_width-period"] = (upper - lower) / middle
+    df["%-bb_position-period"] = (close - lower) / (upper - lower)
+    df["%-relative_volume-period"] = df["volume"] / df["volume"].rolling(period).mean()
+    df["%-realised_vol-period"] = np.log(close).diff().rolling(period).std()
+    return df
+
+
+def add_basic_features(df: pd.DataFrame) -> pd.DataFrame:
+    """Per-candle shape: return, range and body relative to price, log volume."""
+    df["%-pct_change"] = df["close"].pct_change()
+    df["%-range"] = (df["high"] - df["low"]) / df["close"]
+    df["%-body"] = (df["close"] - df["open"]) / df["close"]
+    df["%-log_volume"] = np.log1p(df["volume"])
+    return df
+
+
+def add_calendar_features(df: pd.DataFrame) -> pd.DataFrame:
+    """Hour of day and day of week as points on the unit circle (no midnight jump)."""
+    hour = df["date"].dt.hour + df["date"].dt.minute / 60.0
+    dow = df["date"].dt.day_of_week
+    df["%-hour_sin"] = np.sin(2 * np.pi * hour / 24.0)
+    df["%-hour_cos"] = np.cos(2 * np.pi * hour / 24.0)
+    df["%-dow_sin"] = np.sin(2 * np.pi * dow / 7.0)
+    df["%-dow_cos"] = np.cos(2 * np.pi * dow / 7.0)
+    return df
+
+
+def direction_labels(
+    close: pd.Series, horizon: int, vol_window: int, threshold_sigma: float
+) -> pd.Series:
+    """Three-class target from the forward return over ``horizon`` candles.
+
+    The threshold scales with recent volatility: with ``sigma`` the standard deviation of
+    one-candle log returns over the trailing ``vol_window`` candles, a move counts as
+    ``buy`` when the forward log return exceeds ``threshold_sigma * sigma * sqrt(horizon)``,
+    as ``sell`` below minus that, and as ``neutral`` in between. Rows whose future is not
+    yet known (the last ``horizon``) or whose volatility is not yet defined are NaN, and
+    FreqAI drops them from training.
+    """
+    if horizon < 1:
+        raise ValueError(f"label horizon must be >= 1 candle, got {horizon}")
+    log_close = np.log(close.astype(float))
+    forward = log_close.shift(-horizon) - log_close
+    sigma = log_close.diff().rolling(vol_window, min_periods=max(2, vol_window // 2)).std()
+    threshold = threshold_sigma * sigma * np.sqrt(horizon)
+    labels = np.where(forward > threshold, "buy", np.where(forward < -threshold, "sell", "neutral"))
+    out = pd.Series(labels, index=close.index, dtype=object)
+    out[forward.isna() | threshold.isna()] = np.nan
+    return out

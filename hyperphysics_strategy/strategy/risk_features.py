@@ -1,0 +1,86 @@
+"""Risk columns of the strategy: rolling VaR/ES and the Greeks of a synthetic option.
+
+Built on :class:`~hyperphysics_strategy.engine.risk.GPURiskEngine` over every candle at
+once (vectorised, no loop over windows).
+
+Feature columns (``%`` prefix, seen by the model), all from one-candle log returns over
+the trailing ``window`` candles:
+
+- ``%-var_95``, ``%-es_95``, ``%-var_99``, ``%-es_99``: historical VaR and Expected
+  Shortfall of a one-candle loss, as positive fractions of price;
+- ``%-atm_gamma``, ``%-atm_vega``, ``%-atm_theta``: Greeks of an at-the-money call
+  (strike = spot = close, ``option_days`` to expiry, rate 0) priced at the realised
+  volatility, made scale-free: ``gamma * S``, ``vega / S`` (per 1.00 vol) and
+  ``theta / S`` (per day). They move with the volatility regime.
+
+Risk-management columns (``hp_`` prefix, not features):
+
+- ``hp_var_99_1d``: one-day 99% VaR as a fraction of position value, from the one-candle
+  VaR by the square-root-of-time rule (``var_99 * sqrt(candles per day)``);
+- ``hp_es_99``: one-candle 99% Expected Shortfall (stop-loss distance input);
+- ``hp_vol_annual``: realised volatility, annualised.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from hyperphysics_strategy.engine.risk import GPURiskEngine
+
+SECONDS_PER_DAY = 86_400.0
+DAYS_PER_YEAR = 365.0
+
+
+def candles_per_day(timeframe_seconds: float) -> float:
+    if timeframe_seconds <= 0:
+        raise ValueError(f"timeframe must be positive, got {timeframe_seconds} s")
+    return SECONDS_PER_DAY / timeframe_seconds
+
+
+def log_returns(close: pd.Series) -> np.ndarray:
+    """One-candle log returns; the first (undefined) return is 0."""
+    r = np.diff(np.log(close.to_numpy(dtype=np.float64)), prepend=np.nan)
+    r[0] = 0.0
+    return np.nan_to_num(r, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def add_risk_columns(
+    df: pd.DataFrame,
+    engine: GPURiskEngine,
+    timeframe_seconds: float,
+    window: int = 288,
+    option_days: float = 7.0,
+) -> pd.DataFrame:
+    """Add the VaR/ES and Greeks feature columns and the ``hp_`` risk columns to ``df``."""
+    n = len(df)
+    per_day = candles_per_day(timeframe_seconds)
+    names = ("%-var_95", "%-var_99", "%-es_95", "%-es_99", "%-atm_gamma", "%-atm_vega",
+             "%-atm_theta", "hp_var_99_1d", "hp_es_99", "hp_vol_annual")  # fmt: skip
+    if n < window:
+        for name in names:
+            df[name] = np.nan
+        return df
+    returns = log_returns(df["close"])
+    var, es = engine.rolling_var(returns, window=window, confidence=(0.95, 0.99))
+    df["%-var_95"], df["%-var_99"] = var[:, 0], var[:, 1]
+    df["%-es_95"], df["%-es_99"] = es[:, 0], es[:, 1]
+    df["hp_var_99_1d"] = var[:, 1] * np.sqrt(per_day)
+    df["hp_es_99"] = es[:, 1]
+
+    vol = pd.Series(returns).rolling(window).std().to_numpy() * np.sqrt(per_day * DAYS_PER_YEAR)
+    df["hp_vol_annual"] = vol
+    ok = np.isfinite(vol) & (vol > 0)
+    gamma = np.full(n, np.nan)
+    vega = np.full(n, np.nan)
+    theta = np.full(n, np.nan)
+    if ok.any():
+        spot = df["close"].to_numpy(dtype=np.float64)[ok]
+        greeks = engine.greeks(
+            spot, spot, vol[ok], np.full(ok.sum(), option_days / DAYS_PER_YEAR), 0.0, "call"
+        )
+        gamma[ok] = greeks["gamma"] * spot
+        vega[ok] = greeks["vega"] / spot
+        theta[ok] = greeks["theta"] / spot / DAYS_PER_YEAR
+    df["%-atm_gamma"], df["%-atm_vega"], df["%-atm_theta"] = gamma, vega, theta
+    return df

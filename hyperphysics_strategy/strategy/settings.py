@@ -1,0 +1,51 @@
+"""The strategy's own config section, ``"hyperphysics": {...}``, validated with pydantic.
+
+Unknown keys are rejected, so a typo fails at start-up with the key named instead of
+being silently ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class RiskSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: Fraction of the wallet that one position's one-day 99% VaR may use.
+    var_budget: float = Field(0.02, gt=0, le=1)
+    #: Trailing candles for rolling VaR/ES (288 = one day of 5m candles).
+    risk_window: int = Field(288, ge=20)
+    #: Stop distance = es_stop_multiplier * ES_99 * sqrt(label horizon), within the bounds.
+    es_stop_multiplier: float = Field(1.0, gt=0)
+    stop_floor: float = Field(0.01, gt=0, lt=1)
+    stop_cap: float = Field(0.12, gt=0, lt=1)
+    #: Days to expiry of the synthetic at-the-money option whose Greeks are features.
+    option_days: float = Field(7.0, gt=0)
+    #: Pause entries when this many closed trades lost more than their one-day VaR...
+    max_var_breaches: int = Field(3, ge=1)
+    #: ...within this many hours.
+    breach_lookback_hours: float = Field(24.0, gt=0)
+    #: How long the pause lasts.
+    breach_pause_minutes: int = Field(120, ge=1)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> RiskSettings:
+        if self.stop_floor > self.stop_cap:
+            raise ValueError(f"stop_floor {self.stop_floor} exceeds stop_cap {self.stop_cap}")
+        return self
+
+
+def load_settings(config: dict[str, Any]) -> RiskSettings:
+    """Read ``config["hyperphysics"]``; raise ``ValueError`` naming each bad key."""
+    section = config.get("hyperphysics", {}) or {}
+    try:
+        return RiskSettings(**section)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"hyperphysics.{'.'.join(str(p) for p in e['loc']) or '(section)'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise ValueError(f"invalid hyperphysics config: {problems}") from None

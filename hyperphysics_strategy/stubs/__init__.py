@@ -1,0 +1,124 @@
+"""Writes the files freqtrade needs into a user dir: stubs and an example config.
+
+freqtrade finds strategies and FreqAI models only as classes *defined* in files of
+``user_data/strategies`` and ``user_data/freqaimodels`` (a re-export is not found), so
+each stub is a one-line subclass of the package's class.
+
+A file this module wrote before is recorded with its SHA-256 in
+``<userdir>/.hyperphysics-stubs.json``; a file whose content no longer matches the
+record was changed by the user and is never overwritten unless ``force`` is set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+
+MANIFEST = ".hyperphysics-stubs.json"
+EXAMPLE_CONFIG = "config_hyperphysics.json"
+
+STRATEGIES: dict[str, str] = {"HyperPhysicsStrategy": "hyperphysics_strategy.strategy"}
+
+
+def _freqai_models() -> dict[str, str]:
+    from hyperphysics_strategy.freqai import FREQAI_MODELS
+
+    return {name: "hyperphysics_strategy.freqai" for name in FREQAI_MODELS}
+
+
+class Action(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    KEPT = "kept (changed by user; --force overwrites)"
+    OVERWRITTEN = "overwritten (--force)"
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    path: Path
+    action: Action
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _template(kind: str) -> str:
+    return resources.files(__package__).joinpath(f"{kind}.py.tmpl").read_text()
+
+
+def render_stub(kind: str, name: str, module: str) -> str:
+    return _template(kind).format(name=name, module=module)
+
+
+def example_config_text() -> str:
+    return resources.files("hyperphysics_strategy.demo").joinpath("config.json").read_text()
+
+
+def planned_files() -> dict[str, str]:
+    """Relative path -> content of every file ``init`` writes."""
+    files = {
+        f"strategies/{name}.py": render_stub("strategy", name, module)
+        for name, module in STRATEGIES.items()
+    }
+    files.update(
+        {
+            f"freqaimodels/{name}.py": render_stub("freqaimodel", name, module)
+            for name, module in _freqai_models().items()
+        }
+    )
+    files[EXAMPLE_CONFIG] = example_config_text()
+    return files
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def write_user_dir(userdir: Path, force: bool = False) -> list[WriteResult]:
+    """Write stubs and the example config into ``userdir``; return what happened to each."""
+    userdir = Path(userdir)
+    if userdir.exists() and not userdir.is_dir():
+        raise ValueError(f"user dir {userdir} exists and is not a directory")
+    for sub in ("strategies", "freqaimodels", "data", "models", "backtest_results", "logs"):
+        (userdir / sub).mkdir(parents=True, exist_ok=True)
+    manifest_path = userdir / MANIFEST
+    try:
+        manifest: dict[str, str] = json.loads(manifest_path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        manifest = {}
+
+    results = []
+    for rel, text in planned_files().items():
+        path = userdir / rel
+        data = text.encode()
+        new_hash = _sha256(data)
+        if not path.exists():
+            _atomic_write(path, data)
+            action = Action.CREATED
+        else:
+            current = _sha256(path.read_bytes())
+            if current == new_hash:
+                action = Action.UNCHANGED
+            elif force:
+                _atomic_write(path, data)
+                action = Action.OVERWRITTEN
+            elif manifest.get(rel) == current:  # still what we wrote last time: safe to update
+                _atomic_write(path, data)
+                action = Action.UPDATED
+            else:
+                action = Action.KEPT
+        if action is not Action.KEPT:
+            manifest[rel] = new_hash
+        results.append(WriteResult(path, action))
+    _atomic_write(manifest_path, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+    return results

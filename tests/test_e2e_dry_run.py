@@ -1,0 +1,116 @@
+"""The real `freqtrade trade --dry-run` against the simulator in accelerated live replay.
+
+Checks that FreqAI trains, that predictions reach the strategy, that a retrain after a
+new candle succeeds (freqtrade's live-retraining date bug would make every such retrain
+fail), and that SIGINT stops the bot cleanly.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pandas as pd
+import pytest
+
+from hyperphysics_strategy.demo import demo_data_dir
+from hyperphysics_strategy.exchange import ExchangeSimulator
+from hyperphysics_strategy.runner import config_paths, freqtrade_command, write_simulator_config
+from hyperphysics_strategy.stubs import write_user_dir
+from tests.freqtrade_e2e import assert_clean_log, write_json
+
+pytestmark = pytest.mark.e2e
+
+PAIRS = ["BTC/USDT", "ETH/USDT"]
+TRAINED = re.compile(r"HyperPhysics (\S+): model trained on candles through (.+)$")
+PREDICTED = re.compile(
+    r"HyperPhysics (\S+) \S+ \S+: p\(sell\)=(\S+)\s+p\(neutral\)=\S+\s+p\(buy\)=\S+ do_predict=1"
+)
+DEADLINE_S = 420
+
+
+def trained_through(log: str) -> dict[str, list[pd.Timestamp]]:
+    out: dict[str, list[pd.Timestamp]] = {}
+    for line in log.splitlines():
+        m = TRAINED.search(line)
+        if m:
+            out.setdefault(m.group(1), []).append(pd.Timestamp(m.group(2)))
+    return out
+
+
+def retrained_after_new_candle(log: str) -> bool:
+    """Some pair was trained again on data reaching past its first model's last candle."""
+    return any(len(ts) >= 2 and max(ts) > ts[0] for ts in trained_through(log).values())
+
+
+def test_dry_run_trains_predicts_retrains_and_stops_on_sigint(tmp_path):
+    userdir = tmp_path / "user_data"
+    write_user_dir(userdir)
+    override = write_json(
+        tmp_path / "dry.json",
+        {
+            "timeframe": "1m",
+            "dry_run": True,
+            "db_url": f"sqlite:///{tmp_path / 'dryrun.sqlite'}",
+            "freqai": {
+                "identifier": "e2e-live",
+                "train_period_days": 2,
+                "live_retrain_hours": 0,
+                "expiration_hours": 0,
+                "feature_parameters": {
+                    "include_timeframes": ["1m"],
+                    "indicator_periods_candles": [10],
+                    "label_period_candles": 6,
+                },
+                "model_training_parameters": {
+                    "lightgbm": {"n_estimators": 40},
+                    "xgboost": {"n_estimators": 40},
+                },
+            },
+        },
+    )
+    log_path = tmp_path / "dry-run.log"
+    # 5m candles replayed 5x faster: freqtrade sees a new 1m candle every wall-clock minute.
+    with ExchangeSimulator(demo_data_dir(), mode="replay", speed=5) as sim:
+        write_simulator_config(userdir, sim, PAIRS)
+        cmd = freqtrade_command(
+            "trade",
+            userdir,
+            config_paths(userdir, override),
+            "--strategy",
+            "HyperPhysicsStrategy",
+            "--freqaimodel",
+            "HyperPhysicsEnsemble",
+            "--dry-run",
+        )
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        with open(log_path, "w") as log_file:
+            proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=env)
+            try:
+                start = time.monotonic()
+                while time.monotonic() - start < DEADLINE_S and proc.poll() is None:
+                    log = log_path.read_text()
+                    if retrained_after_new_candle(log) and PREDICTED.search(log):
+                        break
+                    time.sleep(2)
+                still_running = proc.poll() is None
+                proc.send_signal(signal.SIGINT)
+                rc = proc.wait(timeout=120)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+    log = log_path.read_text()
+    assert still_running, "freqtrade exited early:\n" + log[-4000:]
+    assert_clean_log(log)
+    assert PREDICTED.search(log), "no prediction reached the strategy:\n" + log[-4000:]
+    assert retrained_after_new_candle(log), (
+        f"no retrain on a new candle: {trained_through(log)}\n" + log[-4000:]
+    )
+    # freqtrade answers SIGINT like Ctrl-C: it cleans up and exits with 128 + SIGINT.
+    assert rc == 130, f"exit code {rc} after SIGINT:\n" + log[-3000:]
+    for step in ("Cleaning up modules", "Stopping FreqAI", "SIGINT received, aborting"):
+        assert step in log, f"no {step!r} in the shutdown:\n" + log[-3000:]

@@ -1,0 +1,34 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from hyperphysics_strategy.strategy import features
+from tests.conftest import load_candles
+
+
+def test_labels_follow_volatility_scaled_thresholds():
+    # Flat-ish noise then a strong rise: the rise must be labelled buy, the noise mostly neutral.
+    rng = np.random.default_rng(0)
+    steps = np.r_[rng.normal(0, 0.001, 400), np.full(50, 0.01)]
+    close = pd.Series(100 * np.exp(np.cumsum(steps)))
+    labels = features.direction_labels(close, horizon=5, vol_window=100, threshold_sigma=1.0)
+    assert labels.iloc[-5:].isna().all()  # future unknown
+    assert (labels.iloc[400:440] == "buy").all()
+    assert (labels.iloc[100:380] == "neutral").mean() > 0.5
+    assert set(labels.dropna()) <= {"buy", "neutral", "sell"}
+
+
+def test_labels_reject_bad_horizon():
+    with pytest.raises(ValueError, match="horizon"):
+        features.direction_labels(pd.Series([1.0, 2.0]), 0, 10, 1.0)
+
+
+def test_features_are_finite_after_warmup(shared_candles):
+    df = load_candles("ETH").iloc[:2000].copy()
+    df = features.add_indicator_features(df, 20)
+    df = features.add_basic_features(df)
+    df = features.add_calendar_features(df)
+    cols = [c for c in df.columns if c.startswith("%")]
+    assert len(cols) >= 15
+    tail = df[cols].iloc[100:]
+    assert np.isfinite(tail.to_numpy(dtype=float)).all()

@@ -1,0 +1,88 @@
+import json
+import runpy
+
+from typer.testing import CliRunner
+
+from hyperphysics_strategy.cli import app
+from hyperphysics_strategy.freqai import FREQAI_MODELS
+from hyperphysics_strategy.stubs import EXAMPLE_CONFIG, MANIFEST, Action, write_user_dir
+
+
+def test_init_into_empty_dir_writes_every_stub(tmp_path):
+    result = CliRunner().invoke(app, ["init", str(tmp_path / "ud")])
+    assert result.exit_code == 0, result.output
+    ud = tmp_path / "ud"
+    assert (ud / "strategies" / "HyperPhysicsStrategy.py").is_file()
+    for name in FREQAI_MODELS:
+        assert (ud / "freqaimodels" / f"{name}.py").is_file()
+    config = json.loads((ud / EXAMPLE_CONFIG).read_text())
+    assert config["freqai"]["enabled"] is True
+    assert (ud / MANIFEST).is_file()
+
+
+def test_stub_defines_a_subclass_in_its_own_module(tmp_path):
+    """freqtrade keeps only classes whose __module__ is the scanned file."""
+    write_user_dir(tmp_path)
+    from hyperphysics_strategy.freqai import HyperPhysicsEnsemble
+    from hyperphysics_strategy.strategy import HyperPhysicsStrategy
+
+    ns = runpy.run_path(str(tmp_path / "strategies" / "HyperPhysicsStrategy.py"), run_name="stub")
+    assert issubclass(ns["HyperPhysicsStrategy"], HyperPhysicsStrategy)
+    assert ns["HyperPhysicsStrategy"].__module__ == "stub"
+    ns = runpy.run_path(str(tmp_path / "freqaimodels" / "HyperPhysicsEnsemble.py"), run_name="m")
+    assert issubclass(ns["HyperPhysicsEnsemble"], HyperPhysicsEnsemble)
+
+
+def test_user_changed_stub_is_kept_unless_forced(tmp_path):
+    write_user_dir(tmp_path)
+    stub = tmp_path / "strategies" / "HyperPhysicsStrategy.py"
+    custom = stub.read_text() + "\n# my tweak\n"
+    stub.write_text(custom)
+
+    results = {r.path.name: r.action for r in write_user_dir(tmp_path)}
+    assert results["HyperPhysicsStrategy.py"] is Action.KEPT
+    assert stub.read_text() == custom
+
+    result = CliRunner().invoke(app, ["init", str(tmp_path)])
+    assert result.exit_code == 0 and "kept" in result.output
+    assert stub.read_text() == custom
+
+    results = {r.path.name: r.action for r in write_user_dir(tmp_path, force=True)}
+    assert results["HyperPhysicsStrategy.py"] is Action.OVERWRITTEN
+    assert "my tweak" not in stub.read_text()
+
+
+def test_rerun_is_idempotent_and_updates_our_own_old_files(tmp_path):
+    write_user_dir(tmp_path)
+    assert all(r.action is Action.UNCHANGED for r in write_user_dir(tmp_path))
+    # A file we wrote (hash in the manifest) whose template changed since is updated.
+    stub = tmp_path / "freqaimodels" / "HyperPhysicsEnsemble.py"
+    old = "# older template\n"
+    stub.write_text(old)
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    import hashlib
+
+    manifest["freqaimodels/HyperPhysicsEnsemble.py"] = hashlib.sha256(old.encode()).hexdigest()
+    (tmp_path / MANIFEST).write_text(json.dumps(manifest))
+    results = {r.path.name: r.action for r in write_user_dir(tmp_path)}
+    assert results["HyperPhysicsEnsemble.py"] is Action.UPDATED
+    assert "class HyperPhysicsEnsemble(" in stub.read_text()
+
+
+def test_init_refuses_a_file_as_userdir(tmp_path):
+    target = tmp_path / "afile"
+    target.write_text("x")
+    result = CliRunner().invoke(app, ["init", str(target)])
+    assert result.exit_code == 1
+    assert target.read_text() == "x"
+
+
+def test_committed_user_data_matches_what_init_writes():
+    """The repo's user_data/ is `hyperphysics init user_data`; rerun it when templates change."""
+    from hyperphysics_strategy.stubs import planned_files
+    from tests.conftest import ROOT
+
+    for rel, text in planned_files().items():
+        path = ROOT / "user_data" / rel
+        assert path.is_file(), f"{path} missing: run `hyperphysics init user_data`"
+        assert path.read_text() == text, f"{path} is stale: run `hyperphysics init user_data`"

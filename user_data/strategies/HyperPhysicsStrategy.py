@@ -1,0 +1,20 @@
+"""HyperPhysicsStrategy: stub written by `hyperphysics init` so that freqtrade can find the strategy.
+
+freqtrade only loads classes defined in files under user_data/strategies; the code lives
+in the installed `hyperphysics_strategy` package. Subclass here to customise it.
+"""
+
+import logging
+
+try:
+    from hyperphysics_strategy.strategy import HyperPhysicsStrategy as _Base
+except ImportError as exc:  # freqtrade would only log a warning and call the class missing
+    logging.getLogger(__name__).error(
+        "%s: cannot import %s (%s). Install hyperphysics-strategy into the environment "
+        "that runs freqtrade: pip install hyperphysics-strategy",
+        __file__, "hyperphysics_strategy.strategy", exc,
+    )
+    raise
+
+
+class HyperPhysicsStrategy(_Base): pass  # noqa: E701
