@@ -1,0 +1,668 @@
+"""Hyperbolic order-book features: one snapshot (``update``) or whole histories (``batch``).
+
+See docs/orderbook.md for every formula. In short, with ``mid`` the mid price, a level at
+price ``p`` lies at hyperbolic distance ``d = ln(1 + |ln(p/mid)| / delta)`` from the origin
+of the Poincaré disk of curvature ``-c`` (``delta = scale_bps * 1e-4``), at angle
+``phi_k`` (asks) or ``pi - phi_k`` (bids) where ``phi_k`` fans the depth rank ``k`` over
+``fan`` radians. Per side: the size-weighted Einstein midpoint (centroid), its distance from
+the mid, the Lorentzian dispersion around it and the fit ``size ~ rho0 exp(-d/lambda)``.
+
+``update`` runs a lean float64 numpy path (a few dozen small numpy calls); ``batch`` runs one
+vectorised kernel in chunks on numpy or torch (any device) in the configured dtype.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from hyperphysics_strategy.engine.devices import resolve_device
+
+from . import cleaning
+from ._backend import NumpyBackend, TorchBackend
+from .hyperbolic import ball_eps, level_angles
+
+DEPTHS = (1, 5, 10)
+
+_SIDE_HYP = (
+    "hdist",
+    "centroid_x",
+    "centroid_y",
+    "dispersion",
+    "rho0",
+    "lambda",
+    "decay_rate",
+    "fit_r2",
+)
+
+FEATURE_COLUMNS: tuple[str, ...] = (
+    "valid",
+    "reason",
+    "n_bid",
+    "n_ask",
+    "mid",
+    "spread",
+    "spread_bps",
+    "microprice",
+    "microprice_bps",
+    *(f"imbalance_{k}" for k in (*DEPTHS, "all")),
+    *(f"bid_depth_{k}" for k in (*DEPTHS, "all")),
+    *(f"ask_depth_{k}" for k in (*DEPTHS, "all")),
+    "centroid_distance",
+    *(f"bid_{n}" for n in _SIDE_HYP),
+    *(f"ask_{n}" for n in _SIDE_HYP),
+)
+"""Column order of ``batch`` and key order of ``update``."""
+
+SCALE_FREE_COLUMNS: tuple[str, ...] = tuple(
+    c
+    for c in FEATURE_COLUMNS
+    if c.startswith("imbalance")
+    or c in ("valid", "reason", "n_bid", "n_ask", "mid", "spread", "spread_bps", "microprice")
+    or c == "microprice_bps"
+    or c == "centroid_distance"
+    or any(c.endswith(s) for s in _SIDE_HYP if s != "rho0")
+)
+"""Columns unchanged when every size is multiplied by the same k > 0."""
+
+_NAN = float("nan")
+_LOG_CLIP = 80.0  # exp(80) ~ 5.5e34 still fits float32
+
+
+def _as_side(x, name: str, single: bool) -> np.ndarray | torch.Tensor:
+    """Validate shape/type of one side; raise ValueError naming the problem."""
+    if isinstance(x, torch.Tensor) or isinstance(x, np.ndarray) and x.dtype.kind == "f":
+        arr = x
+    else:
+        try:
+            arr = np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            msg = f"{name}: cannot read as a float array of [price, size] ({exc})"
+            raise ValueError(msg) from exc
+    want = 2 if single else 3
+    if single and arr.ndim == 1 and arr.shape[0] == 0:
+        arr = arr.reshape(0, 2)
+    if arr.ndim != want or arr.shape[-1] != 2:
+        shape = "(L, 2)" if single else "(T, L, 2)"
+        raise ValueError(f"{name}: expected shape {shape} of [price, size], got {tuple(arr.shape)}")
+    if isinstance(arr, torch.Tensor) and not arr.is_floating_point():
+        arr = arr.double()
+    return arr
+
+
+# columns of the single path's level matrix Z (one row per level, bids then asks)
+_ONE, _D1, _D5, _D10, _COS, _SIN, _H, _Y, _SH, _SA = range(10)
+_NZ = 10
+
+
+class _Layout:
+    """Constants of the single-snapshot path for one (n_bid, n_ask) pair (cached).
+
+    All per-side sums the features need are entries of M_s = Z^T diag(w I_s) Z, one batched
+    matmul, where Z holds constant columns (1, depth-rank indicators, cos, sin of the level
+    angle) and the per-level variables h, y = ln(size), sinh(h), sinh(2h).
+    """
+
+    def __init__(self, nb: int, na: int, book: HyperbolicOrderBook):
+        n = nb + na
+        self.nb, self.na, self.n = nb, na, n
+        inv = 1.0 / book.delta
+        self.sgn = np.concatenate((np.full(nb, -inv), np.full(na, inv)))
+        theta = np.concatenate((book._theta_bid[:nb], book._phi_ask[:na]))
+        rank = np.concatenate((np.arange(nb), np.arange(na)))
+        Z = np.zeros((_NZ, n))  # transposed: one contiguous row per column of Z
+        Z[_ONE] = 1.0
+        for col, k in ((_D1, 1), (_D5, 5), (_D10, 10)):
+            Z[col] = rank < k
+        Z[_COS] = np.cos(theta)
+        Z[_SIN] = np.sin(theta)
+        self.Z = Z
+        self.ZT = Z.T
+        self.dx = np.empty(max(n - 1, 1))
+        self.M = np.empty((2, _NZ, _NZ))
+        self.best = np.array([0, nb], dtype=np.intp)
+        self.ends = np.array([0, nb, nb - 1, n - 1], dtype=np.intp)
+        self.side = np.repeat(np.array([0, nb], dtype=np.intp), [nb, na])  # best of own side
+        pairs = [(_ONE, c) for c in range(_NZ)] + [
+            (_H, _H),
+            (_Y, _Y),
+            (_H, _Y),
+            (_SH, _SH),
+            (_SA, _COS),
+            (_SA, _SIN),
+        ]
+        self.take = np.array([i * _NZ + j for i, j in pairs], dtype=np.intp)
+
+
+class HyperbolicOrderBook:
+    """Order-book features with hyperbolic (Poincaré-disk) liquidity geometry.
+
+    Parameters
+    ----------
+    device: where ``batch`` runs (``None``/"auto": this machine's default, see
+        ``engine.devices.resolve_device``). ``update`` always runs float64 numpy on the CPU.
+    max_levels: levels kept per side (best first); deeper levels are ignored.
+    dtype: ``torch.float32`` or ``torch.float64`` for ``batch``.
+    curvature: ``c > 0``; the disk has curvature ``-c``. Larger ``c`` weighs the angular
+        separation (side, depth rank) more against the radial one.
+    scale_bps: ``delta`` in basis points: the log-distance to mid at which the radial map
+        ``d = ln(1 + x/delta)`` turns from linear to logarithmic (pick about one tick).
+    fan: angular width (radians, < pi) over which the depth ranks of a side are spread.
+    lambda_max: cap on the decay length reported when liquidity does not decay.
+    cpu_backend: "numpy", "torch" or "auto" (the faster one measured in the benchmark).
+    chunk_rows: rows per batch chunk (None: 4096 on CPU (fits L2), 1,048,576 on a GPU).
+    """
+
+    def __init__(
+        self,
+        device: str | torch.device | None = None,
+        max_levels: int = 20,
+        dtype: torch.dtype = torch.float32,
+        curvature: float = 1.0,
+        scale_bps: float = 1.0,
+        fan: float = math.pi / 2,
+        lambda_max: float = 1000.0,
+        cpu_backend: str = "auto",
+        chunk_rows: int | None = None,
+    ):
+        if not isinstance(max_levels, int | np.integer) or max_levels < 1:
+            raise ValueError(f"max_levels must be a positive int, got {max_levels!r}")
+        if dtype not in (torch.float32, torch.float64):
+            raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
+        c = float(curvature)
+        if not (c > 0 and math.isfinite(c)):
+            raise ValueError(f"curvature must be positive and finite, got {curvature!r}")
+        if not (float(scale_bps) > 0 and math.isfinite(float(scale_bps))):
+            raise ValueError(f"scale_bps must be positive and finite, got {scale_bps!r}")
+        if not (0.0 <= float(fan) < math.pi):
+            raise ValueError(f"fan must be in [0, pi), got {fan!r}")
+        if not float(lambda_max) > 0:
+            raise ValueError(f"lambda_max must be positive, got {lambda_max!r}")
+        if cpu_backend not in ("auto", "numpy", "torch"):
+            raise ValueError(f"cpu_backend must be 'auto', 'numpy' or 'torch', got {cpu_backend!r}")
+        self.device = resolve_device(device)
+        self.max_levels = int(max_levels)
+        self.dtype = dtype
+        self.curvature = c
+        self.sqrt_c = math.sqrt(c)
+        self.scale_bps = float(scale_bps)
+        self.delta = self.scale_bps * 1e-4
+        self.fan = float(fan)
+        self.lambda_max = float(lambda_max)
+        self.cpu_backend = "numpy" if cpu_backend == "auto" else cpu_backend
+        self.chunk_rows = chunk_rows
+        self._phi_ask, self._theta_bid = level_angles(self.max_levels, self.fan)
+        # radial cap: the level's Poincaré norm tanh(h) stays below 1 - eps(dtype)
+        self._hmax = {
+            dt: 0.5 * math.log((2.0 - ball_eps(dt)) / ball_eps(dt))
+            for dt in (torch.float32, torch.float64)
+        }
+        # above this signed log-distance / delta the radial cap may bind
+        self._xcap = math.exp(2.0 * self._hmax[torch.float64] / self.sqrt_c) - 1.0
+        self._layouts: dict[tuple[int, int], _Layout] = {}
+        self._np64 = NumpyBackend(np.float64)
+        self.columns = FEATURE_COLUMNS
+
+    # ------------------------------------------------------------------ single snapshot
+    def update(self, bids, asks) -> dict[str, float]:
+        """Features of one snapshot; ``bids``/``asks``: [price, size] rows, best first.
+
+        Never raises on bad book data (see ``cleaning``); raises ``ValueError`` for inputs
+        that are not (L, 2) arrays of numbers.
+        """
+        if type(bids) is list and type(asks) is list and bids and asks:
+            try:
+                arr = np.array(bids + asks, dtype=np.float64)
+            except (TypeError, ValueError):
+                arr = None
+            if arr is not None and arr.ndim == 2 and arr.shape[1] == 2:
+                nb = len(bids)
+                return self._update_arr(arr, nb, len(arr) - nb, 0)
+        b = _as_side(bids, "bids", True)
+        a = _as_side(asks, "asks", True)
+        if isinstance(b, torch.Tensor):
+            b = b.detach().cpu().double().numpy()
+        if isinstance(a, torch.Tensor):
+            a = a.detach().cpu().double().numpy()
+        nb, na = len(b), len(a)
+        if nb == 0 or na == 0:
+            return self._update_slow(b, a)
+        return self._update_arr(np.concatenate((b, a)), nb, na, 0)
+
+    def _update_slow(self, b: np.ndarray, a: np.ndarray) -> dict[str, float]:
+        xp = self._np64
+        L = self.max_levels
+        bp, bq, bn, bf, _ = cleaning.clean_side(xp, b[None, :, 0], b[None, :, 1], True, L)
+        ap, aq, an, af, _ = cleaning.clean_side(xp, a[None, :, 0], a[None, :, 1], False, L)
+        reason = int(bf[0]) | int(af[0])
+        nb, na = int(bn[0]), int(an[0])
+        if nb == 0:
+            reason |= cleaning.EMPTY_BID
+        if na == 0:
+            reason |= cleaning.EMPTY_ASK
+        if nb and na and not bp[0, 0] < ap[0, 0]:
+            reason |= cleaning.CROSSED
+        if reason & cleaning.INVALID_MASK:
+            return self._invalid(reason, nb, na)
+        arr = np.empty((nb + na, 2))
+        arr[:nb, 0], arr[:nb, 1] = bp[0, :nb], bq[0, :nb]
+        arr[nb:, 0], arr[nb:, 1] = ap[0, :na], aq[0, :na]
+        return self._update_arr(arr, nb, na, reason, slow_ok=False)
+
+    def _invalid(self, reason: int, nb: int, na: int) -> dict[str, float]:
+        out = dict.fromkeys(FEATURE_COLUMNS, _NAN)
+        out.update(valid=False, reason=reason, n_bid=nb, n_ask=na)
+        return out
+
+    def _update_arr(
+        self, arr: np.ndarray, nb: int, na: int, reason: int, slow_ok: bool = True
+    ) -> dict[str, float]:
+        L = self.max_levels
+        if nb > L or na > L or not (arr.min() > 0 and math.isfinite(arr.sum())):
+            if slow_ok:
+                return self._update_slow(arr[:nb], arr[nb:])
+            return self._invalid(reason | cleaning.DROPPED_LEVELS, nb, na)  # pragma: no cover
+        lay = self._layouts.get((nb, na))
+        if lay is None:
+            lay = self._layouts[(nb, na)] = _Layout(nb, na, self)
+        Z = lay.Z
+        np.log(arr.T, out=Z[_H : _Y + 1])  # row _H: ln p (for now), row _Y: ln size
+        bb, qb1, ba, qa1 = arr[lay.best].ravel().tolist()
+        mid = 0.5 * (bb + ba)
+        (lpb0, lpa0), (yb0, ya0) = Z[_H : _Y + 1][:, lay.best].tolist()
+        lmid = 0.5 * (lpb0 + lpa0)  # disk origin: the log (geometric) mid
+        xs = Z[_H]
+        xs -= lmid
+        xs *= lay.sgn  # signed log-distance / delta: > 0 and increasing on a clean book
+        dx = lay.dx
+        np.subtract(xs[1:], xs[:-1], out=dx)
+        dx[nb - 1] = 1.0
+        x0, x1, xl, xr = xs[lay.ends].tolist()
+        if not (dx.min() > 0 and x0 > 0 and x1 > 0 and math.isfinite(xl + xr)):
+            if slow_ok:
+                return self._update_slow(arr[:nb], arr[nb:])
+            return self._invalid(reason | cleaning.CROSSED, nb, na)  # pragma: no cover
+        # h = sqrt(c)/2 * ln(1 + x); only SIMD-vectorised ufuncs (exp/log) from here on
+        xs += 1.0
+        h = np.log(xs, out=xs)
+        h *= 0.5 * self.sqrt_c
+        if max(xl, xr) > self._xcap:
+            np.minimum(h, self._hmax[torch.float64], out=h)
+        e = np.exp(h)
+        ei = np.reciprocal(e)
+        np.subtract(e, ei, out=Z[_SH])  # 2 sinh h
+        np.add(e, ei, out=e)  # 2 cosh h
+        np.multiply(Z[_SH], e, out=Z[_SA])  # 2 sinh 2h
+        # h and ln(size) relative to each side's best level: no cancellation in the fit
+        hb0, ha0 = h[lay.best].tolist()
+        hy = Z[_H : _Y + 1]
+        hy -= hy[:, lay.side]
+        Y = Z * arr[:, 1]
+        M = lay.M
+        np.matmul(Y[:, :nb], lay.ZT[:nb], out=M[0])
+        np.matmul(Y[:, nb:], lay.ZT[nb:], out=M[1])
+        sb, sa_ = M.reshape(2, _NZ * _NZ)[:, lay.take].tolist()
+        Wb, Wa = sb[0], sa_[0]
+        if not math.isfinite(Wb + Wa):
+            if slow_ok:
+                return self._update_slow(arr[:nb], arr[nb:])
+            return self._invalid(reason | cleaning.DROPPED_LEVELS, nb, na)  # pragma: no cover
+        spread = ba - bb
+        micro = (bb * qa1 + ba * qb1) / (qb1 + qa1)
+        db = (sb[_D1], sb[_D5], sb[_D10], Wb)
+        da = (sa_[_D1], sa_[_D5], sa_[_D10], Wa)
+        w = arr[:, 1]
+        side_b = self._side_scalar(sb, Wb, Z, w, 0, nb, yb0, hb0)
+        side_a = self._side_scalar(sa_, Wa, Z, w, nb, lay.n, ya0, ha0)
+        cdist = self._centroid_distance_scalar(side_b, side_a)
+        vals = [
+            True,
+            reason,
+            nb,
+            na,
+            mid,
+            spread,
+            spread / mid * 1e4,
+            micro,
+            (micro - mid) / mid * 1e4,
+            (db[0] - da[0]) / (db[0] + da[0]),
+            (db[1] - da[1]) / (db[1] + da[1]),
+            (db[2] - da[2]) / (db[2] + da[2]),
+            (Wb - Wa) / (Wb + Wa),
+            *db,
+            *da,
+            cdist,
+            *side_b[:8],
+            *side_a[:8],
+        ]
+        return dict(zip(FEATURE_COLUMNS, vals, strict=True))
+
+    def _side_scalar(
+        self, s: Sequence[float], W: float, Z, w, i0: int, i1: int, y0: float, h0: float
+    ):
+        """Side features from the per-side sums of the single path (python floats).
+
+        ``s``: sums of w times (1, D1, D5, D10, cos, sin, h - h0, y - y0, 2 sinh h,
+        2 sinh 2h), then of w (h-h0)^2, w (y-y0)^2, w (h-h0)(y-y0), w (2 sinh h)^2,
+        w 2 sinh(2h) cos and w 2 sinh(2h) sin.
+        """
+        sc = self.sqrt_c
+        a0m1 = 0.5 * s[13] / W  # mean cosh(a) - 1 = mean 2 sinh^2 h; s[13] = sum w (2 sinh h)^2
+        ax = 0.5 * s[14] / W
+        ay = 0.5 * s[15] / W
+        nl2m1 = max(a0m1 * (a0m1 + 2.0) - (ax * ax + ay * ay), 0.0)
+        nl = math.sqrt(1.0 + nl2m1)
+        m0 = (1.0 + a0m1) / nl
+        mx, my = ax / nl, ay / nl
+        msp = math.hypot(mx, my)
+        ch = math.sqrt(0.5 * (1.0 + m0))
+        sh = msp / (2.0 * ch)
+        ux, uy = (mx / msp, my / msp) if msp > 0 else (1.0, 0.0)
+        k = 1.0 / (sc * (1.0 + m0))
+        hdist = 2.0 / sc * math.asinh(sh)
+        # mean cosh(dist to centroid) = nl  ->  mean sinh^2(half) = (nl - 1)/2; the one-pass
+        # value cancels for tight clusters far from the origin: then take the second pass
+        if nl2m1 > 1e-4 * (1.0 + a0m1) ** 2:
+            ms = 0.5 * nl2m1 / (nl + 1.0)
+        else:
+            ms = self._second_pass(Z, w, i0, i1, ch, sh * ux, sh * uy, W)
+        disp = 2.0 / sc * math.asinh(math.sqrt(ms))
+        # weighted log-linear LSQ of y = ln(size) on h (then rescaled to d = 2h/sqrt(c))
+        swh, swy, swhh, swyy, swhy = s[_H], s[_Y], s[10], s[11], s[12]
+        hbar, ybar = swh / W, swy / W
+        sxx = swhh - swh * hbar
+        syy = swyy - swy * ybar
+        sxy = swhy - swh * ybar
+        tol = 1e-12
+        if sxx > tol * swhh:
+            beta = sxy / sxx
+            r2 = 1.0 if syy <= tol * swyy else min(sxy * sxy / (sxx * syy), 1.0)
+        else:
+            beta, r2 = 0.0, 0.0
+        lrho0 = min(max(y0 + ybar - beta * (h0 + hbar), -_LOG_CLIP), _LOG_CLIP)
+        rate = -beta * 0.5 * sc
+        lam = 1.0 / max(rate, 1.0 / self.lambda_max)
+        return (hdist, mx * k, my * k, disp, math.exp(lrho0), lam, rate, r2, sh, ch, ux, uy)
+
+    @staticmethod
+    def _second_pass(Z, w, i0, i1, chm, bx, by, W) -> float:
+        """mean_w sinh^2(sqrt(c) d_i / 2) over levels i0:i1, arsinh form (no cancellation)."""
+        s2 = Z[_SH, i0:i1]  # 2 sinh h
+        c2 = np.sqrt(s2 * s2 + 4.0)  # 2 cosh h
+        vx = s2 * Z[_COS, i0:i1] * chm - c2 * bx
+        vy = s2 * Z[_SIN, i0:i1] * chm - c2 * by
+        return float(((vx * vx + vy * vy) * w[i0:i1]).sum() * 0.25 / W)
+
+    def _centroid_distance_scalar(self, b, a) -> float:
+        shb, chb, ubx, uby = b[8:12]
+        sha, cha, uax, uay = a[8:12]
+        vx = shb * cha * ubx - chb * sha * uax
+        vy = shb * cha * uby - chb * sha * uay
+        return 2.0 / self.sqrt_c * math.asinh(math.hypot(vx, vy))
+
+    # ------------------------------------------------------------------ batch
+    def _backend(self):
+        if self.device.type == "cpu" and self.cpu_backend == "numpy":
+            return NumpyBackend(np.float32 if self.dtype == torch.float32 else np.float64)
+        return TorchBackend(self.dtype, self.device)
+
+    def batch(self, bids, asks, source=None, index=None) -> pd.DataFrame:
+        """Features of T snapshots: ``bids``/``asks`` (T, L, 2) arrays, NaN for missing levels.
+
+        Returns a DataFrame with one row per snapshot and the columns ``FEATURE_COLUMNS``
+        (plus ``source`` when given: one int code per row, see ``sources``). ``index`` is
+        used as the frame's index when given.
+        """
+        b = _as_side(bids, "bids", False)
+        a = _as_side(asks, "asks", False)
+        if b.shape[0] != a.shape[0]:
+            raise ValueError(f"bids has {b.shape[0]} snapshots but asks has {a.shape[0]}")
+        T = int(b.shape[0])
+        if b.shape[1] == 0:  # no level columns at all: one missing level
+            b = np.full((T, 1, 2), np.nan)
+        if a.shape[1] == 0:
+            a = np.full((T, 1, 2), np.nan)
+        xp = self._backend()
+        on_gpu = xp.name == "torch" and self.device.type != "cpu"
+        chunk = self.chunk_rows or (1 << 20 if on_gpu else 4096)
+        np_dtype = np.float32 if self.dtype == torch.float32 else np.float64
+        out = {c: np.empty(T, dtype=np_dtype) for c in FEATURE_COLUMNS[4:]}
+        valid = np.empty(T, dtype=bool)
+        reason = np.empty(T, dtype=np.int64)
+        nbid = np.empty(T, dtype=np.int64)
+        nask = np.empty(T, dtype=np.int64)
+        consts = self._batch_consts(xp)
+        with np.errstate(all="ignore"):
+            for s in range(0, T, chunk):
+                e = min(T, s + chunk)
+                res = self._batch_chunk(xp, consts, b[s:e], a[s:e])
+                valid[s:e] = xp.to_numpy(res.pop("valid"))
+                reason[s:e] = xp.to_numpy(res.pop("reason"))
+                nbid[s:e] = xp.to_numpy(res.pop("n_bid"))
+                nask[s:e] = xp.to_numpy(res.pop("n_ask"))
+                for k, v in res.items():
+                    out[k][s:e] = xp.to_numpy(v)
+        cols = {"valid": valid, "reason": reason, "n_bid": nbid, "n_ask": nask, **out}
+        if source is not None:
+            src = np.asarray(source)
+            if src.shape != (T,):
+                raise ValueError(f"source: expected shape ({T},), got {src.shape}")
+            cols["source"] = src.astype(np.int8)
+        return pd.DataFrame(cols, index=index, copy=False)
+
+    def _batch_consts(self, xp):
+        L = self.max_levels
+        trig_a = np.stack((np.cos(self._phi_ask), np.sin(self._phi_ask)), axis=1)
+        trig_b = np.stack((np.cos(self._theta_bid), np.sin(self._theta_bid)), axis=1)
+        return {
+            "trig_b": xp.const(trig_b),
+            "trig_a": xp.const(trig_a),
+            "cos_b": xp.const(trig_b[:, 0]),
+            "sin_b": xp.const(trig_b[:, 1]),
+            "cos_a": xp.const(trig_a[:, 0]),
+            "sin_a": xp.const(trig_a[:, 1]),
+            "L": L,
+            "hmax": self._hmax[self.dtype],
+            "umax": math.exp(2.0 * self._hmax[self.dtype] / self.sqrt_c),
+            "depth_mat": xp.const(np.arange(L)[:, None] < np.array([*DEPTHS, L])[None, :]),
+            "tol": 64 * float(torch.finfo(self.dtype).eps),
+            # one-pass dispersion kept where its relative error (~eps (1+a0m1)^2 / nl2m1)
+            # stays below ~1e-5 (float32) / 1e-10 (float64)
+            "one_pass": 1e-2 if self.dtype == torch.float32 else 1e-5,
+        }
+
+    def _batch_chunk(self, xp, k, b, a) -> dict:
+        L = k["L"]
+        bp, bq, nb, fb, ok_b = cleaning.clean_side(
+            xp, xp.asarray(b[..., 0]), xp.asarray(b[..., 1]), True, L
+        )
+        ap, aq, na, fa, ok_a = cleaning.clean_side(
+            xp, xp.asarray(a[..., 0]), xp.asarray(a[..., 1]), False, L
+        )
+        reason = fb | fa
+        reason = reason | xp.to_int(nb == 0) * cleaning.EMPTY_BID
+        reason = reason | xp.to_int(na == 0) * cleaning.EMPTY_ASK
+        bb, ba = bp[:, 0], ap[:, 0]
+        crossed = ~(bb < ba) & (nb > 0) & (na > 0)
+        reason = reason | xp.to_int(crossed) * cleaning.CROSSED
+        valid = (reason & cleaning.INVALID_MASK) == 0
+        mid = (bb + ba) * 0.5
+        spread = ba - bb
+        qb1, qa1 = bq[:, 0], aq[:, 0]
+        micro = (bb * qa1 + ba * qb1) / (qb1 + qa1)
+        # disk origin: the log (geometric) mid; levels enter through p / gmid (no cancellation)
+        inv_gmid = xp.reciprocal(xp.sqrt(bb * ba))[:, None]
+        res = {
+            "valid": valid,
+            "reason": reason,
+            "n_bid": nb,
+            "n_ask": na,
+            "mid": mid,
+            "spread": spread,
+            "spread_bps": spread / mid * 1e4,
+            "microprice": micro,
+            "microprice_bps": (micro - mid) / mid * 1e4,
+        }
+        # cumulative depth within 1, 5, 10 and all levels: one small matmul per side
+        dep_b = bq @ k["depth_mat"][: bq.shape[1]]
+        dep_a = aq @ k["depth_mat"][: aq.shape[1]]
+        depth_b = [dep_b[:, j] for j in range(4)]
+        depth_a = [dep_a[:, j] for j in range(4)]
+        for name, x, z in zip((*DEPTHS, "all"), depth_b, depth_a, strict=True):
+            res[f"imbalance_{name}"] = (x - z) / (x + z)
+        for name, x in zip((*DEPTHS, "all"), depth_b, strict=True):
+            res[f"bid_depth_{name}"] = x
+        for name, x in zip((*DEPTHS, "all"), depth_a, strict=True):
+            res[f"ask_depth_{name}"] = x
+        side_b = self._side_batch(xp, k, bp, bq, depth_b[-1], inv_gmid, True, ok_b)
+        side_a = self._side_batch(xp, k, ap, aq, depth_a[-1], inv_gmid, False, ok_a)
+        sc = self.sqrt_c
+        vx = side_b["sh"] * side_a["ch"] * side_b["ux"] - side_b["ch"] * side_a["sh"] * side_a["ux"]
+        vy = side_b["sh"] * side_a["ch"] * side_b["uy"] - side_b["ch"] * side_a["sh"] * side_a["uy"]
+        res["centroid_distance"] = xp.asinh(xp.sqrt(vx * vx + vy * vy)) * (2.0 / sc)
+        for prefix, side in (("bid", side_b), ("ask", side_a)):
+            for name in _SIDE_HYP:
+                res[f"{prefix}_{name}"] = side[name]
+        if not bool(valid.all()):
+            nan = float("nan")
+            for name in FEATURE_COLUMNS[4:]:
+                res[name] = xp.where(valid, res[name], nan)
+        return res
+
+    def _side_batch(self, xp, k, P, w, W, inv_gmid, is_bid: bool, all_ok: bool) -> dict:
+        """Per-side hyperbolic features of a chunk: P, w (T, L) cleaned prices and sizes."""
+        sc = self.sqrt_c
+        n = P.shape[1]
+        cos = k["cos_b" if is_bid else "cos_a"][:n]
+        sin = k["sin_b" if is_bid else "sin_a"][:n]
+        trig = k["trig_b" if is_bid else "trig_a"][:n]
+        # radial coordinate h = sqrt(c) d / 2 with d = ln(1 + |ln(p/gmid)| / delta)
+        h = P * inv_gmid
+        h = xp.log_(h)
+        h *= (-1.0 if is_bid else 1.0) / self.delta
+        h += 1.0
+        if sc == 1.0:  # e^h = sqrt(1 + x/delta): cheaper than exp
+            h = xp.clamp_max_(h, k["umax"])
+            e = xp.sqrt(h)
+            h = xp.log_(h)
+            h *= 0.5
+        else:
+            h = xp.log_(h)
+            h *= 0.5 * sc
+            h = xp.clamp_max_(h, k["hmax"])
+            e = xp.exp_(h * 1.0)
+        ei = xp.reciprocal(e)
+        S = e - ei  # 2 sinh h
+        C = ei
+        C += e  # 2 cosh h
+        Sw = S * w
+        a0m1 = xp.rowdot(Sw, S) * 0.5 / W  # mean (cosh a - 1) = mean 2 sinh^2 h
+        Sw *= C  # w 2 sinh(a)
+        axy = (Sw @ trig) * 0.5
+        ax = axy[:, 0] / W
+        ay = axy[:, 1] / W
+        nl2m1 = xp.clamp_min(a0m1 * (a0m1 + 2.0) - (ax * ax + ay * ay), 0.0)
+        nl = xp.sqrt(nl2m1 + 1.0)
+        m0 = (a0m1 + 1.0) / nl
+        mx, my = ax / nl, ay / nl
+        msp = xp.sqrt(mx * mx + my * my)
+        ch = xp.sqrt((m0 + 1.0) * 0.5)
+        sh = msp / (ch * 2.0)
+        safe = xp.where(msp > 0, msp, 1.0)
+        ux = xp.where(msp > 0, mx / safe, 1.0)
+        uy = xp.where(msp > 0, my / safe, 0.0)
+        kk = 1.0 / (sc * (m0 + 1.0))
+        # dispersion: one pass (mean sinh^2(d_i/2) = (nl - 1)/2) where it is well conditioned,
+        # the arsinh-form second pass on the rows where it would cancel
+        ms = nl2m1 * 0.5 / (nl + 1.0)
+        risky = nl2m1 < k["one_pass"] * (a0m1 + 1.0) * (a0m1 + 1.0)
+        if bool(risky.any()):
+            r = xp.nonzero(risky)
+            Sr, Cr, wr = S[r], C[r], w[r]
+            vx = Sr * cos
+            vx *= ch[r][:, None]
+            vx -= Cr * (sh * ux)[r][:, None]
+            vy = Sr * sin
+            vy *= ch[r][:, None]
+            vy -= Cr * (sh * uy)[r][:, None]
+            vx *= vx
+            vy *= vy
+            vx += vy
+            ms[r] = xp.rowdot(vx, wr) * 0.25 / W[r]
+        disp = xp.asinh(xp.sqrt(ms)) * (2.0 / sc)
+        # weighted log-linear least squares, centred on the best level for precision
+        h0 = h[:, :1]
+        hc = h - h0
+        y = xp.log(w) if all_ok else xp.log(xp.where(w > 0, w, 1.0))
+        y0 = y[:, :1] * 1.0  # a copy: y is shifted in place next
+        y -= y0
+        wh = w * hc
+        swh = xp.rowsum(wh)
+        swhh = xp.rowdot(wh, hc)
+        swy = xp.rowdot(w, y)
+        swyy = xp.rowdot(w * y, y)
+        swhy = xp.rowdot(wh, y)
+        hbar, ybar = swh / W, swy / W
+        sxx = swhh - swh * hbar
+        syy = swyy - swy * ybar
+        sxy = swhy - swh * ybar
+        tol = k["tol"]
+        fit = sxx > tol * swhh
+        beta = xp.where(fit, sxy / xp.where(fit, sxx, 1.0), 0.0)
+        flat_y = syy <= tol * swyy
+        r2 = xp.where(
+            fit,
+            xp.where(flat_y, 1.0, xp.clamp_max(sxy * sxy / xp.where(fit, sxx * syy, 1.0), 1.0)),
+            0.0,
+        )
+        lrho0 = y0[:, 0] + ybar - beta * (h0[:, 0] + hbar)
+        lrho0 = xp.clamp_max(xp.clamp_min(lrho0, -_LOG_CLIP), _LOG_CLIP)
+        rate = beta * (-0.5 * sc)
+        lam = 1.0 / xp.clamp_min(rate, 1.0 / self.lambda_max)
+        return {
+            "hdist": xp.asinh(sh) * (2.0 / sc),
+            "centroid_x": mx * kk,
+            "centroid_y": my * kk,
+            "dispersion": disp,
+            "rho0": xp.exp_(lrho0),
+            "lambda": lam,
+            "decay_rate": rate,
+            "fit_r2": r2,
+            "sh": sh,
+            "ch": ch,
+            "ux": ux,
+            "uy": uy,
+        }
+
+    # ------------------------------------------------------------------ introspection
+    def embed(self, bids, asks):
+        """Poincaré coordinates of the cleaned levels of a batch (float64 torch, CPU).
+
+        Returns ``(bid_xy, bid_w, ask_xy, ask_w)``: (T, L', 2) points and (T, L') sizes
+        (0 for missing levels). For tests and plots; ``batch`` never builds these.
+        """
+        b = _as_side(bids, "bids", False)
+        a = _as_side(asks, "asks", False)
+        xp = self._np64
+        L = self.max_levels
+        out = []
+        bp, bq, _, _, _ = cleaning.clean_side(
+            xp, np.asarray(b[..., 0]), np.asarray(b[..., 1]), True, L
+        )
+        ap, aq, _, _, _ = cleaning.clean_side(
+            xp, np.asarray(a[..., 0]), np.asarray(a[..., 1]), False, L
+        )
+        mid = np.sqrt(bp[:, :1] * ap[:, :1])
+        for P, Q, theta in ((bp, bq, self._theta_bid), (ap, aq, self._phi_ask)):
+            with np.errstate(all="ignore"):
+                d = np.log1p(np.abs(np.log(P / mid)) / self.delta)
+            hh = np.minimum(0.5 * self.sqrt_c * d, self._hmax[torch.float64])
+            r = np.tanh(hh) / self.sqrt_c
+            th = theta[: P.shape[1]]
+            xy = np.stack((r * np.cos(th), r * np.sin(th)), axis=-1)
+            out += [torch.from_numpy(xy), torch.from_numpy(Q)]
+        return tuple(out)

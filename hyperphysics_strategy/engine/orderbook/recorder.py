@@ -1,0 +1,239 @@
+"""Append-safe per-pair order-book history in parquet, and its reader.
+
+Layout for pair ``BTC/USDT`` on ``binance`` under ``root``::
+
+    <root>/binance/BTC_USDT.parquet            compacted history
+    <root>/binance/BTC_USDT.parquet.parts/     one small parquet file per append
+
+Every append writes ``<part>.tmp``, fsyncs it and renames it (``os.replace``, atomic) into the
+parts folder; compaction writes the merged history to ``<main>.tmp``, fsyncs, renames it over
+the main file, then deletes the merged parts. A crash therefore leaves either a complete part
+or a ``.tmp`` file that readers ignore; it loses at most the snapshot being written and never
+the file. Readers merge the main file with all parts and drop duplicate timestamps (a crash
+between the rename and the part deletion), keeping the last.
+
+Schema (fixed): ``timestamp`` int64 (ms since the epoch, UTC) and ``bid_px``, ``bid_sz``,
+``ask_px``, ``ask_sz`` as fixed-length ``Array(Float64, levels)`` (NaN for missing levels).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+COLUMNS = ("bid_px", "bid_sz", "ask_px", "ask_sz")
+
+
+def pair_filename(pair: str) -> str:
+    """``BTC/USDT:USDT`` -> ``BTC_USDT_USDT.parquet`` (``/`` and ``:`` become ``_``)."""
+    return pair.replace("/", "_").replace(":", "_") + ".parquet"
+
+
+def pair_path(root: str | os.PathLike, exchange: str, pair: str) -> Path:
+    return Path(root) / exchange / pair_filename(pair)
+
+
+def _schema(levels: int) -> dict:
+    return {"timestamp": pl.Int64, **{c: pl.Array(pl.Float64, levels) for c in COLUMNS}}
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_atomic(df: pl.DataFrame, dest: Path) -> None:
+    tmp = dest.with_name(dest.name + ".tmp")
+    df.write_parquet(tmp, statistics=False)
+    with open(tmp, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, dest)
+    _fsync_dir(dest.parent)
+
+
+def _side_array(side, levels: int, name: str) -> tuple[np.ndarray, np.ndarray]:
+    arr = np.asarray(side if len(side) else np.empty((0, 2)), dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise ValueError(f"{name}: expected rows of [price, size], got shape {arr.shape}")
+    px = np.full(levels, np.nan)
+    sz = np.full(levels, np.nan)
+    n = min(levels, len(arr))
+    px[:n], sz[:n] = arr[:n, 0], arr[:n, 1]
+    return px, sz
+
+
+class OrderBookRecorder:
+    """Stores L2 snapshots per pair under ``<root>/<exchange>/<PAIR>.parquet``.
+
+    ``record(pair, timestamp_ms, bids, asks)`` appends one snapshot (the best ``levels`` of
+    each side, NaN padded); every ``compact_every`` appends the parts are compacted into the
+    main file. Call ``compact()`` at shutdown if you like; readers do not need it.
+    """
+
+    def __init__(
+        self, root: str | os.PathLike, exchange: str, levels: int = 20, compact_every: int = 256
+    ):
+        if levels < 1:
+            raise ValueError(f"levels must be >= 1, got {levels}")
+        self.root = Path(root)
+        self.exchange = exchange
+        self.levels = int(levels)
+        self.compact_every = int(compact_every)
+        self._counts: dict[str, int] = {}
+        self._seq = itertools.count()
+
+    def path(self, pair: str) -> Path:
+        return pair_path(self.root, self.exchange, pair)
+
+    def record(self, pair: str, timestamp_ms: int, bids, asks) -> Path:
+        """Append one snapshot; returns the part file written."""
+        bp, bs = _side_array(bids, self.levels, "bids")
+        ap, as_ = _side_array(asks, self.levels, "asks")
+        df = pl.DataFrame(
+            {
+                "timestamp": [int(timestamp_ms)],
+                "bid_px": [bp],
+                "bid_sz": [bs],
+                "ask_px": [ap],
+                "ask_sz": [as_],
+            },
+            schema=_schema(self.levels),
+        )
+        main = self.path(pair)
+        parts = main.with_name(main.name + ".parts")
+        parts.mkdir(parents=True, exist_ok=True)
+        name = f"{int(timestamp_ms):015d}-{os.getpid()}-{next(self._seq):09d}.parquet"
+        dest = parts / name
+        _write_atomic(df, dest)
+        n = self._counts.get(pair, 0) + 1
+        self._counts[pair] = n
+        if self.compact_every and n % self.compact_every == 0:
+            self.compact(pair)
+        return dest
+
+    def compact(self, pair: str | None = None) -> None:
+        """Merge the parts of ``pair`` (all pairs when None) into the main file."""
+        pairs = [pair] if pair is not None else list(self._counts)
+        for p in pairs:
+            compact_file(self.path(p), self.levels)
+
+
+def _part_files(main: Path) -> list[Path]:
+    parts = main.with_name(main.name + ".parts")
+    if not parts.is_dir():
+        return []
+    return sorted(f for f in parts.iterdir() if f.suffix == ".parquet")
+
+
+def _read_frames(main: Path, levels: int | None) -> pl.DataFrame | None:
+    frames = []
+    files = ([main] if main.is_file() else []) + _part_files(main)
+    for f in files:
+        try:
+            frames.append(pl.read_parquet(f))
+        except Exception:  # a damaged part: skip it, never lose the rest
+            continue
+    if not frames:
+        return None
+    df = pl.concat(frames, how="vertical_relaxed")
+    df = df.unique(subset="timestamp", keep="last", maintain_order=True).sort("timestamp")
+    if levels is not None:
+        df = df.cast(_schema(levels))
+    return df
+
+
+def compact_file(main: Path, levels: int | None = None) -> None:
+    """Atomically rewrite ``main`` with all its parts merged, then remove those parts."""
+    main = Path(main)
+    parts = _part_files(main)
+    if not parts:
+        return
+    df = _read_frames(main, levels)
+    if df is None:
+        return
+    _write_atomic(df, main)
+    for f in parts:
+        with contextlib.suppress(FileNotFoundError):
+            f.unlink()
+
+
+def read_orderbooks(
+    path: str | os.PathLike,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Read a pair's history (main file + parts): ``(timestamps_ms, bids, asks)``.
+
+    ``bids``/``asks`` are (T, L, 2) float64 arrays ([price, size], NaN padded), sorted by
+    timestamp. A missing file gives T = 0 (L = 0).
+    """
+    df = _read_frames(Path(path), None)
+    if df is None or df.height == 0:
+        return np.empty(0, dtype=np.int64), np.empty((0, 0, 2)), np.empty((0, 0, 2))
+    ts = df["timestamp"].to_numpy().astype(np.int64)
+    out = []
+    for side in ("bid", "ask"):
+        px = np.asarray(df[f"{side}_px"].to_numpy(), dtype=np.float64)
+        sz = np.asarray(df[f"{side}_sz"].to_numpy(), dtype=np.float64)
+        out.append(np.stack((px, sz), axis=-1))
+    return ts, out[0], out[1]
+
+
+def align_to_candles(
+    timestamps_ms: np.ndarray,
+    bids: np.ndarray,
+    asks: np.ndarray,
+    candle_close_ms,
+    tolerance_ms: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The last snapshot at or before each candle close, if within ``tolerance_ms``.
+
+    ``candle_close_ms``: (C,) int64 close times (freqtrade's ``date`` is the candle *open*:
+    pass ``date + timeframe``). Returns ``(bids, asks, available)`` with (C, L, 2) arrays
+    (NaN rows where unavailable) and the (C,) bool mask.
+    """
+    ts = np.asarray(timestamps_ms, dtype=np.int64)
+    close = np.asarray(candle_close_ms, dtype=np.int64)
+    if ts.ndim != 1 or close.ndim != 1:
+        raise ValueError("timestamps_ms and candle_close_ms must be 1-D")
+    if bids.shape[0] != len(ts) or asks.shape[0] != len(ts):
+        raise ValueError("bids/asks must have one row per timestamp")
+    if len(ts) > 1 and np.any(np.diff(ts) < 0):
+        order = np.argsort(ts, kind="stable")
+        ts, bids, asks = ts[order], bids[order], asks[order]
+    idx = np.searchsorted(ts, close, side="right") - 1
+    ok = idx >= 0
+    ok[ok] &= close[ok] - ts[idx[ok]] <= int(tolerance_ms)
+    L_b, L_a = bids.shape[1], asks.shape[1]
+    ob = np.full((len(close), L_b, 2), np.nan)
+    oa = np.full((len(close), L_a, 2), np.nan)
+    ob[ok] = bids[idx[ok]]
+    oa[ok] = asks[idx[ok]]
+    return ob, oa, ok
+
+
+def load_recorded_for_candles(
+    root: str | os.PathLike,
+    exchange: str,
+    pair: str,
+    candle_close_ms,
+    tolerance_ms: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``read_orderbooks`` + ``align_to_candles`` for one pair; empty history -> nothing."""
+    ts, b, a = read_orderbooks(pair_path(root, exchange, pair))
+    close = np.asarray(candle_close_ms, dtype=np.int64)
+    if len(ts) == 0:
+        empty = np.full((len(close), 1, 2), np.nan)
+        return empty, empty.copy(), np.zeros(len(close), dtype=bool)
+    return align_to_candles(ts, b, a, close, tolerance_ms)
