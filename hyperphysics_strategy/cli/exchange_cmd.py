@@ -71,6 +71,24 @@ def exchange(
         "--print-config",
         help='Print the freqtrade config fragment {"exchange": {...}} and exit.',
     ),
+    books: Path | None = typer.Option(
+        None,
+        "--books",
+        help="Replay recorded real L2 books from this file instead of generated ones "
+        "(rescaled to the simulated price).",
+    ),
+    books_format: str = typer.Option(
+        "recorded",
+        "--books-format",
+        help="Format of --books: bitmex (L2 CSV), binance (depth stream) or recorded "
+        "(a parquet file of the strategy's recorder).",
+    ),
+    books_symbol: str | None = typer.Option(
+        None, "--books-symbol", help="Symbol inside a BitMEX file (default XBTUSD)."
+    ),
+    books_cadence_ms: int = typer.Option(
+        1000, "--books-cadence-ms", help="Simulated milliseconds each recorded book is shown."
+    ),
     pairs: list[str] | None = typer.Option(
         None,
         "--pairs",
@@ -99,6 +117,17 @@ def exchange(
         return
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    book_source = None
+    if books is not None:
+        from ..exchange.recorded_books import RecordedOrderBook
+
+        try:
+            book_source = RecordedOrderBook.from_file(
+                books, books_format, books_symbol, cadence_ms=books_cadence_ms
+            )
+        except (OSError, ValueError) as exc:
+            raise typer.BadParameter(str(exc), param_hint="--books") from exc
+        console.print(f"replaying {len(book_source)} recorded books from {books}")
     try:
         sim = ExchangeSimulator(
             datadir,
@@ -108,6 +137,7 @@ def exchange(
             speed=speed,
             replay_start=_parse_start(replay_start),
             pairs=wanted,
+            book_source=book_source,
         )
         sim.start()
     except (OSError, ValueError) as exc:

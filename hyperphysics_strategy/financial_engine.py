@@ -1,0 +1,111 @@
+"""``HyperPhysicsFinancialEngine``: the engine and a trained ensemble outside freqtrade.
+
+A thin facade for notebooks and other bots, in the original design's names::
+
+    hp = HyperPhysicsFinancialEngine(device="auto", use_gpu=True)
+    hp.process_market_data(bids, asks)          # hyperbolic order-book features of one book
+    hp.calculate_risk_metrics(returns)          # VaR / ES at 95% and 99%, three methods
+    hp.train_signals(features, labels)          # fit the expert ensemble (sell/neutral/buy)
+    hp.generate_trading_signals(dataframe)      # probabilities and a -1/0/+1 signal per row
+
+It imports no freqtrade. ``generate_trading_signals`` uses the columns whose names start
+with ``%`` (FreqAI's feature naming) unless told otherwise. A model trained by FreqAI
+also expects FreqAI's fitted feature pipeline (scaling) to be applied first; an ensemble
+trained here through :meth:`train_signals` takes the raw features.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hyperphysics_strategy.engine.devices import resolve_device
+from hyperphysics_strategy.engine.orderbook import HyperbolicOrderBook
+from hyperphysics_strategy.engine.risk import GPURiskEngine
+from hyperphysics_strategy.ensemble import ExpertEnsemble
+
+
+class HyperPhysicsFinancialEngine:
+    """Order-book geometry, risk metrics and ensemble signals behind one object."""
+
+    def __init__(
+        self,
+        device: str | None = None,
+        use_gpu: bool = True,
+        ensemble: ExpertEnsemble | None = None,
+        max_levels: int = 20,
+        seed: int = 0,
+    ) -> None:
+        self.device = resolve_device("cpu" if not use_gpu else device)
+        self.orderbook = HyperbolicOrderBook(device=self.device, max_levels=max_levels)
+        self.risk = GPURiskEngine(device=self.device, seed=seed)
+        self.ensemble = ensemble
+        self.seed = seed
+
+    def process_market_data(self, bids: Any, asks: Any) -> dict[str, float]:
+        """Features of one L2 snapshot (``[price, size]`` rows, best first)."""
+        return self.orderbook.update(bids, asks)
+
+    def calculate_risk_metrics(
+        self, returns: Any, confidence: Sequence[float] = (0.95, 0.99)
+    ) -> dict[str, dict[str, float]]:
+        """VaR and ES (positive loss fractions) by historical, Cornish-Fisher and Monte Carlo."""
+        out: dict[str, dict[str, float]] = {}
+        for method in ("historical", "cornish_fisher", "mc_student_t"):
+            var, es = self.risk.var(returns, confidence=tuple(confidence), method=method)
+            var, es = np.atleast_1d(var), np.atleast_1d(es)
+            for level, v, e in zip(confidence, var, es, strict=True):
+                out.setdefault(method, {})[f"var_{level:g}"] = float(v)
+                out[method][f"es_{level:g}"] = float(e)
+        return out
+
+    def train_signals(
+        self,
+        features: pd.DataFrame,
+        labels: Sequence[str],
+        experts: Sequence[str] = ("lightgbm", "xgboost"),
+    ) -> ExpertEnsemble:
+        """Fit an ensemble on feature rows and sell/neutral/buy labels (time-ordered rows)."""
+        self.ensemble = ExpertEnsemble(experts, seed=self.seed).fit(features.to_numpy(), labels)
+        self._feature_columns = list(features.columns)
+        return self.ensemble
+
+    def generate_trading_signals(
+        self,
+        dataframe: pd.DataFrame,
+        feature_columns: Sequence[str] | None = None,
+        threshold: float = 0.45,
+    ) -> pd.DataFrame:
+        """Class probabilities and ``signal`` (+1 buy, -1 sell, 0 none) for every row.
+
+        A row signals when its class probability reaches ``threshold`` and beats the
+        opposite class; rows with missing features get probabilities NaN and signal 0.
+        """
+        if self.ensemble is None:
+            raise ValueError(
+                "no trained ensemble: pass one to the constructor or call train_signals"
+            )
+        columns = list(
+            feature_columns
+            or getattr(self, "_feature_columns", None)
+            or [c for c in dataframe.columns if c.startswith("%")]
+        )
+        missing = [c for c in columns if c not in dataframe.columns]
+        if not columns or missing:
+            raise ValueError(f"dataframe lacks the feature columns {missing or '(none found)'}")
+        X = dataframe[columns].to_numpy(dtype=np.float32)
+        ok = np.isfinite(X).all(axis=1)
+        proba = np.full((len(dataframe), len(self.ensemble.classes_)), np.nan)
+        if ok.any():
+            proba[ok] = self.ensemble.predict_proba(X[ok])
+        out = pd.DataFrame(proba, columns=list(self.ensemble.classes_), index=dataframe.index)
+        buy, sell = out.get("buy"), out.get("sell")
+        signal = np.zeros(len(out), dtype=np.int8)
+        if buy is not None and sell is not None:
+            signal[((buy >= threshold) & (buy > sell)).to_numpy()] = 1
+            signal[((sell >= threshold) & (sell > buy)).to_numpy()] = -1
+        out["signal"] = signal
+        return out
