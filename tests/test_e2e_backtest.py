@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import joblib
+import pandas as pd
 import pytest
 from freqtrade.data.btanalysis import load_backtest_data
+from freqtrade.data.converter import ohlcv_fill_up_missing_data
 
+from hyperphysics_strategy.demo import demo_data_dir
+from hyperphysics_strategy.engine.risk import GPURiskEngine
 from hyperphysics_strategy.exchange import ExchangeSimulator
 from hyperphysics_strategy.runner import (
     config_paths,
@@ -14,6 +18,8 @@ from hyperphysics_strategy.runner import (
     run_streaming,
     write_simulator_config,
 )
+from hyperphysics_strategy.strategy import risk_features, sizing
+from hyperphysics_strategy.strategy.settings import RiskSettings
 from tests.freqtrade_e2e import assert_clean_log, model_files, write_json
 
 pytestmark = pytest.mark.e2e
@@ -78,6 +84,49 @@ def test_backtesting_with_the_ensemble_trades_and_saves_every_window(tmp_path):
     assert len(trades) > 0
     assert set(trades["pair"]) <= set(PAIRS)
     assert "HyperPhysics" in log and "val log-loss" in log
+    check_var_stakes_and_es_stops(trades)
+
+
+def signal_rows(trades: pd.DataFrame) -> pd.DataFrame:
+    """Risk columns of each trade's signal candle, recomputed from the candles."""
+    engine = GPURiskEngine(seed=0)
+    rows = []
+    for _, trade in trades.iterrows():
+        raw = pd.read_feather(demo_data_dir() / f"{trade.pair.replace('/', '_')}-5m.feather")
+        # freqtrade fills missing candles before the strategy sees them: do the same.
+        candles = ohlcv_fill_up_missing_data(raw, "5m", trade.pair)
+        risk = risk_features.add_risk_columns(candles, engine, 300).set_index("date")
+        rows.append(risk.loc[trade.open_date - pd.Timedelta(minutes=5)])  # entry = next open
+    return pd.DataFrame(rows).reset_index(drop=True)
+
+
+def check_var_stakes_and_es_stops(trades: pd.DataFrame) -> None:
+    settings = RiskSettings()
+    trades = trades.sort_values("open_date").reset_index(drop=True)
+    signal = signal_rows(trades)
+    start_balance = 1000.0  # dry_run_wallet of the example config
+    on_budget = 0
+    for i, trade in trades.iterrows():
+        # Stake: one-day 99% VaR of the position = var_budget x wallet (0.99 tradable).
+        closed_before = trades[trades.close_date <= trade.open_date]["profit_abs"].sum()
+        wallet = 0.99 * (start_balance + closed_before)
+        var_money = trade.stake_amount * signal.loc[i, "hp_var_99_1d"]
+        assert var_money <= settings.var_budget * wallet * 1.02, (i, var_money, wallet)
+        on_budget += abs(var_money / (settings.var_budget * wallet) - 1) < 0.02
+        # Stop: profit ratio at the stop price (fees included) = -ES distance at the signal.
+        d = sizing.es_stop_distance(
+            signal.loc[i, "hp_es_99"], 12, settings.es_stop_multiplier,
+            settings.stop_floor, settings.stop_cap,
+        )  # fmt: skip
+        stop = trade.stop_loss_abs
+        profit_at_stop = (stop * (1 - trade.fee_close)) / (
+            trade.open_rate * (1 + trade.fee_open)
+        ) - 1
+        assert profit_at_stop == pytest.approx(-d, abs=5e-4), (i, profit_at_stop, d)
+        if trade.exit_reason == "stop_loss":
+            assert trade.profit_ratio == pytest.approx(-d, abs=2e-3)
+    # Trades not capped by freqtrade's proposed stake sit exactly on the budget.
+    assert on_budget >= 0.5 * len(trades)
 
 
 def test_backtesting_with_a_single_expert_model(tmp_path):

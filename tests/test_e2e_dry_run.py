@@ -2,7 +2,8 @@
 
 Checks that FreqAI trains, that predictions reach the strategy, that a retrain after a
 new candle succeeds (freqtrade's live-retraining date bug would make every such retrain
-fail), and that SIGINT stops the bot cleanly.
+fail), that SIGINT stops the bot cleanly, and that the L2 books recorded while it ran
+are what a backtest over the same window then uses.
 """
 
 from __future__ import annotations
@@ -17,8 +18,14 @@ import pandas as pd
 import pytest
 
 from hyperphysics_strategy.demo import demo_data_dir
+from hyperphysics_strategy.engine.orderbook import pair_path, read_orderbooks
 from hyperphysics_strategy.exchange import ExchangeSimulator
-from hyperphysics_strategy.runner import config_paths, freqtrade_command, write_simulator_config
+from hyperphysics_strategy.runner import (
+    config_paths,
+    freqtrade_command,
+    run_streaming,
+    write_simulator_config,
+)
 from hyperphysics_strategy.stubs import write_user_dir
 from tests.freqtrade_e2e import assert_clean_log, write_json
 
@@ -29,6 +36,7 @@ TRAINED = re.compile(r"HyperPhysics (\S+): model trained on candles through (.+)
 PREDICTED = re.compile(
     r"HyperPhysics (\S+) \S+ \S+: p\(sell\)=(\S+)\s+p\(neutral\)=\S+\s+p\(buy\)=\S+ do_predict=1"
 )
+RECORDED = re.compile(r"HyperPhysics (\S+) order books per candle: \{.*'recorded': (\d+)")
 DEADLINE_S = 420
 
 
@@ -73,6 +81,7 @@ def test_dry_run_trains_predicts_retrains_and_stops_on_sigint(tmp_path):
         },
     )
     log_path = tmp_path / "dry-run.log"
+    started = pd.Timestamp.now(tz="UTC")
     # 5m candles replayed 5x faster: freqtrade sees a new 1m candle every wall-clock minute.
     with ExchangeSimulator(demo_data_dir(), mode="replay", speed=5) as sim:
         write_simulator_config(userdir, sim, PAIRS)
@@ -103,6 +112,7 @@ def test_dry_run_trains_predicts_retrains_and_stops_on_sigint(tmp_path):
                 if proc.poll() is None:
                     proc.kill()
                     proc.wait()
+        backtest_log = backtest_recorded_window(tmp_path, userdir, override, started)
     log = log_path.read_text()
     assert still_running, "freqtrade exited early:\n" + log[-4000:]
     assert_clean_log(log)
@@ -114,3 +124,44 @@ def test_dry_run_trains_predicts_retrains_and_stops_on_sigint(tmp_path):
     assert rc == 130, f"exit code {rc} after SIGINT:\n" + log[-3000:]
     for step in ("Cleaning up modules", "Stopping FreqAI", "SIGINT received, aborting"):
         assert step in log, f"no {step!r} in the shutdown:\n" + log[-3000:]
+
+    # Order books were recorded to parquet while the bot traded...
+    for pair in PAIRS:
+        timestamps, bids, asks = read_orderbooks(pair_path(userdir / "orderbooks", "binance", pair))
+        assert len(timestamps) >= 2, f"{pair}: {len(timestamps)} recorded books"
+        assert (bids[:, 0, 0] < asks[:, 0, 0]).all()
+    # ...and a backtest over that window takes them as its source.
+    assert_clean_log(backtest_log)
+    recorded = {m.group(1): int(m.group(2)) for m in RECORDED.finditer(backtest_log)}
+    assert recorded and max(recorded.values()) >= 1, backtest_log[-3000:]
+
+
+def backtest_recorded_window(tmp_path, userdir, override, started: pd.Timestamp) -> str:
+    """Download the replayed candles up to now, then backtest the dry run's window."""
+    now = pd.Timestamp.now(tz="UTC")
+    day = pd.Timedelta(days=1)
+    fmt = "%Y%m%d"
+    configs = config_paths(userdir, override)
+    download = freqtrade_command(
+        "download-data", userdir, configs,
+        "--datadir", str(userdir / "data" / "binance"),
+        "--timeframes", "1m",
+        "--timerange", f"{(started - 4 * day).strftime(fmt)}-{(now + day).strftime(fmt)}",
+    )  # fmt: skip
+    assert run_streaming(download, tmp_path / "download.log", echo=False) == 0
+    window = write_json(
+        tmp_path / "window.json",
+        {"freqai": {"identifier": "e2e-window", "backtest_period_days": 0.1}},
+    )
+    start = (started - pd.Timedelta(minutes=10)).strftime("%Y%m%dT%H%M")
+    end = now.floor("min").strftime("%Y%m%dT%H%M")
+    backtest = freqtrade_command(
+        "backtesting", userdir, [*configs, window],
+        "--strategy", "HyperPhysicsStrategy", "--freqaimodel", "HyperPhysicsEnsemble",
+        "--timerange", f"{start}-{end}", "--cache", "none",
+    )  # fmt: skip
+    log_path = tmp_path / "window-backtest.log"
+    rc = run_streaming(backtest, log_path, echo=False)
+    log = log_path.read_text()
+    assert rc == 0, log[-4000:]
+    return log

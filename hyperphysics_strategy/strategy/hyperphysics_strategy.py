@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -27,6 +28,7 @@ from hyperphysics_strategy.engine.hardware import log_summary
 from hyperphysics_strategy.engine.risk import GPURiskEngine
 
 from . import features, risk_features, sizing, var_guard
+from .orderbook_features import OrderBookFeatures
 from .settings import load_settings
 
 logger = logging.getLogger(__name__)
@@ -72,7 +74,7 @@ class HyperPhysicsStrategy(IStrategy):
                 "%-es_99": {"color": "#9b2226"},
             },
             "volatility regime": {
-                "%-atm_vega": {"color": "#264653"},
+                "%-atm_theta": {"color": "#264653"},
                 "%-atm_gamma": {"color": "#2a9d8f"},
             },
             "do_predict": {"do_predict": {"color": "brown"}},
@@ -84,6 +86,11 @@ class HyperPhysicsStrategy(IStrategy):
         self.can_short = config.get("trading_mode", "spot") != "spot"
         self.settings = load_settings(config)
         self.risk_engine = GPURiskEngine(seed=0)
+        self.orderbooks = OrderBookFeatures(
+            Path(config["user_data_dir"]) / "orderbooks",
+            config.get("exchange", {}).get("name", "exchange"),
+            levels=self.settings.orderbook_levels,
+        )
 
     def bot_start(self, **kwargs: Any) -> None:
         log_summary(logger)  # hardware and device plan, once per process
@@ -103,11 +110,13 @@ class HyperPhysicsStrategy(IStrategy):
     def feature_engineering_standard(
         self, dataframe: pd.DataFrame, metadata: dict, **kwargs: Any
     ) -> pd.DataFrame:
+        timeframe_seconds = timeframe_to_seconds(self.timeframe)
         dataframe = features.add_calendar_features(dataframe)
+        dataframe = self.orderbooks.add(dataframe, metadata["pair"], timeframe_seconds)
         return risk_features.add_risk_columns(
             dataframe,
             self.risk_engine,
-            timeframe_to_seconds(self.config.get("timeframe", self.timeframe)),
+            timeframe_seconds,
             window=self.settings.risk_window,
             option_days=self.settings.option_days,
         )
@@ -126,6 +135,10 @@ class HyperPhysicsStrategy(IStrategy):
 
     # -- signals -----------------------------------------------------------------------------
     def populate_indicators(self, dataframe: pd.DataFrame, metadata: dict) -> pd.DataFrame:
+        if self.dp.runmode.value in ("live", "dry_run"):
+            # Keep this candle's L2 book: backtests over this period will use it.
+            book = self.dp.orderbook(metadata["pair"], self.settings.orderbook_levels)
+            self.orderbooks.record(metadata["pair"], book, int(datetime.now().timestamp() * 1000))
         dataframe = self.freqai.start(dataframe, metadata, self)
         if self.dp.runmode.value in ("live", "dry_run") and len(dataframe):
             last = dataframe.iloc[-1]

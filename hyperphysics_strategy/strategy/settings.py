@@ -24,6 +24,8 @@ class RiskSettings(BaseModel):
     stop_cap: float = Field(0.12, gt=0, lt=1)
     #: Days to expiry of the synthetic at-the-money option whose Greeks are features.
     option_days: float = Field(7.0, gt=0)
+    #: L2 levels per side recorded live and used for the hyperbolic features.
+    orderbook_levels: int = Field(20, ge=1, le=1000)
     #: Pause entries when this many closed trades lost more than their one-day VaR...
     max_var_breaches: int = Field(3, ge=1)
     #: ...within this many hours.

@@ -1,0 +1,169 @@
+"""Backtest HyperPhysicsStrategy + HyperPhysicsEnsemble against freqtrade's own
+FreqaiExampleStrategy + LightGBMRegressor on the shared candles, same pairs, timerange,
+fees and wallet, through the exchange simulator, and print a Markdown table.
+
+    python benchmarks/compare_freqai_example.py [--pairs BTC ETH SOL ADA] \
+        [--timerange 20210101-20210717] [--backtest-days 14] [--out docs/results.md]
+
+FreqaiExampleStrategy is copied from freqtrade's templates. It sets ``can_short = True``,
+which freqtrade refuses on spot markets (the only markets the simulator serves), so it
+runs as a long-only subclass; HyperPhysicsStrategy is long-only on spot too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import freqtrade
+from freqtrade.data.btanalysis import load_backtest_stats
+
+from hyperphysics_strategy.exchange import ExchangeSimulator
+from hyperphysics_strategy.runner import (
+    freqtrade_command,
+    prepare_user_dir,
+    run_streaming,
+    write_simulator_config,
+)
+from hyperphysics_strategy.stubs import EXAMPLE_CONFIG
+
+ROOT = Path(__file__).resolve().parents[1]
+CANDLES = ROOT.parent / "shared" / "data" / "candles" / "binance"
+FEE = 0.001
+
+EXAMPLE_STUB = """
+from FreqaiExampleStrategy import FreqaiExampleStrategy as _Example
+
+
+class FreqaiExampleStrategySpot(_Example):
+    can_short = False  # freqtrade refuses short strategies on spot markets
+"""
+
+
+def common_overrides(pairs: list[str], backtest_days: float, identifier: str) -> dict:
+    return {
+        "exchange": {"pair_whitelist": pairs},
+        "fee": FEE,
+        "max_open_trades": 3,
+        "dry_run_wallet": 1000,
+        "stake_amount": "unlimited",
+        "freqai": {
+            "identifier": identifier,
+            "train_period_days": 30,
+            "backtest_period_days": backtest_days,
+            "save_backtest_models": False,
+            "activate_tensorboard": False,
+        },
+    }
+
+
+def example_overrides() -> dict:
+    """FreqAI settings of freqtrade's example config, on the 5m/1h data available here."""
+    return {
+        "freqaimodel": "LightGBMRegressor",
+        "freqai": {
+            "feature_parameters": {
+                "include_timeframes": ["5m", "1h"],
+                "include_corr_pairlist": [],
+                "label_period_candles": 20,
+                "include_shifted_candles": 2,
+                "indicator_periods_candles": [10, 20],
+                "DI_threshold": 0.9,
+                "weight_factor": 0.9,
+                "principal_component_analysis": False,
+                "use_SVM_to_remove_outliers": True,
+            },
+            "data_split_parameters": {"test_size": 0.33, "random_state": 1},
+            "model_training_parameters": {"n_estimators": 800},
+        },
+    }
+
+
+def run(userdir: Path, strategy: str, model: str, configs: list[Path], timerange: str) -> dict:
+    cmd = freqtrade_command(
+        "backtesting", userdir, configs,
+        "--strategy", strategy, "--freqaimodel", model, "--timerange", timerange,
+        "--datadir", str(CANDLES), "--cache", "none", "--export", "trades",
+        "--backtest-filename", strategy,
+    )  # fmt: skip
+    start = time.perf_counter()
+    rc = run_streaming(cmd, userdir / "logs" / f"{strategy}.log", echo=False)
+    if rc != 0:
+        sys.exit(f"{strategy} backtest failed (rc {rc}); see {userdir / 'logs' / strategy}.log")
+    stats = load_backtest_stats(userdir / "backtest_results")
+    result = stats["strategy"][strategy]
+    result["wall_seconds"] = time.perf_counter() - start
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", nargs="+", default=["BTC", "ETH", "SOL", "ADA"])
+    parser.add_argument("--timerange", default="20210101-20210717")
+    parser.add_argument("--backtest-days", type=float, default=14)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    pairs = [f"{p}/USDT" for p in args.pairs]
+
+    work = Path(tempfile.mkdtemp(prefix="hp-compare-"))
+    userdir = work / "user_data"
+    prepare_user_dir(userdir, candles=work / "none")  # stubs + example config, no demo data
+    template = Path(freqtrade.__file__).parent / "templates" / "FreqaiExampleStrategy.py"
+    shutil.copy(template, userdir / "strategies" / "FreqaiExampleStrategy.py")
+    (userdir / "strategies" / "FreqaiExampleStrategySpot.py").write_text(EXAMPLE_STUB)
+    base = userdir / EXAMPLE_CONFIG
+
+    results = {}
+    with ExchangeSimulator(CANDLES, mode="historical") as sim:
+        write_simulator_config(userdir, sim, pairs)
+        sim_cfg = userdir / "exchange-simulator.json"
+        for name, model, extra in (
+            ("HyperPhysicsStrategy", "HyperPhysicsEnsemble", {}),
+            ("FreqaiExampleStrategySpot", "LightGBMRegressor", example_overrides()),
+        ):
+            override = work / f"{name}.json"
+            merged = common_overrides(pairs, args.backtest_days, name.lower())
+            for key, value in extra.items():
+                if isinstance(value, dict) and isinstance(merged.get(key), dict):
+                    merged[key] = {**merged[key], **value}
+                else:
+                    merged[key] = value
+            override.write_text(json.dumps(merged, indent=2))
+            print(f"backtesting {name} + {model} ...", flush=True)
+            results[name] = (
+                model,
+                run(userdir, name, model, [base, sim_cfg, override], args.timerange),
+            )
+
+    header = ["strategy", "FreqAI model", "trades", "profit %", "max drawdown %", "Sharpe",
+              "Sortino", "Calmar", "win %", "wall s"]  # fmt: skip
+    lines = [
+        f"Pairs {', '.join(pairs)}; timerange {args.timerange}; 5m candles; "
+        f"fee {FEE:.2%} per side; 1000 USDT wallet, max 3 open trades; FreqAI retrains "
+        f"every {args.backtest_days:g} days on the previous 30 days; spot, long only. "
+        "Wall time on this machine (2 cores, no GPU).",
+        "",
+        "| " + " | ".join(header) + " |",
+        "| " + " | ".join("---" for _ in header) + " |",
+    ]
+    for name, (model, r) in results.items():
+        win = 100 * r["wins"] / max(1, r["total_trades"])
+        lines.append(
+            f"| {name} | {model} | {r['total_trades']} | {100 * r['profit_total']:.2f} | "
+            f"{100 * r['max_drawdown_account']:.2f} | {r['sharpe']:.2f} | {r['sortino']:.2f} | "
+            f"{r['calmar']:.2f} | {win:.1f} | {r['wall_seconds']:.0f} |"
+        )
+    table = "\n".join(lines)
+    print(table)
+    if args.out:
+        args.out.write_text(table + "\n")
+    print(f"work dir: {work}")
+
+
+if __name__ == "__main__":
+    main()

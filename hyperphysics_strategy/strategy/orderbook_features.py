@@ -1,0 +1,123 @@
+"""Hyperbolic order-book features for every candle, from the best book source available.
+
+freqtrade keeps no order-book history, so each candle takes the best source it has:
+
+1. ``recorded`` (code 2): a real L2 snapshot stored by :class:`OrderBookRecorder` while the
+   strategy ran dry or live (``user_data/orderbooks/<exchange>/<PAIR>.parquet``); a
+   snapshot belongs to the candle whose close precedes it by less than one timeframe;
+2. ``trades`` (code 1): a book built from freqtrade's public-trades ``orderflow`` column
+   (``exchange.use_public_trades``);
+3. ``ohlcv_proxy`` (code 0): the documented proxy from the candle's range and volume.
+
+The source is itself a feature (``%-ob_source``), so models and users see what each
+candle got. Only scale-free features enter the model: they do not change with the
+pair's price level or volume scale.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hyperphysics_strategy.engine.orderbook import (
+    SOURCE_NAMES,
+    SOURCE_OHLCV_PROXY,
+    SOURCE_RECORDED,
+    SOURCE_TRADES,
+    HyperbolicOrderBook,
+    OrderBookRecorder,
+    books_from_orderflow,
+    load_recorded_for_candles,
+    pair_path,
+    proxy_books_from_ohlcv,
+    select_books,
+)
+
+logger = logging.getLogger(__name__)
+
+#: engine feature column -> model feature column
+MODEL_FEATURES: dict[str, str] = {
+    "spread_bps": "%-ob_spread_bps",
+    "microprice_bps": "%-ob_microprice_bps",
+    "imbalance_1": "%-ob_imbalance_1",
+    "imbalance_5": "%-ob_imbalance_5",
+    "imbalance_10": "%-ob_imbalance_10",
+    "imbalance_all": "%-ob_imbalance_all",
+    "centroid_distance": "%-ob_centroid_distance",
+    "bid_hdist": "%-ob_bid_hdist",
+    "ask_hdist": "%-ob_ask_hdist",
+    "bid_dispersion": "%-ob_bid_dispersion",
+    "ask_dispersion": "%-ob_ask_dispersion",
+    "bid_decay_rate": "%-ob_bid_decay_rate",
+    "ask_decay_rate": "%-ob_ask_decay_rate",
+    "bid_fit_r2": "%-ob_bid_fit_r2",
+    "ask_fit_r2": "%-ob_ask_fit_r2",
+}
+SOURCE_COLUMN = "%-ob_source"
+
+
+class OrderBookFeatures:
+    """Builds the order-book feature columns and records live books for later backtests."""
+
+    def __init__(self, root: Path, exchange: str, levels: int = 20) -> None:
+        self.root = Path(root)
+        self.exchange = exchange
+        self.levels = levels
+        self.book = HyperbolicOrderBook(max_levels=levels)
+        self._recorder: OrderBookRecorder | None = None
+
+    # -- live recording ------------------------------------------------------------------
+    def record(self, pair: str, orderbook: Mapping[str, Any], now_ms: int) -> bool:
+        """Store one ccxt order book (``{bids, asks, timestamp}``); False if it was empty."""
+        bids, asks = orderbook.get("bids") or [], orderbook.get("asks") or []
+        if not bids or not asks:
+            logger.warning(
+                "HyperPhysics %s: empty order book from the exchange, not recorded", pair
+            )
+            return False
+        if self._recorder is None:
+            self._recorder = OrderBookRecorder(self.root, self.exchange, levels=self.levels)
+        timestamp = orderbook.get("timestamp") or now_ms
+        self._recorder.record(pair, int(timestamp), bids, asks)
+        return True
+
+    # -- features ------------------------------------------------------------------------
+    def add(self, df: pd.DataFrame, pair: str, timeframe_seconds: int) -> pd.DataFrame:
+        """Add ``%-ob_*`` feature columns and ``%-ob_source`` to ``df`` (one row per candle)."""
+        n = len(df)
+        if n == 0:
+            return df
+        tf_ms = int(timeframe_seconds * 1000)
+        candidates = []
+        stored = pair_path(self.root, self.exchange, pair)
+        if stored.exists() or stored.with_name(stored.name + ".parts").exists():
+            close_ms = _epoch_ms(df["date"]) + tf_ms
+            # A snapshot taken in [close, close + timeframe) belongs to this candle.
+            rec_b, rec_a, available = load_recorded_for_candles(
+                self.root, self.exchange, pair, close_ms + tf_ms - 1, tf_ms - 1
+            )
+            candidates.append((rec_b, rec_a, available, SOURCE_RECORDED))
+        if "orderflow" in df.columns:
+            tr_b, tr_a = books_from_orderflow(df["orderflow"], df["close"])
+            candidates.append((tr_b, tr_a, None, SOURCE_TRADES))
+        px_b, px_a = proxy_books_from_ohlcv(df["high"], df["low"], df["close"], df["volume"])
+        candidates.append((px_b, px_a, None, SOURCE_OHLCV_PROXY))
+        bids, asks, source = select_books(candidates, levels=self.levels)
+
+        feats = self.book.batch(bids, asks)
+        for engine_col, model_col in MODEL_FEATURES.items():
+            df[model_col] = feats[engine_col].to_numpy()
+        df[SOURCE_COLUMN] = source.astype(np.float64)
+        counts = {SOURCE_NAMES[c]: int((source == c).sum()) for c in np.unique(source)}
+        logger.info("HyperPhysics %s order books per candle: %s", pair, counts)
+        return df
+
+
+def _epoch_ms(dates: pd.Series) -> np.ndarray:
+    """Candle times as int64 milliseconds since the epoch, whatever the datetime unit."""
+    return pd.to_datetime(dates, utc=True).astype("datetime64[ms, UTC]").astype("int64").to_numpy()
