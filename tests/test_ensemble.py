@@ -1,11 +1,29 @@
-import numpy as np
-import pytest
+import functools
+import pickle
+import threading
 
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from hyperphysics_strategy.engine.hardware import (
+    DEFAULT_EXPERTS,
+    CpuInfo,
+    Device,
+    DevicePlan,
+    GpuInfo,
+    HardwareInfo,
+    LibraryCapability,
+)
 from hyperphysics_strategy.ensemble import ExpertEnsemble, make_expert
 from hyperphysics_strategy.ensemble.blending import fit_blend_weights
-from hyperphysics_strategy.ensemble.experts import EXPERT_REGISTRY, FitData, Placement
-from hyperphysics_strategy.ensemble.labels import LabelCodec
+from hyperphysics_strategy.ensemble.drift import MAJOR, MODERATE, feature_drift, psi
+from hyperphysics_strategy.ensemble.ensemble import planned_placements
+from hyperphysics_strategy.ensemble.experts import TorchExpert
+from hyperphysics_strategy.ensemble.sampling import stratified_indices
 from hyperphysics_strategy.ensemble.splits import time_ordered_split
+from hyperphysics_strategy.strategy import features as F
 
 
 def synthetic(n=3000, seed=0):
@@ -14,22 +32,6 @@ def synthetic(n=3000, seed=0):
     score = X[:, 0] + 0.5 * X[:, 1] + 0.1 * rng.normal(size=n)
     y = np.where(score > 0.6, "buy", np.where(score < -0.6, "sell", "neutral"))
     return X, y
-
-
-@pytest.mark.parametrize("name", sorted(EXPERT_REGISTRY))
-def test_each_expert_learns_and_round_trips(name, tmp_path):
-    X, y = synthetic()
-    codec = LabelCodec()
-    codes = codec.encode(y)
-    data = FitData(X[:2400], codes[:2400], np.ones(2400), X[2400:], codes[2400:], np.ones(600), 3)
-    expert = make_expert(name, {"n_estimators": 120}).fit(data, Placement(threads=1))
-    proba = expert.predict_proba(X[2400:])
-    assert proba.shape == (600, 3)
-    assert np.allclose(proba.sum(axis=1), 1.0)
-    assert np.mean(proba.argmax(axis=1) == codes[2400:]) > 0.8  # chance is about 0.45
-    expert.save(tmp_path / name)
-    loaded = type(expert).load(tmp_path / name)
-    np.testing.assert_allclose(loaded.predict_proba(X[2400:]), proba, rtol=1e-6, atol=1e-9)
 
 
 def test_expert_gives_zero_mass_to_a_class_it_never_saw():
@@ -42,8 +44,6 @@ def test_expert_gives_zero_mass_to_a_class_it_never_saw():
 
 
 def test_ensemble_predicts_declared_classes_and_pickles():
-    import pickle
-
     X, y = synthetic()
     ens = ExpertEnsemble(
         expert_params={"lightgbm": {"n_estimators": 80}, "xgboost": {"n_estimators": 80}}
@@ -112,3 +112,226 @@ def test_wrong_feature_count_is_named():
     ens = ExpertEnsemble(["lightgbm"], {"lightgbm": {"n_estimators": 20}}).fit(X, y)
     with pytest.raises(ValueError, match=r"\(n, 12\)"):
         ens.predict_proba(X[:, :5])
+
+
+# -- real candles, persistence, drift, sampling, round-robin, process workers ------------
+
+SMALL = {
+    "lightgbm": {"n_estimators": 60},
+    "xgboost": {"n_estimators": 60},
+    "catboost": {"n_estimators": 80},
+    "mlp": {"max_epochs": 8},
+}
+
+
+@pytest.fixture(scope="module")
+def eth_1h(shared_candles):
+    df = pd.read_feather(shared_candles / "ETH_USDT-1h.feather")
+    df = F.add_indicator_features(df, 14)
+    df = F.add_basic_features(df)
+    df["&s-direction"] = F.direction_labels(df["close"], 12, 100, 0.5)
+    df = df.dropna()
+    cols = [c for c in df.columns if c.startswith("%")]
+    return df[cols].to_numpy(np.float32), df["&s-direction"].to_numpy(), cols
+
+
+def test_ensemble_on_real_candles_trains_predicts_saves_reloads(eth_1h, tmp_path):
+    X, y, cols = eth_1h
+    ens = ExpertEnsemble(
+        list(SMALL), SMALL, embargo=12, feature_names=cols, use_processes=False
+    ).fit(X[:-300], y[:-300])
+    assert [e.name for e in ens.experts] == list(SMALL)
+    proba = ens.predict_proba(X[-300:])
+    assert proba.shape == (300, 3) and np.allclose(proba.sum(axis=1), 1.0)
+    assert np.isclose(ens.weights.sum(), 1.0)
+    lines = ens.report.lines()
+    assert all(any(line.strip().startswith(n) for line in lines) for n in SMALL)
+    assert "feature drift (PSI" in lines[-1]
+    meta = ens.report.to_dict()
+    assert {e["name"] for e in meta["experts"]} == set(SMALL) and meta["drift"]["psi"]
+
+    path = tmp_path / "model.pkl"  # FreqAI's joblib save is a (cloud)pickle
+    path.write_bytes(pickle.dumps(ens))
+    clone = pickle.loads(path.read_bytes())
+    np.testing.assert_allclose(clone.predict_proba(X[-300:]), proba, rtol=1e-6, atol=1e-9)
+    for expert in ens.experts:  # and every expert in its native format
+        expert.save(tmp_path / expert.name)
+        again = type(expert).load(tmp_path / expert.name)
+        np.testing.assert_allclose(
+            again.predict_proba(X[-50:]), expert.predict_proba(X[-50:]), rtol=1e-6, atol=1e-9
+        )
+
+
+def test_broken_expert_on_real_candles_is_dropped(eth_1h):
+    class Broken(TorchExpert):
+        name = "broken_net"
+
+        def _train_on(self, device, data):
+            raise RuntimeError("exploded")
+
+    X, y, _ = eth_1h
+    ens = ExpertEnsemble([Broken(), "lightgbm"], SMALL, embargo=12).fit(X, y)
+    assert [e.name for e in ens.experts] == ["lightgbm"]
+    assert "exploded" in next(r.error for r in ens.report.experts if r.error)
+    assert ens.predict(X[:5]).shape == (5,)
+
+
+def test_process_workers_train_torch_experts(eth_1h):
+    """Torch experts go to a spawned worker process and come back fitted, on CPU."""
+    X, y, _ = eth_1h
+    ens = ExpertEnsemble(["lightgbm", "mlp"], SMALL, embargo=12).fit(X[:1500], y[:1500])
+    workers = {r.name: r.worker for r in ens.report.experts}
+    assert workers == {"lightgbm": "thread", "mlp": "process"}
+    mlp = ens.experts[1]
+    assert all(p.device.type == "cpu" for p in mlp.module.parameters())
+    assert ens.predict_proba(X[:10]).shape == (10, 3)
+
+
+def test_slow_expert_times_out_and_is_dropped():
+    import time
+
+    class Slow(type(make_expert("lightgbm"))):
+        name = "slow"
+
+        def _fit(self, data):
+            time.sleep(3)
+            super()._fit(data)
+
+    X, y = synthetic(800)
+    ens = ExpertEnsemble(
+        [Slow(), "lightgbm"], {"lightgbm": {"n_estimators": 20}}, expert_timeout=0.5
+    ).fit(X, y)
+    assert [e.name for e in ens.experts] == ["lightgbm"]
+    assert "timed out" in next(r.error for r in ens.report.experts if r.error)
+
+
+def test_psi_detects_injected_drift():
+    rng = np.random.default_rng(0)
+    train = rng.normal(size=(5000, 3))
+    recent = rng.normal(size=(500, 3))
+    recent[:, 1] += 1.0  # one standard deviation of drift in feature 1
+    recent[:, 2] = recent[:, 2] * 1.3  # a milder change of scale in feature 2
+    report = feature_drift(train, recent, ["stable", "shifted", "wider"])
+    assert report.psi[0] < MODERATE
+    assert report.psi[1] >= MAJOR
+    assert report.status == "major" and report.top(1)[0][0] == "shifted"
+    assert psi(train[:, 0], train[:, 0]) < 1e-3
+
+
+def test_ensemble_reports_drift_of_recent_rows():
+    X, y = synthetic(3000)
+    X[-300:, 3] += 2.0  # the most recent rows drift in feature 3
+    ens = ExpertEnsemble(["lightgbm"], {"lightgbm": {"n_estimators": 20}}, drift_rows=300)
+    ens.fit(X, y)
+    assert ens.report.drift.status == "major"
+    assert ens.report.drift.top(1)[0][0] == "f3"
+
+
+def test_stratified_downsampling_keeps_shares_and_order():
+    codes = np.array([1] * 8000 + [0] * 1000 + [2] * 1000)
+    keep = stratified_indices(codes, 1000, seed=1)
+    assert keep.shape[0] == 1000 and np.all(np.diff(keep) > 0)
+    assert np.bincount(codes[keep]).tolist() == [100, 800, 100]
+    np.testing.assert_array_equal(keep, stratified_indices(codes, 1000, seed=1))
+    assert stratified_indices(codes, None).shape[0] == codes.shape[0]
+    X, y = synthetic(3000)
+    ens = ExpertEnsemble(["lightgbm"], {"lightgbm": {"n_estimators": 10}}, max_train_rows=1000)
+    ens.fit(X, y)
+    assert ens.report.n_train == 1000 and ens.report.n_train_before_sampling > 2000
+
+
+# -- round-robin over a simulated 8-GPU machine ------------------------------------------
+
+
+def eight_gpu_machine():
+    gib = 1024**3
+    gpus = tuple(
+        GpuInfo(i, "nvidia", f"GPU {i}", 80 * gib, 70 * gib, "9.0", None, True) for i in range(8)
+    )
+    cpu = CpuInfo("Test CPU", 33, 33, None, 33, 32, 64 * gib, 60 * gib)
+    info = HardwareInfo(
+        os="Linux",
+        python="3.11",
+        cpu=cpu,
+        backend="cuda",
+        torch_backend="cuda",
+        torch_version="2.13.0",
+        torch_build="cuda",
+        cuda_version="12.8",
+        hip_version=None,
+        gpus=gpus,
+    )
+    devs = tuple(Device("cuda", i) for i in range(8))
+    caps = {
+        lib: LibraryCapability(
+            lib, True, "1", devs, "test", device_type="cuda" if lib == "lightgbm" else None
+        )
+        for lib in ("lightgbm", "xgboost", "catboost", "torch")
+    }
+    return info, caps
+
+
+def test_round_robin_hands_each_library_exactly_the_plans_device(monkeypatch):
+    import catboost
+    import lightgbm
+    import xgboost
+
+    info, caps = eight_gpu_machine()
+    seen: dict[str, dict] = {}
+
+    class Intercepted(Exception):
+        pass
+
+    def record(name, params):
+        seen[name] = dict(params)
+        raise Intercepted(name)
+
+    current = {}
+
+    def lgb_train(params, *a, **k):
+        record(current_name(), params)
+
+    def xgb_train(params, *a, **k):
+        record(current_name(), params)
+
+    def cat_ctor(**params):
+        record(current_name(), params)
+
+    def torch_train_on(self, device, data):
+        record(self.name, {"device": device, "threads": torch.get_num_threads()})
+
+    def current_name():
+        return current[threading.current_thread().name]
+
+    from hyperphysics_strategy.ensemble.experts import base
+
+    original_fit = base.Expert.fit
+
+    def fit(self, data, placement=None):
+        current[threading.current_thread().name] = self.name
+        return original_fit(self, data, placement)
+
+    monkeypatch.setattr(base.Expert, "fit", fit)
+    monkeypatch.setattr(lightgbm, "train", lgb_train)
+    monkeypatch.setattr(xgboost, "train", xgb_train)
+    monkeypatch.setattr(catboost, "CatBoostClassifier", cat_ctor)
+    monkeypatch.setattr(TorchExpert, "_train_on", torch_train_on)
+
+    names = [t.name for t in DEFAULT_EXPERTS]
+    provider = functools.partial(planned_placements, info=info, capabilities=caps, env={})
+    X, y = synthetic(600)
+    ens = ExpertEnsemble(names, placement_provider=provider, use_processes=False)
+    with pytest.raises(RuntimeError, match="every expert failed"):
+        ens.fit(X, y)
+
+    plan = DevicePlan.build(DEFAULT_EXPERTS, info=info, capabilities=caps, env={})
+    assert sorted(seen) == sorted(names)
+    for p in plan:
+        expected = p.params()
+        got = seen[p.task]
+        assert p.device == Device("cuda", p.index % 8)
+        if p.library == "torch":
+            assert got["device"] == p.torch_device
+            assert got["threads"] == p.threads
+        else:
+            assert {k: got[k] for k in expected} == expected, p.task

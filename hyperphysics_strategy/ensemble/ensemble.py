@@ -8,6 +8,7 @@ It behaves like a scikit-learn classifier (``predict``, ``predict_proba``,
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,11 +18,13 @@ import numpy as np
 from hyperphysics_strategy.engine.hardware import DevicePlan
 
 from .blending import blend, fit_blend_weights
+from .drift import DriftReport, feature_drift
 from .experts import Expert, FitData, Placement, make_expert
 from .labels import DEFAULT_CLASSES, LabelCodec
 from .metrics import balanced_accuracy, log_loss
+from .sampling import stratified_indices
 from .splits import time_ordered_split
-from .training import TrainingOutcome, train_experts
+from .training import ProcessMode, TrainingOutcome, train_experts
 from .weights import balanced_sample_weights
 
 logger = logging.getLogger(__name__)
@@ -30,9 +33,16 @@ logger = logging.getLogger(__name__)
 PlacementProvider = Callable[[Sequence[Expert]], tuple[list[Placement], int]]
 
 
-def planned_placements(experts: Sequence[Expert]) -> tuple[list[Placement], int]:
-    """Place experts with the hardware module's device plan (round-robin over GPUs)."""
-    plan = DevicePlan.build([(e.name, e.library) for e in experts])
+def planned_placements(
+    experts: Sequence[Expert], **plan_options: Any
+) -> tuple[list[Placement], int]:
+    """Place experts with the hardware module's device plan (round-robin over GPUs).
+
+    ``plan_options`` go to :meth:`DevicePlan.build` (``info``, ``capabilities``,
+    ``max_workers``, ``devices``, ``env``): bind them with ``functools.partial`` to make a
+    ``placement_provider`` for a given (or simulated) machine.
+    """
+    plan = DevicePlan.build([(e.name, e.library) for e in experts], **plan_options)
     placements = [Placement(str(p.device), p.params(), p.threads, p.reason) for p in plan]
     return placements, plan.workers
 
@@ -48,6 +58,25 @@ class ExpertReport:
     val_log_loss: float = float("nan")
     val_balanced_accuracy: float = float("nan")
     error: str | None = None
+    worker: str = "thread"
+    best_iteration: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "device": self.device,
+            "seconds": round(self.seconds, 3),
+            "weight": self.weight,
+            "val_log_loss": _finite(self.val_log_loss),
+            "val_balanced_accuracy": _finite(self.val_balanced_accuracy),
+            "error": self.error,
+            "worker": self.worker,
+            "best_iteration": self.best_iteration,
+        }
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
 
 
 @dataclass
@@ -58,22 +87,47 @@ class EnsembleReport:
     n_train: int = 0
     n_validation: int = 0
     class_counts: dict[str, int] = field(default_factory=dict)
+    n_train_before_sampling: int = 0
+    drift: DriftReport | None = None
+    wall_seconds: float = 0.0
 
     def lines(self) -> list[str]:
+        sampled = (
+            f" (stratified sample of {self.n_train_before_sampling})"
+            if self.n_train_before_sampling > self.n_train
+            else ""
+        )
         out = [
-            f"ensemble: {self.n_train} training rows, {self.n_validation} validation rows, "
-            f"classes {self.class_counts}, val log-loss {self.val_log_loss:.4f}, "
-            f"balanced accuracy {self.val_balanced_accuracy:.3f}"
+            f"ensemble: {self.n_train} training rows{sampled}, {self.n_validation} validation "
+            f"rows, classes {self.class_counts}, val log-loss {self.val_log_loss:.4f}, "
+            f"balanced accuracy {self.val_balanced_accuracy:.3f}, trained in "
+            f"{self.wall_seconds:.1f}s"
         ]
         for e in self.experts:
             if e.error:
-                out.append(f"  {e.name:<10} dropped ({e.error})")
+                out.append(f"  {e.name:<12} dropped ({e.error})")
             else:
                 out.append(
-                    f"  {e.name:<10} {e.device:<8} {e.seconds:6.2f}s  weight {e.weight:.3f}  "
+                    f"  {e.name:<12} {e.device:<8} {e.seconds:6.2f}s  weight {e.weight:.3f}  "
                     f"val log-loss {e.val_log_loss:.4f}  bal.acc {e.val_balanced_accuracy:.3f}"
                 )
+        if self.drift is not None:
+            out.append(self.drift.line())
         return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly summary (NaN as ``None``), e.g. for FreqAI's model metadata."""
+        return {
+            "val_log_loss": _finite(self.val_log_loss),
+            "val_balanced_accuracy": _finite(self.val_balanced_accuracy),
+            "n_train": self.n_train,
+            "n_train_before_sampling": self.n_train_before_sampling,
+            "n_validation": self.n_validation,
+            "class_counts": dict(self.class_counts),
+            "wall_seconds": round(self.wall_seconds, 3),
+            "experts": [e.to_dict() for e in self.experts],
+            "drift": self.drift.to_dict() if self.drift is not None else None,
+        }
 
 
 class ExpertEnsemble:
@@ -89,6 +143,12 @@ class ExpertEnsemble:
         balance_classes: bool = True,
         seed: int = 0,
         placement_provider: PlacementProvider | None = None,
+        *,
+        max_train_rows: int | None = 500_000,
+        drift_rows: int = 500,
+        feature_names: Sequence[str] | None = None,
+        use_processes: ProcessMode = None,
+        expert_timeout: float | None = None,
     ) -> None:
         if not experts:
             raise ValueError("an ensemble needs at least one expert")
@@ -103,6 +163,11 @@ class ExpertEnsemble:
         self.balance_classes = balance_classes
         self.seed = seed
         self.placement_provider = placement_provider
+        self.max_train_rows = max_train_rows
+        self.drift_rows = drift_rows
+        self.feature_names = list(feature_names) if feature_names is not None else None
+        self.use_processes = use_processes
+        self.expert_timeout = expert_timeout
         self.weights: np.ndarray | None = None
         self.report = EnsembleReport()
 
@@ -125,7 +190,14 @@ class ExpertEnsemble:
         sample_weight_val: np.ndarray | None = None,
         on_expert_done: Callable[[TrainingOutcome], None] | None = None,
     ) -> ExpertEnsemble:
-        """Train all experts, drop the failed ones, fit the blend weights on validation."""
+        """Train all experts, drop the failed ones, fit the blend weights on validation.
+
+        Without ``X_val`` the last ``validation_fraction`` of the rows (after an embargo)
+        validate. Training rows beyond ``max_train_rows`` are stratified-sampled. The PSI
+        of every feature between the training rows and the ``drift_rows`` most recent
+        rows (the end of the validation set) goes into ``report.drift`` and the log.
+        """
+        started = time.perf_counter()
         X = np.ascontiguousarray(X, dtype=np.float32)
         y = self.codec.encode(labels)
         w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
@@ -141,6 +213,15 @@ class ExpertEnsemble:
                 if sample_weight_val is None
                 else np.asarray(sample_weight_val, float)
             )
+        n_before = len(y)
+        keep = stratified_indices(y, self.max_train_rows, self.seed)
+        if keep.shape[0] < n_before:
+            logger.info(
+                "ensemble: %d training rows, stratified sample of %d kept (max_train_rows)",
+                n_before,
+                keep.shape[0],
+            )
+            X, y, w = X[keep], y[keep], w[keep]
         if self.balance_classes:
             w = w * balanced_sample_weights(y, self.codec.n_classes)
             w_val = w_val * balanced_sample_weights(y_val, self.codec.n_classes)
@@ -148,7 +229,23 @@ class ExpertEnsemble:
 
         provider = self.placement_provider or planned_placements
         placements, workers = provider(self.experts)
-        outcomes = train_experts(self.experts, data, placements, workers, on_expert_done)
+        for expert, placement in zip(self.experts, placements, strict=True):
+            logger.info(
+                "expert %s placed on %s (%d threads): %s",
+                expert.name,
+                placement.device,
+                placement.threads,
+                placement.reason or "-",
+            )
+        outcomes = train_experts(
+            self.experts,
+            data,
+            placements,
+            workers,
+            on_expert_done,
+            use_processes=self.use_processes,
+            timeout=self.expert_timeout,
+        )
         survivors = [o for o in outcomes if o.ok]
         if not survivors:
             errors = "; ".join(f"{o.expert.name}: {o.error}" for o in outcomes)
@@ -163,16 +260,29 @@ class ExpertEnsemble:
         for o, p, weight in zip(survivors, val_probas, self.weights, strict=True):
             reports[id(o.expert)] = ExpertReport(
                 o.expert.name,
-                o.expert.placement.device,
+                o.device or o.expert.placement.device,
                 o.seconds,
                 float(weight),
                 log_loss(p, y_val),
                 balanced_accuracy(p, y_val),
+                worker=o.worker,
+                best_iteration=o.expert.best_iteration,
             )
+        recent = X_val[-self.drift_rows :] if self.drift_rows > 0 else X_val[:0]
+        drift = None
+        if recent.shape[0] >= 10:
+            names = self.feature_names
+            if names is None or len(names) != X.shape[1]:
+                names = [f"f{i}" for i in range(X.shape[1])]
+            drift = feature_drift(X, recent, names)
+            if drift.status == "major":
+                logger.warning("ensemble: %s", drift.line())
         self.report = EnsembleReport(
             experts=[
                 reports.get(id(o.expert))
-                or ExpertReport(o.expert.name, "-", o.seconds, error=o.error)
+                or ExpertReport(
+                    o.expert.name, o.device or "-", o.seconds, error=o.error, worker=o.worker
+                )
                 for o in outcomes
             ],
             val_log_loss=log_loss(blended, y_val),
@@ -185,7 +295,12 @@ class ExpertEnsemble:
                     self.codec.classes, np.bincount(y, minlength=self.codec.n_classes), strict=True
                 )
             },
+            n_train_before_sampling=n_before,
+            drift=drift,
+            wall_seconds=time.perf_counter() - started,
         )
+        for line in self.report.lines():  # the FreqAI adapter logs them at INFO, per pair
+            logger.debug("%s", line)
         return self
 
     # -- inference ------------------------------------------------------------------

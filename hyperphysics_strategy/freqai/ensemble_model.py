@@ -11,6 +11,10 @@ checks, saving with joblib.
     {
       "experts": ["lightgbm", "xgboost"],   # HyperPhysicsEnsemble only
       "seed": 0,
+      "max_train_rows": 500000,             # stratified sample beyond this
+      "drift_rows": 500,                    # recent rows compared with training (PSI)
+      "use_processes": null,                # null: torch experts in worker processes
+      "expert_timeout": null,               # seconds; a slower expert is dropped
       "lightgbm": {"n_estimators": 400, "learning_rate": 0.05},
       "xgboost": {"max_depth": 6}
     }
@@ -80,6 +84,11 @@ class HyperPhysicsEnsemble(BaseClassifierModel):
             classes=classes,
             embargo=self._label_period(),
             seed=int(params.get("seed", 0)),
+            max_train_rows=params.get("max_train_rows", 500_000),
+            drift_rows=int(params.get("drift_rows", 500)),
+            feature_names=list(data_dictionary["train_features"].columns),
+            use_processes=params.get("use_processes"),
+            expert_timeout=params.get("expert_timeout"),
         )
         X = data_dictionary["train_features"].to_numpy()
         y = data_dictionary["train_labels"].iloc[:, 0].to_numpy()
@@ -98,6 +107,8 @@ class HyperPhysicsEnsemble(BaseClassifierModel):
             ensemble.fit(X, y, w)
         for line in ensemble.report.lines():
             logger.info("HyperPhysics %s %s", dk.pair, line)
+        # FreqAI writes dk.data to the model's metadata json: keep the report with the model.
+        dk.data["hyperphysics_ensemble"] = ensemble.report.to_dict()
         return ensemble
 
 
@@ -113,8 +124,82 @@ class HyperPhysicsXGBoostClassifier(HyperPhysicsEnsemble):
     EXPERTS = ("xgboost",)
 
 
+class HyperPhysicsCatBoostClassifier(HyperPhysicsEnsemble):
+    """FreqAI classifier: the CatBoost expert alone (MultiClass, native .cbm)."""
+
+    EXPERTS = ("catboost",)
+
+
+class HyperPhysicsCatBoostAltClassifier(HyperPhysicsEnsemble):
+    """FreqAI classifier: the differently regularised CatBoost expert alone."""
+
+    EXPERTS = ("catboost_alt",)
+
+
+class HyperPhysicsXGBoostRFClassifier(HyperPhysicsEnsemble):
+    """FreqAI classifier: XGBoost grown as a random forest."""
+
+    EXPERTS = ("xgboost_rf",)
+
+
+class HyperPhysicsXGBoostDARTClassifier(HyperPhysicsEnsemble):
+    """FreqAI classifier: XGBoost with DART (dropout of trees)."""
+
+    EXPERTS = ("xgboost_dart",)
+
+
+class HyperPhysicsMLPClassifier(HyperPhysicsEnsemble):
+    """FreqAI classifier: the PyTorch MLP expert alone."""
+
+    EXPERTS = ("mlp",)
+
+
+class HyperPhysicsNBeatsClassifier(HyperPhysicsEnsemble):
+    """FreqAI classifier: the N-BEATS-style PyTorch expert alone."""
+
+    EXPERTS = ("nbeats",)
+
+
+class HyperPhysicsTiDEClassifier(HyperPhysicsEnsemble):
+    """FreqAI classifier: the TiDE-style PyTorch expert alone."""
+
+    EXPERTS = ("tide",)
+
+
+class HyperPhysicsTabNetClassifier(HyperPhysicsEnsemble):
+    """FreqAI classifier: the TabNet-style PyTorch expert alone."""
+
+    EXPERTS = ("tabnet",)
+
+
+class HyperPhysicsKANClassifier(HyperPhysicsEnsemble):
+    """FreqAI classifier: the Kolmogorov-Arnold network expert alone."""
+
+    EXPERTS = ("kan",)
+
+
+class HyperPhysicsTransformerClassifier(HyperPhysicsEnsemble):
+    """FreqAI classifier: the FT-Transformer-style PyTorch expert alone."""
+
+    EXPERTS = ("transformer",)
+
+
 #: Every FreqAI model class this package offers, by the name its stub file carries.
 FREQAI_MODELS: dict[str, type[HyperPhysicsEnsemble]] = {
     cls.__name__: cls
-    for cls in (HyperPhysicsEnsemble, HyperPhysicsLightGBMClassifier, HyperPhysicsXGBoostClassifier)
+    for cls in (
+        HyperPhysicsEnsemble,
+        HyperPhysicsLightGBMClassifier,
+        HyperPhysicsXGBoostClassifier,
+        HyperPhysicsCatBoostClassifier,
+        HyperPhysicsCatBoostAltClassifier,
+        HyperPhysicsXGBoostRFClassifier,
+        HyperPhysicsXGBoostDARTClassifier,
+        HyperPhysicsMLPClassifier,
+        HyperPhysicsNBeatsClassifier,
+        HyperPhysicsTiDEClassifier,
+        HyperPhysicsTabNetClassifier,
+        HyperPhysicsKANClassifier,
+        HyperPhysicsTransformerClassifier,
+    )
 }

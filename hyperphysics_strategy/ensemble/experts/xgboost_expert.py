@@ -1,15 +1,25 @@
-"""XGBoost gradient-boosted trees (``multi:softprob``, early stopping on validation)."""
+"""XGBoost experts: gradient-boosted trees, a random forest and DART.
+
+* ``xgboost``: ``gbtree``, ``multi:softprob``, early stopping on validation.
+* ``xgboost_rf``: one round of ``num_parallel_tree`` trees with row and column
+  subsampling and learning rate 1, i.e. a random forest grown by XGBoost.
+* ``xgboost_dart``: boosting with dropout of whole trees (DART), which counters the
+  over-specialisation of late trees; fewer rounds because every round rescales old trees.
+
+Inference uses ``inplace_predict`` on the CPU (no ``DMatrix`` construction per call).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xgboost as xgb
 
 from .base import Expert, FitData
 
-DEFAULTS = {
+DEFAULTS: dict[str, Any] = {
     "objective": "multi:softprob",
     "eval_metric": "mlogloss",
     "tree_method": "hist",
@@ -21,17 +31,48 @@ DEFAULTS = {
     "reg_lambda": 1.0,
 }
 
+RF_DEFAULTS: dict[str, Any] = {
+    "objective": "multi:softprob",
+    "eval_metric": "mlogloss",
+    "tree_method": "hist",
+    "learning_rate": 1.0,
+    "num_parallel_tree": 100,
+    "max_depth": 8,
+    "min_child_weight": 10.0,
+    "subsample": 0.7,
+    "colsample_bynode": 0.6,
+    "reg_lambda": 5.0,
+}
+
+DART_DEFAULTS: dict[str, Any] = {
+    **DEFAULTS,
+    "booster": "dart",
+    "learning_rate": 0.1,
+    "rate_drop": 0.1,
+    "skip_drop": 0.5,
+    "sample_type": "uniform",
+    "normalize_type": "tree",
+}
+
 
 class XGBoostExpert(Expert):
     name = "xgboost"
     library = "xgboost"
+    DEFAULTS: dict[str, Any] = DEFAULTS
+    ROUNDS = 400
+    STOPPING = 40
+
+    def _rounds(self, params: dict[str, Any]) -> tuple[int, int | None]:
+        rounds = int(params.pop("n_estimators", params.pop("num_boost_round", self.ROUNDS)))
+        stopping = int(params.pop("early_stopping_rounds", self.STOPPING))
+        return rounds, stopping
 
     def _fit(self, data: FitData) -> None:
-        params = {**DEFAULTS, **self.params}
-        rounds = int(params.pop("n_estimators", params.pop("num_boost_round", 400)))
-        stopping = int(params.pop("early_stopping_rounds", 40))
+        params = {**self.DEFAULTS, **self.params}
+        rounds, stopping = self._rounds(params)
         params.update(self.placement.params)
-        params.update(num_class=data.n_classes, seed=self.seed, nthread=self.placement.threads)
+        params.update(num_class=data.n_classes, seed=self.seed)
+        params.setdefault("nthread", self.placement.threads)
         train = xgb.DMatrix(data.X, label=data.y, weight=data.weight)
         valid = xgb.DMatrix(data.X_val, label=data.y_val, weight=data.weight_val)
         self.booster = xgb.train(
@@ -42,21 +83,44 @@ class XGBoostExpert(Expert):
             early_stopping_rounds=stopping,
             verbose_eval=False,
         )
-        self.best_iteration = int(self.booster.best_iteration) + 1
+        best = getattr(self.booster, "best_iteration", None)
+        self.best_iteration = rounds if best is None else int(best) + 1
+        self._prepare_inference()
+
+    def _prepare_inference(self) -> None:
         # Inference runs where the caller is (often a CPU-only live bot): predict on CPU.
         self.booster.set_param({"device": "cpu", "nthread": 1})
 
     def _predict_proba(self, X: np.ndarray) -> np.ndarray:
-        matrix = xgb.DMatrix(X)
-        out = self.booster.predict(matrix, iteration_range=(0, self.best_iteration))
+        rng = (0, self.best_iteration) if self.best_iteration else (0, 0)
+        out = self.booster.inplace_predict(X, iteration_range=rng, validate_features=False)
         return np.asarray(out, dtype=np.float64).reshape(X.shape[0], -1)
 
     def _save_native(self, directory: Path) -> None:
-        tmp = directory / "model.ubj.tmp.ubj"
+        tmp = directory / "model.tmp.ubj"
         self.booster.save_model(str(tmp))
         tmp.replace(directory / "model.ubj")
 
     def _load_native(self, directory: Path) -> None:
         self.booster = xgb.Booster()
         self.booster.load_model(str(directory / "model.ubj"))
-        self.booster.set_param({"device": "cpu", "nthread": 1})
+        self._prepare_inference()
+
+
+class XGBoostRFExpert(XGBoostExpert):
+    name = "xgboost_rf"
+    DEFAULTS = RF_DEFAULTS
+
+    def _rounds(self, params: dict[str, Any]) -> tuple[int, int | None]:
+        # A forest is one round of parallel trees: nothing to stop early.
+        if "n_estimators" in params:
+            params["num_parallel_tree"] = int(params.pop("n_estimators"))
+        params.pop("early_stopping_rounds", None)
+        return int(params.pop("num_boost_round", 1)), None
+
+
+class XGBoostDARTExpert(XGBoostExpert):
+    name = "xgboost_dart"
+    DEFAULTS = DART_DEFAULTS
+    ROUNDS = 150
+    STOPPING = 20

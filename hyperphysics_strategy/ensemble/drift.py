@@ -1,0 +1,114 @@
+"""Feature drift between the training rows and the most recent rows, by PSI.
+
+The population stability index of one feature compares its distribution in a reference
+sample (training) with a recent sample over ``bins`` quantile bins of the reference::
+
+    PSI = sum_b (recent_b - train_b) * ln(recent_b / train_b)
+
+with ``train_b``/``recent_b`` the shares of rows in bin ``b`` (floored at 1e-4 so empty
+bins stay finite). Conventional reading, used for the status:
+
+* PSI < 0.1: stable;
+* 0.1 <= PSI < 0.25: moderate shift, worth watching;
+* PSI >= 0.25: major shift: the model sees inputs unlike its training data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+MODERATE = 0.1
+MAJOR = 0.25
+FLOOR = 1e-4
+
+
+def psi(reference: np.ndarray, recent: np.ndarray, bins: int = 10) -> float:
+    """PSI of one feature (1-D samples); quantile bins of ``reference``."""
+    reference = np.asarray(reference, dtype=np.float64)
+    recent = np.asarray(recent, dtype=np.float64)
+    reference = reference[np.isfinite(reference)]
+    recent = recent[np.isfinite(recent)]
+    if reference.size == 0 or recent.size == 0:
+        return float("nan")
+    edges = np.unique(np.quantile(reference, np.linspace(0.0, 1.0, bins + 1)[1:-1]))
+    ref_share = np.bincount(
+        np.searchsorted(edges, reference, side="right"), minlength=edges.size + 1
+    )
+    new_share = np.bincount(np.searchsorted(edges, recent, side="right"), minlength=edges.size + 1)
+    p = np.maximum(ref_share / reference.size, FLOOR)
+    q = np.maximum(new_share / recent.size, FLOOR)
+    return float(np.sum((q - p) * np.log(q / p)))
+
+
+@dataclass
+class DriftReport:
+    """PSI per feature between training rows and recent rows, and a summary."""
+
+    psi: list[float] = field(default_factory=list)
+    feature_names: list[str] = field(default_factory=list)
+    n_reference: int = 0
+    n_recent: int = 0
+
+    @property
+    def max_psi(self) -> float:
+        finite = [v for v in self.psi if np.isfinite(v)]
+        return max(finite) if finite else float("nan")
+
+    @property
+    def n_moderate(self) -> int:
+        return sum(MODERATE <= v < MAJOR for v in self.psi)
+
+    @property
+    def n_major(self) -> int:
+        return sum(v >= MAJOR for v in self.psi)
+
+    @property
+    def status(self) -> str:
+        if self.n_major:
+            return "major"
+        return "moderate" if self.n_moderate else "stable"
+
+    def top(self, k: int = 3) -> list[tuple[str, float]]:
+        order = np.argsort([-(v if np.isfinite(v) else -1.0) for v in self.psi])[:k]
+        return [(self.feature_names[i], self.psi[i]) for i in order]
+
+    def line(self) -> str:
+        tops = ", ".join(f"{name} {value:.3f}" for name, value in self.top())
+        return (
+            f"feature drift (PSI, {self.n_reference} training vs {self.n_recent} recent rows): "
+            f"{self.status}; max {self.max_psi:.3f}, {self.n_major} feature(s) >= {MAJOR}, "
+            f"{self.n_moderate} in [{MODERATE}, {MAJOR}); top: {tops}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "max_psi": _finite(self.max_psi),
+            "n_major": self.n_major,
+            "n_moderate": self.n_moderate,
+            "n_reference": self.n_reference,
+            "n_recent": self.n_recent,
+            "thresholds": {"moderate": MODERATE, "major": MAJOR},
+            "psi": {n: _finite(v) for n, v in zip(self.feature_names, self.psi, strict=True)},
+        }
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def feature_drift(
+    reference: np.ndarray,
+    recent: np.ndarray,
+    feature_names: list[str] | None = None,
+    bins: int = 10,
+) -> DriftReport:
+    """PSI of every column of ``recent`` against the same column of ``reference``."""
+    reference = np.asarray(reference)
+    recent = np.asarray(recent)
+    names = feature_names or [f"f{i}" for i in range(reference.shape[1])]
+    values = [psi(reference[:, j], recent[:, j], bins) for j in range(reference.shape[1])]
+    return DriftReport(values, list(names), reference.shape[0], recent.shape[0])

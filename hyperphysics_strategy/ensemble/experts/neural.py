@@ -1,0 +1,342 @@
+"""The neural experts: compact PyTorch versions of six architectures, for classification.
+
+Every network maps standardised features ``(B, F)`` to class logits ``(B, K)`` and is
+trained by :class:`~.torch_base.TorchExpert`'s shared trainer.
+
+* **MLP**: Linear-GELU-Dropout blocks with LayerNorm.
+* **N-BEATS** (Oreshkin et al. 2019): a stack of fully connected blocks; each block
+  reads the residual input, emits a *backcast* (its explanation of that input, subtracted
+  before the next block) and a *forecast* (here: class logits, summed over blocks).
+* **TiDE** (Das et al. 2023): dense residual blocks (Linear-ReLU-Linear-Dropout plus a
+  linear skip, LayerNorm) for a feature projection, an encoder and a decoder, and a
+  global linear skip from the input to the output.
+* **TabNet** (Arik & Pfister 2019): sequential attention; at each decision step an
+  attentive transformer turns the previous step's output into a sparse feature mask
+  (sparsemax, scaled by a prior that discourages reusing features), GLU feature
+  transformers (a shared and a step-specific part) process the masked input and split it
+  into a decision part (summed over steps) and the next step's attention input; the
+  masks' entropy is a sparsity penalty added to the loss.
+* **KAN** (Liu et al. 2024): Kolmogorov-Arnold layers, each edge a learnable univariate
+  function: a SiLU base term plus a combination of Gaussian radial basis functions on a
+  fixed grid (the RBF form of the B-spline basis, as in FastKAN).
+* **Transformer** (FT-Transformer, Gorishniy et al. 2021): every feature becomes a token
+  (``x_i * W_i + b_i``), a learnable [CLS] token is prepended, pre-norm transformer
+  encoder layers mix them, and the [CLS] output is classified.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from .torch_base import TorchExpert
+
+# -- MLP -----------------------------------------------------------------------------------
+
+
+class MLPNet(nn.Module):
+    def __init__(self, n_in: int, n_out: int, hidden: list[int], dropout: float) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = n_in
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.LayerNorm(h), nn.GELU(), nn.Dropout(dropout)]
+            width = h
+        layers.append(nn.Linear(width, n_out))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class MLPExpert(TorchExpert):
+    name = "mlp"
+    ARCH = {"hidden": [128, 64], "dropout": 0.1}
+
+    def build(self, n_features: int, n_classes: int, hp: dict[str, Any]) -> nn.Module:
+        return MLPNet(n_features, n_classes, list(hp["hidden"]), hp["dropout"])
+
+
+# -- N-BEATS -------------------------------------------------------------------------------
+
+
+class NBeatsBlock(nn.Module):
+    def __init__(self, n_in: int, n_out: int, width: int, layers: int) -> None:
+        super().__init__()
+        fc: list[nn.Module] = []
+        d = n_in
+        for _ in range(layers):
+            fc += [nn.Linear(d, width), nn.ReLU()]
+            d = width
+        self.fc = nn.Sequential(*fc)
+        self.backcast = nn.Linear(width, n_in)
+        self.forecast = nn.Linear(width, n_out)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.fc(x)
+        return self.backcast(h), self.forecast(h)
+
+
+class NBeatsNet(nn.Module):
+    def __init__(self, n_in: int, n_out: int, blocks: int, width: int, layers: int) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(NBeatsBlock(n_in, n_out, width, layers) for _ in range(blocks))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        residual, logits = x, 0.0
+        for block in self.blocks:
+            backcast, forecast = block(residual)
+            residual = residual - backcast
+            logits = logits + forecast
+        return logits
+
+
+class NBeatsExpert(TorchExpert):
+    name = "nbeats"
+    ARCH = {"blocks": 3, "width": 128, "layers": 3}
+    TRAINER = {"learning_rate": 1e-3}
+
+    def build(self, n_features: int, n_classes: int, hp: dict[str, Any]) -> nn.Module:
+        return NBeatsNet(n_features, n_classes, hp["blocks"], hp["width"], hp["layers"])
+
+
+# -- TiDE ----------------------------------------------------------------------------------
+
+
+class ResidualBlock(nn.Module):
+    """TiDE's block: Linear-ReLU-Linear-Dropout plus a linear skip, then LayerNorm."""
+
+    def __init__(self, n_in: int, hidden: int, n_out: int, dropout: float) -> None:
+        super().__init__()
+        self.dense = nn.Sequential(
+            nn.Linear(n_in, hidden), nn.ReLU(), nn.Linear(hidden, n_out), nn.Dropout(dropout)
+        )
+        self.skip = nn.Linear(n_in, n_out)
+        self.norm = nn.LayerNorm(n_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.dense(x) + self.skip(x))
+
+
+class TiDENet(nn.Module):
+    def __init__(
+        self, n_in: int, n_out: int, proj: int, hidden: int, depth: int, dropout: float
+    ) -> None:
+        super().__init__()
+        self.projection = ResidualBlock(n_in, hidden, proj, dropout)
+        enc = [ResidualBlock(n_in + proj, hidden, hidden, dropout)]
+        enc += [ResidualBlock(hidden, hidden, hidden, dropout) for _ in range(depth - 1)]
+        self.encoder = nn.Sequential(*enc)
+        dec = [ResidualBlock(hidden, hidden, hidden, dropout) for _ in range(depth - 1)]
+        dec.append(ResidualBlock(hidden, hidden, n_out, dropout))
+        self.decoder = nn.Sequential(*dec)
+        self.global_skip = nn.Linear(n_in, n_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = torch.cat([x, self.projection(x)], dim=1)
+        return self.decoder(self.encoder(z)) + self.global_skip(x)
+
+
+class TiDEExpert(TorchExpert):
+    name = "tide"
+    ARCH = {"projection": 16, "hidden": 128, "depth": 2, "dropout": 0.1}
+
+    def build(self, n_features: int, n_classes: int, hp: dict[str, Any]) -> nn.Module:
+        return TiDENet(
+            n_features, n_classes, hp["projection"], hp["hidden"], hp["depth"], hp["dropout"]
+        )
+
+
+# -- TabNet --------------------------------------------------------------------------------
+
+
+def sparsemax(z: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Euclidean projection of ``z`` onto the probability simplex (Martins & Astudillo)."""
+    z = z - z.max(dim=dim, keepdim=True).values
+    zs, _ = torch.sort(z, dim=dim, descending=True)
+    k = torch.arange(1, z.shape[dim] + 1, device=z.device, dtype=z.dtype)
+    shape = [1] * z.dim()
+    shape[dim] = -1
+    k = k.view(shape)
+    cumsum = zs.cumsum(dim)
+    support = (1 + k * zs) > cumsum
+    k_z = support.sum(dim=dim, keepdim=True).clamp_min(1)
+    tau = (cumsum.gather(dim, k_z - 1) - 1) / k_z.to(z.dtype)
+    return torch.clamp(z - tau, min=0.0)
+
+
+class GLUBlock(nn.Module):
+    """Linear-BatchNorm-GLU, with a sqrt(0.5)-scaled residual when shapes allow."""
+
+    def __init__(self, n_in: int, n_out: int, residual: bool, shared: nn.Linear | None) -> None:
+        super().__init__()
+        self.fc = shared if shared is not None else nn.Linear(n_in, 2 * n_out, bias=False)
+        self.bn = nn.BatchNorm1d(2 * n_out, momentum=0.05)
+        self.residual = residual
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = nn.functional.glu(self.bn(self.fc(x)), dim=-1)
+        return (x + h) * 0.5**0.5 if self.residual else h
+
+
+class FeatureTransformer(nn.Module):
+    def __init__(self, n_in: int, width: int, shared: list[nn.Linear], n_own: int) -> None:
+        super().__init__()
+        blocks = []
+        for i, fc in enumerate(shared):
+            blocks.append(GLUBlock(n_in if i == 0 else width, width, i > 0, fc))
+        for i in range(n_own):
+            first = not shared and i == 0
+            blocks.append(GLUBlock(n_in if first else width, width, not first, None))
+        self.blocks = nn.Sequential(*blocks)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.blocks(x)
+
+
+class TabNetNet(nn.Module):
+    def __init__(
+        self, n_in: int, n_out: int, n_d: int, n_a: int, steps: int, gamma: float, sparsity: float
+    ) -> None:
+        super().__init__()
+        self.n_d, self.steps, self.gamma, self.sparsity = n_d, steps, gamma, sparsity
+        width = n_d + n_a
+        shared = [nn.Linear(n_in, 2 * width, bias=False), nn.Linear(width, 2 * width, bias=False)]
+        self.input_bn = nn.BatchNorm1d(n_in, momentum=0.05)
+        self.initial = FeatureTransformer(n_in, width, shared, 2)
+        self.transformers = nn.ModuleList(
+            FeatureTransformer(n_in, width, shared, 2) for _ in range(steps)
+        )
+        self.attentive = nn.ModuleList(
+            nn.Sequential(nn.Linear(n_a, n_in, bias=False), nn.BatchNorm1d(n_in, momentum=0.05))
+            for _ in range(steps)
+        )
+        self.head = nn.Linear(n_d, n_out)
+        self.aux_loss: torch.Tensor | float = 0.0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.input_bn(x)
+        prior = torch.ones_like(x)
+        attention = self.initial(x)[:, self.n_d :]
+        decision = torch.zeros(x.shape[0], self.n_d, device=x.device, dtype=x.dtype)
+        entropy = x.new_zeros(())
+        for transformer, attentive in zip(self.transformers, self.attentive, strict=True):
+            mask = sparsemax(attentive(attention) * prior)
+            prior = prior * (self.gamma - mask)
+            entropy = entropy + (-mask * torch.log(mask + 1e-10)).sum(dim=1).mean()
+            out = transformer(x * mask)
+            decision = decision + torch.relu(out[:, : self.n_d])
+            attention = out[:, self.n_d :]
+        self.aux_loss = self.sparsity * entropy / self.steps if self.training else 0.0
+        return self.head(decision)
+
+
+class TabNetExpert(TorchExpert):
+    name = "tabnet"
+    ARCH = {"n_d": 16, "n_a": 16, "steps": 3, "gamma": 1.3, "sparsity": 1e-4}
+    TRAINER = {"learning_rate": 1e-2, "min_batch_size": 64}
+
+    def build(self, n_features: int, n_classes: int, hp: dict[str, Any]) -> nn.Module:
+        return TabNetNet(
+            n_features,
+            n_classes,
+            hp["n_d"],
+            hp["n_a"],
+            hp["steps"],
+            hp["gamma"],
+            hp["sparsity"],
+        )
+
+
+# -- KAN -----------------------------------------------------------------------------------
+
+
+class KANLayer(nn.Module):
+    """``y_j = sum_i phi_ij(x_i)`` with ``phi_ij(x) = a_ij silu(x) + sum_g c_ijg rbf_g(x)``."""
+
+    def __init__(self, n_in: int, n_out: int, grid: int, span: float) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(n_in)
+        self.register_buffer("centers", torch.linspace(-span, span, grid))
+        self.inv_width = (grid - 1) / (2 * span)
+        self.spline = nn.Linear(n_in * grid, n_out, bias=False)
+        nn.init.normal_(self.spline.weight, std=0.1 / (n_in * grid) ** 0.5)
+        self.base = nn.Linear(n_in, n_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.norm(x)
+        basis = torch.exp(-(((z.unsqueeze(-1) - self.centers) * self.inv_width) ** 2))
+        return self.spline(basis.flatten(1)) + self.base(nn.functional.silu(x))
+
+
+class KANNet(nn.Module):
+    def __init__(self, n_in: int, n_out: int, hidden: list[int], grid: int, span: float) -> None:
+        super().__init__()
+        sizes = [n_in, *hidden, n_out]
+        self.layers = nn.Sequential(
+            *(KANLayer(a, b, grid, span) for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+class KANExpert(TorchExpert):
+    name = "kan"
+    ARCH = {"hidden": [32], "grid": 8, "span": 2.0}
+
+    def build(self, n_features: int, n_classes: int, hp: dict[str, Any]) -> nn.Module:
+        return KANNet(n_features, n_classes, list(hp["hidden"]), hp["grid"], hp["span"])
+
+
+# -- FT-Transformer ------------------------------------------------------------------------
+
+
+class FTTransformerNet(nn.Module):
+    def __init__(
+        self, n_in: int, n_out: int, d: int, heads: int, layers: int, ff: int, dropout: float
+    ) -> None:
+        super().__init__()
+        self.tokens_per_sample = n_in + 1
+        self.weight = nn.Parameter(torch.randn(n_in, d) / d**0.5)
+        self.bias = nn.Parameter(torch.zeros(n_in, d))
+        self.cls = nn.Parameter(torch.randn(1, 1, d) / d**0.5)
+        layer = nn.TransformerEncoderLayer(
+            d, heads, ff, dropout, activation="gelu", batch_first=True, norm_first=True
+        )
+        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.head = nn.Sequential(nn.LayerNorm(d), nn.ReLU(), nn.Linear(d, n_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tokens = x.unsqueeze(-1) * self.weight + self.bias  # (B, F, d)
+        tokens = torch.cat([self.cls.expand(x.shape[0], -1, -1), tokens], dim=1)
+        return self.head(self.encoder(tokens)[:, 0])
+
+
+class TransformerExpert(TorchExpert):
+    name = "transformer"
+    ARCH = {"d_token": 32, "heads": 4, "layers": 2, "ff": 64, "dropout": 0.1}
+    TRAINER = {"learning_rate": 1e-3, "max_epochs": 40}
+
+    def build(self, n_features: int, n_classes: int, hp: dict[str, Any]) -> nn.Module:
+        return FTTransformerNet(
+            n_features,
+            n_classes,
+            hp["d_token"],
+            hp["heads"],
+            hp["layers"],
+            hp["ff"],
+            hp["dropout"],
+        )
+
+
+NEURAL_EXPERTS: tuple[type[TorchExpert], ...] = (
+    MLPExpert,
+    NBeatsExpert,
+    TiDEExpert,
+    TabNetExpert,
+    KANExpert,
+    TransformerExpert,
+)

@@ -1,0 +1,150 @@
+"""Each expert alone: learns a synthetic signal, round-trips native save/load and pickle,
+stores CPU tensors that load with ``weights_only=True``; device OOM falls back to CPU."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from hyperphysics_strategy.engine.hardware import DEFAULT_EXPERT_NAMES
+from hyperphysics_strategy.ensemble import make_expert
+from hyperphysics_strategy.ensemble.experts import EXPERT_REGISTRY, FitData, Placement, TorchExpert
+from hyperphysics_strategy.ensemble.experts.neural import sparsemax
+from hyperphysics_strategy.ensemble.labels import LabelCodec
+from hyperphysics_strategy.ensemble.training import fit_with_fallback
+
+# Small budgets so that the twelve experts train in seconds on two cores.
+FAST = {
+    "lightgbm": {"n_estimators": 120},
+    "xgboost": {"n_estimators": 120},
+    "catboost": {"n_estimators": 150},
+    "catboost_alt": {"n_estimators": 150},
+    "xgboost_rf": {"n_estimators": 40},
+    "xgboost_dart": {"n_estimators": 60},
+    "mlp": {"max_epochs": 25},
+    "nbeats": {"max_epochs": 25},
+    "tide": {"max_epochs": 20},
+    "tabnet": {"max_epochs": 20},
+    "kan": {"max_epochs": 25},
+    "transformer": {"max_epochs": 15, "d_token": 16, "layers": 1, "ff": 32},
+}
+
+
+def synthetic(n=3000, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 12)).astype(np.float32)
+    score = X[:, 0] + 0.5 * X[:, 1] + 0.1 * rng.normal(size=n)
+    y = np.where(score > 0.6, "buy", np.where(score < -0.6, "sell", "neutral"))
+    return X, LabelCodec().encode(y)
+
+
+@pytest.fixture(scope="module")
+def fit_data():
+    X, codes = synthetic()
+    # scale and shift the inputs: experts must standardise them themselves
+    X = X * 50.0 + 7.0
+    return (
+        X,
+        codes,
+        FitData(X[:2400], codes[:2400], np.ones(2400), X[2400:], codes[2400:], np.ones(600), 3),
+    )
+
+
+def test_registry_names_match_the_hardware_plan():
+    assert tuple(EXPERT_REGISTRY) == DEFAULT_EXPERT_NAMES
+    for name, cls in EXPERT_REGISTRY.items():
+        assert cls.name == name
+
+
+@pytest.mark.parametrize("name", list(EXPERT_REGISTRY))
+def test_each_expert_learns_and_round_trips(name, fit_data, tmp_path):
+    X, codes, data = fit_data
+    expert = make_expert(name, FAST[name], seed=3).fit(data, Placement(threads=1))
+    proba = expert.predict_proba(X[2400:])
+    assert proba.shape == (600, 3)
+    assert np.allclose(proba.sum(axis=1), 1.0)
+    assert np.mean(proba.argmax(axis=1) == codes[2400:]) > 0.8  # chance is about 0.45
+
+    expert.save(tmp_path / name)
+    assert not list(tmp_path.glob(f"{name}/*.tmp*"))  # atomic writes leave no temp files
+    loaded = type(expert).load(tmp_path / name)
+    np.testing.assert_allclose(loaded.predict_proba(X[2400:]), proba, rtol=1e-6, atol=1e-9)
+
+    clone = pickle.loads(pickle.dumps(expert))
+    np.testing.assert_allclose(clone.predict_proba(X[2400:]), proba, rtol=1e-6, atol=1e-9)
+
+
+def test_torch_experts_are_deterministic(fit_data):
+    X, _, data = fit_data
+    a = make_expert("mlp", {"max_epochs": 3}, seed=5).fit(data)
+    b = make_expert("mlp", {"max_epochs": 3}, seed=5).fit(data)
+    np.testing.assert_array_equal(a.predict_proba(X[:50]), b.predict_proba(X[:50]))
+
+
+def test_torch_state_is_cpu_and_loads_with_weights_only(fit_data, tmp_path):
+    """A model 'trained on a GPU' loads on a CPU-only machine: whatever device trained it,
+    the pickled state and model.pt hold CPU tensors only and plain tensors load safely."""
+    X, _, data = fit_data
+    expert = make_expert("kan", {"max_epochs": 2}).fit(data)
+    expert.placement = Placement("cuda:3", {"device": torch.device("cuda", 3)}, 1)  # as if
+    state = expert.__getstate__()
+    assert state["module"] is None
+    assert all(t.device.type == "cpu" for t in state["_tensors"].values())
+    expert.save(tmp_path)
+    tensors = torch.load(tmp_path / "model.pt", weights_only=True)
+    assert all(isinstance(t, torch.Tensor) and t.device.type == "cpu" for t in tensors.values())
+    reloaded = pickle.loads(pickle.dumps(expert))
+    np.testing.assert_allclose(reloaded.predict_proba(X[:20]), expert.predict_proba(X[:20]))
+    assert len(pickle.dumps(expert)) < 200_000
+
+
+def test_gpu_out_of_memory_retries_once_on_cpu(fit_data, monkeypatch):
+    _, _, data = fit_data
+    seen = []
+    original = TorchExpert._train_on
+
+    def train_on(self, device, data):
+        seen.append(str(device))
+        if device.type == "cuda":
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")
+        return original(self, device, data)
+
+    monkeypatch.setattr(TorchExpert, "_train_on", train_on)
+    expert = make_expert("mlp", {"max_epochs": 2})
+    placement = Placement("cuda:1", {"device": torch.device("cuda", 1), "num_threads": 1}, 1)
+    seconds, error, device, retried = fit_with_fallback(expert, data, placement)
+    assert error is None and retried and device == "cpu"
+    assert seen == ["cuda:1", "cpu"]
+    assert expert.placement.device == "cpu"
+
+
+def test_other_errors_on_gpu_are_not_retried(fit_data, monkeypatch):
+    _, _, data = fit_data
+
+    def train_on(self, device, data):
+        raise ValueError("bad shapes")
+
+    monkeypatch.setattr(TorchExpert, "_train_on", train_on)
+    placement = Placement("cuda:0", {"device": torch.device("cuda", 0)}, 1)
+    _, error, _, retried = fit_with_fallback(make_expert("mlp"), data, placement)
+    assert error == "ValueError: bad shapes" and not retried
+
+
+def test_sparsemax_is_a_sparse_distribution():
+    z = torch.tensor([[3.0, 1.0, 0.2, -1.0], [0.0, 0.0, 0.0, 0.0]])
+    p = sparsemax(z)
+    torch.testing.assert_close(p.sum(dim=1), torch.ones(2))
+    assert (p >= 0).all() and p[0, 3] == 0 and p[0, 0] > p[0, 1]
+    torch.testing.assert_close(p[1], torch.full((4,), 0.25))
+
+
+def test_expert_missing_class_gets_a_column(fit_data):
+    X, codes, _ = fit_data
+    y = np.where(codes == 0, 1, codes)  # no class 0 at all
+    data = FitData(X[:2400], y[:2400], np.ones(2400), X[2400:], y[2400:], np.ones(600), 3)
+    for name in ("catboost", "mlp"):
+        proba = make_expert(name, FAST[name]).fit(data).predict_proba(X[:100])
+        assert proba.shape == (100, 3) and proba[:, 0].max() < 0.1
