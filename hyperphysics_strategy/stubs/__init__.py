@@ -49,12 +49,17 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _template(kind: str) -> str:
-    return resources.files(__package__).joinpath(f"{kind}.py.tmpl").read_text()
+#: kind -> (what the stub makes findable, the user_data folder it goes in)
+KINDS: dict[str, tuple[str, str]] = {
+    "strategy": ("strategy", "strategies"),
+    "freqaimodel": ("FreqAI model", "freqaimodels"),
+}
 
 
 def render_stub(kind: str, name: str, module: str) -> str:
-    return _template(kind).format(name=name, module=module)
+    what, folder = KINDS[kind]
+    template = resources.files(__package__).joinpath("stub.py.tmpl").read_text()
+    return template.format(name=name, module=module, what=what, folder=folder)
 
 
 def example_config_text() -> str:
@@ -64,12 +69,12 @@ def example_config_text() -> str:
 def planned_files() -> dict[str, str]:
     """Relative path -> content of every file ``init`` writes."""
     files = {
-        f"strategies/{name}.py": render_stub("strategy", name, module)
+        f"{KINDS['strategy'][1]}/{name}.py": render_stub("strategy", name, module)
         for name, module in STRATEGIES.items()
     }
     files.update(
         {
-            f"freqaimodels/{name}.py": render_stub("freqaimodel", name, module)
+            f"{KINDS['freqaimodel'][1]}/{name}.py": render_stub("freqaimodel", name, module)
             for name, module in _freqai_models().items()
         }
     )
