@@ -84,3 +84,12 @@ def test_risk_columns_short_frame_is_all_nan():
     df = load_candles("BTC").iloc[:50].copy()
     df = risk_features.add_risk_columns(df, GPURiskEngine(seed=0), 300, window=288)
     assert df["%-var_99"].isna().all()
+
+
+def test_risk_management_columns_add_no_model_features(shared_candles):
+    df = load_candles("ETH").iloc[:1000].copy()
+    before = set(df.columns)
+    df = risk_features.add_risk_management_columns(df, GPURiskEngine(seed=0), 300, window=288)
+    added = set(df.columns) - before
+    assert added and all(c.startswith("hp_") for c in added)
+    assert np.isfinite(df["hp_var_99_1d"].iloc[300:]).all()

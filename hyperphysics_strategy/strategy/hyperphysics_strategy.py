@@ -60,22 +60,27 @@ class HyperPhysicsStrategy(IStrategy):
     label_vol_window = 288
     label_threshold_sigma = 0.5
 
+    # FreqAI strips the "%" feature columns from the dataframe it returns, so the plots
+    # use the "hp_" copies that risk_features and orderbook_features keep for them.
     plot_config = {
-        "main_plot": {},
+        "main_plot": {
+            "hp_var_95_floor": {"color": "#f4a261"},
+            "hp_var_99_floor": {"color": "#e76f51"},
+        },
         "subplots": {
             "class probabilities": {
                 "buy": {"color": "green"},
                 "neutral": {"color": "grey"},
                 "sell": {"color": "red"},
             },
-            "VaR / ES (one candle)": {
-                "%-var_95": {"color": "#f4a261"},
-                "%-var_99": {"color": "#e76f51"},
-                "%-es_99": {"color": "#9b2226"},
+            "one-day VaR 99% and ES 99%": {
+                "hp_var_99_1d": {"color": "#e76f51"},
+                "hp_es_99": {"color": "#9b2226"},
             },
-            "volatility regime": {
-                "%-atm_theta": {"color": "#264653"},
-                "%-atm_gamma": {"color": "#2a9d8f"},
+            "hyperbolic order book": {
+                "hp_ob_imbalance_5": {"color": "#264653"},
+                "hp_ob_centroid_distance": {"color": "#2a9d8f"},
+                "hp_ob_source": {"color": "#8d99ae"},
             },
             "do_predict": {"do_predict": {"color": "brown"}},
         },
@@ -140,6 +145,15 @@ class HyperPhysicsStrategy(IStrategy):
             book = self.dp.orderbook(metadata["pair"], self.settings.orderbook_levels)
             self.orderbooks.record(metadata["pair"], book, int(datetime.now().timestamp() * 1000))
         dataframe = self.freqai.start(dataframe, metadata, self)
+        # The risk columns that sizing, stops and plots read. Computed here rather than
+        # taken from FreqAI, which skips feature engineering when it reuses predictions.
+        timeframe_seconds = timeframe_to_seconds(self.timeframe)
+        dataframe = risk_features.add_risk_management_columns(
+            dataframe, self.risk_engine, timeframe_seconds, self.settings.risk_window
+        )
+        dataframe = self.orderbooks.add(
+            dataframe, metadata["pair"], timeframe_seconds, features=False
+        )
         if self.dp.runmode.value in ("live", "dry_run") and len(dataframe):
             last = dataframe.iloc[-1]
             probs = "  ".join(f"p({c})={last.get(c, float('nan')):.3f}" for c in features.CLASSES)

@@ -59,6 +59,12 @@ MODEL_FEATURES: dict[str, str] = {
     "ask_fit_r2": "%-ob_ask_fit_r2",
 }
 SOURCE_COLUMN = "%-ob_source"
+#: Copies kept for plot_config: FreqAI strips ``%`` columns from what it returns.
+PLOT_COLUMNS: dict[str, str] = {
+    "%-ob_imbalance_5": "hp_ob_imbalance_5",
+    "%-ob_centroid_distance": "hp_ob_centroid_distance",
+    "%-ob_source": "hp_ob_source",
+}
 
 
 class OrderBookFeatures:
@@ -87,8 +93,11 @@ class OrderBookFeatures:
         return True
 
     # -- features ------------------------------------------------------------------------
-    def add(self, df: pd.DataFrame, pair: str, timeframe_seconds: int) -> pd.DataFrame:
-        """Add ``%-ob_*`` feature columns and ``%-ob_source`` to ``df`` (one row per candle)."""
+    def add(
+        self, df: pd.DataFrame, pair: str, timeframe_seconds: int, features: bool = True
+    ) -> pd.DataFrame:
+        """Add ``%-ob_*`` feature columns, ``%-ob_source`` and the ``hp_ob_*`` plot copies to
+        ``df`` (one row per candle); only the plot copies when ``features`` is False."""
         n = len(df)
         if n == 0:
             return df
@@ -113,6 +122,10 @@ class OrderBookFeatures:
         for engine_col, model_col in MODEL_FEATURES.items():
             df[model_col] = feats[engine_col].to_numpy()
         df[SOURCE_COLUMN] = source.astype(np.float64)
+        for feature, plot_column in PLOT_COLUMNS.items():
+            df[plot_column] = df[feature]
+        if not features:
+            return df.drop(columns=[*MODEL_FEATURES.values(), SOURCE_COLUMN])
         counts = {SOURCE_NAMES[c]: int((source == c).sum()) for c in np.unique(source)}
         logger.info("HyperPhysics %s order books per candle: %s", pair, counts)
         return df

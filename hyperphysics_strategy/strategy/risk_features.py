@@ -18,7 +18,9 @@ Risk-management columns (``hp_`` prefix, not features):
 - ``hp_var_99_1d``: one-day 99% VaR as a fraction of position value, from the one-candle
   VaR by the square-root-of-time rule (``var_99 * sqrt(candles per day)``);
 - ``hp_es_99``: one-candle 99% Expected Shortfall (stop-loss distance input);
-- ``hp_vol_annual``: realised volatility, annualised.
+- ``hp_vol_annual``: realised volatility, annualised;
+- ``hp_var_95_floor``, ``hp_var_99_floor``: the close minus its one-candle 95% / 99% VaR,
+  price bands for ``plot_config`` (FreqAI strips ``%`` columns from what it returns).
 """
 
 from __future__ import annotations
@@ -45,31 +47,47 @@ def log_returns(close: pd.Series) -> np.ndarray:
     return np.nan_to_num(r, nan=0.0, posinf=0.0, neginf=0.0)
 
 
+def add_risk_management_columns(
+    df: pd.DataFrame, engine: GPURiskEngine, timeframe_seconds: float, window: int = 288
+) -> pd.DataFrame:
+    """Only the ``hp_`` columns (VaR/ES for sizing, stops and plots), no model features."""
+    return add_risk_columns(df, engine, timeframe_seconds, window, features=False)
+
+
 def add_risk_columns(
     df: pd.DataFrame,
     engine: GPURiskEngine,
     timeframe_seconds: float,
     window: int = 288,
     option_days: float = 7.0,
+    features: bool = True,
 ) -> pd.DataFrame:
-    """Add the VaR/ES and Greeks feature columns and the ``hp_`` risk columns to ``df``."""
+    """Add the VaR/ES and Greeks feature columns and the ``hp_`` risk columns to ``df``
+    (only the ``hp_`` columns when ``features`` is False)."""
     n = len(df)
     per_day = candles_per_day(timeframe_seconds)
     names = ("%-var_95", "%-var_99", "%-es_95", "%-es_99", "%-atm_gamma", "%-atm_vega",
-             "%-atm_theta", "hp_var_99_1d", "hp_es_99", "hp_vol_annual")  # fmt: skip
+             "%-atm_theta", "hp_var_99_1d", "hp_es_99", "hp_vol_annual", "hp_var_95_floor",
+             "hp_var_99_floor")  # fmt: skip
+    if not features:
+        names = tuple(name for name in names if name.startswith("hp_"))
     if n < window:
         for name in names:
             df[name] = np.nan
         return df
     returns = log_returns(df["close"])
     var, es = engine.rolling_var(returns, window=window, confidence=(0.95, 0.99))
-    df["%-var_95"], df["%-var_99"] = var[:, 0], var[:, 1]
-    df["%-es_95"], df["%-es_99"] = es[:, 0], es[:, 1]
     df["hp_var_99_1d"] = var[:, 1] * np.sqrt(per_day)
+    df["hp_var_95_floor"] = df["close"] * (1.0 - var[:, 0])
+    df["hp_var_99_floor"] = df["close"] * (1.0 - var[:, 1])
     df["hp_es_99"] = es[:, 1]
-
     vol = pd.Series(returns).rolling(window).std().to_numpy() * np.sqrt(per_day * DAYS_PER_YEAR)
     df["hp_vol_annual"] = vol
+    if not features:
+        return df
+
+    df["%-var_95"], df["%-var_99"] = var[:, 0], var[:, 1]
+    df["%-es_95"], df["%-es_99"] = es[:, 0], es[:, 1]
     ok = np.isfinite(vol) & (vol > 0)
     gamma = np.full(n, np.nan)
     vega = np.full(n, np.nan)
