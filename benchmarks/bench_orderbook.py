@@ -194,9 +194,13 @@ def main() -> None:
     for label, n, rate in rows:
         print(f"{label:36s} {n:10d} {rate:14,.0f} {rate / base:9.1f}")
 
-    # single snapshot
+    # single snapshot (one compiled pass, engine/orderbook/_single.py)
     book = HyperbolicOrderBook(device="cpu", max_levels=L)
     lb, la = B[0].tolist(), A[0].tolist()
+    t0 = time.perf_counter()
+    book.update(B[0], A[0])
+    first = time.perf_counter() - t0
+    print(f"{'update() first call (JIT or cache)':36s} {first * 1e3:10.1f} ms")
     for label, args_ in (
         ("update() numpy arrays", (B[0], A[0])),
         ("update() python lists", (lb, la)),

@@ -16,6 +16,7 @@ import platform
 import time
 from collections.abc import Callable
 
+import numba
 import numpy as np
 import torch
 from numpy.lib.stride_tricks import sliding_window_view
@@ -85,7 +86,13 @@ def main() -> None:
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     print(
         f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads, device {dev}"
+        f"{torch.get_num_threads()} threads, numba {numba.__version__} "
+        f"({numba.get_num_threads()} threads), device {dev}"
+    )
+    t0 = time.perf_counter()
+    bsm_greeks(np.full(1 << 16, 100.0), 100.0, 1.0, 0.2)  # the fused kernel: JIT or cache
+    print(
+        f"first fused-kernel call (compile, or load from cache): {time.perf_counter() - t0:.2f} s"
     )
     rows: list[tuple[str, str, float, str, float, str]] = []
 
@@ -100,13 +107,13 @@ def main() -> None:
     base = best(lambda: numpy_greeks(S, K, T, v, r, q), args.reps)
     cases = []
     if dev.type == "cpu":
-        cases.append(("numpy in/out, float64", lambda: bsm_greeks(S, K, T, v, r, q)))
+        cases.append(("numpy in/out, float64 (fused)", lambda: bsm_greeks(S, K, T, v, r, q)))
         cases.append(
             ("float64, validate=False", lambda: bsm_greeks(S, K, T, v, r, q, validate=False))
         )
     t64 = [torch.as_tensor(a, device=dev) for a in (S, K, T, v)]
     t32 = [a.float() for a in t64]
-    cases.append(("torch float64", lambda: bsm_greeks(*t64, r, q)))
+    cases.append(("torch float64 (fused on CPU)", lambda: bsm_greeks(*t64, r, q)))
     cases.append(("torch float32", lambda: bsm_greeks(*t32, r, q)))
     if not args.no_compile:
         cases.append(

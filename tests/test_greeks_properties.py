@@ -246,3 +246,30 @@ def test_implied_vol_bsm_torch_and_bounds():
         bsm_implied_vol(np.nan, 100.0, 100.0, 1.0)
     with pytest.raises(ValueError, match="time_to_expiry"):
         bsm_implied_vol(5.0, 100.0, 100.0, 0.0)
+
+
+def test_fused_kernel_elementary_functions_against_mpmath():
+    mp = pytest.importorskip("mpmath")
+    from hyperphysics_strategy.engine.greeks import _fused
+
+    rng = np.random.default_rng(7)
+    x = np.concatenate([rng.uniform(-38, 38, 2000), rng.uniform(-8, 8, 2000), [0.0, -0.0]])
+    got = _fused.ncdf(x)
+    ref = np.array([float(mp.ncdf(mp.mpf(v))) for v in x])
+    rel = np.abs(got - ref) / ref
+    assert rel[ref > 1e-300].max() < 4e-15  # relative, down to the subnormals near x = -37.5
+    y = np.concatenate([rng.uniform(-745, 709, 2000), [0.0, 1e-9, -1e-9]])
+    ref = np.array([float(mp.exp(mp.mpf(v))) for v in y])
+    ok = ref > 2.3e-308
+    ulp = np.abs(_fused.vexp(y)[ok] - ref[ok]) / np.spacing(ref[ok])
+    assert ulp.max() <= 2
+    np.testing.assert_array_equal(_fused.vexp(np.array([-800.0, 800.0])), [0.0, np.inf])
+    assert np.isnan(_fused.vexp(np.array([np.nan]))[0])
+    z = np.concatenate([np.exp(rng.uniform(-700, 700, 2000)), rng.uniform(0.5, 2, 2000)])
+    ref = np.array([float(mp.log(mp.mpf(v))) for v in z])
+    ok = ref != 0
+    ulp = np.abs(_fused.vlog(z)[ok] - ref[ok]) / np.spacing(np.abs(ref[ok]))
+    assert ulp.max() <= 2
+    got = _fused.vlog(np.array([1.0, 5e-324, 0.0, -1.0, np.inf, np.nan]))
+    assert got[0] == 0.0 and got[1] == pytest.approx(-744.4400719213812, rel=1e-15)
+    assert got[2] == -np.inf and np.isnan(got[3]) and got[4] == np.inf and np.isnan(got[5])

@@ -1,6 +1,7 @@
 """Array plumbing shared by the Greeks functions: numpy/torch dispatch and validation.
 
-Every public Greeks function computes in torch (CPU or GPU).  Inputs are normalised here:
+Inputs of every public Greeks function are normalised here (the CPU float64 computation
+then runs in the fused numba kernel, ``_fused``; everything else in torch):
 
 * any ``torch.Tensor`` among the arguments decides the device and the (floating) dtype of
   the computation, and the results come back as tensors on that device with that dtype;
@@ -9,8 +10,9 @@ Every public Greeks function computes in torch (CPU or GPU).  Inputs are normali
   (0-d inputs everywhere give numpy float64 scalars).
 
 Validation raises ``ValueError`` naming the offending argument.  Each check is a single
-reduction over the array (``min`` propagates NaN, so ``not (min(x) > 0)`` catches both NaN
-and non-positive values in one pass), which keeps it cheap on the hot path.
+reduction over the array, through numpy for CPU tensors (``min`` propagates NaN, so
+``not (min(x) > 0)`` catches both NaN and non-positive values in one pass), which keeps it
+cheap on the hot path.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["Prepared", "prepare", "option_sign"]
+__all__ = ["Prepared", "check", "prepare", "option_sign", "broadcast_sign"]
 
 _CALL = {"call", "c", "calls"}
 _PUT = {"put", "p", "puts"}
@@ -63,6 +65,20 @@ def _is_tensor(x: Any) -> bool:
     return isinstance(x, torch.Tensor)
 
 
+def _host(t: torch.Tensor) -> Any:
+    """A CPU float tensor as a numpy view (numpy's reductions are several times faster than
+    torch's on large float64 arrays; both propagate NaN), any other tensor unchanged."""
+    if t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64):
+        return t.detach().numpy()
+    return t
+
+
+def _all_finite(x: Any) -> bool:
+    if isinstance(x, np.ndarray):
+        return bool(np.isfinite(x.sum())) or bool(np.isfinite(x).all())
+    return bool(torch.isfinite(x.sum())) or bool(torch.isfinite(x).all())
+
+
 def option_sign(option_type: Any, *, device: torch.device, dtype: torch.dtype) -> Any:
     """Map ``option_type`` to +1 (call) / -1 (put).
 
@@ -100,6 +116,51 @@ def option_sign(option_type: Any, *, device: torch.device, dtype: torch.dtype) -
     if not np.all((num == 1.0) | (num == -1.0)):
         raise ValueError("option_type as numbers must be +1 (call) or -1 (put)")
     return torch.from_numpy(num).to(device=device, dtype=dtype)
+
+
+def broadcast_sign(p: Prepared, option_type: Any, dtype: torch.dtype) -> Any:
+    """``option_sign`` on ``p``'s device, with ``p.shape`` widened to include its shape."""
+    s = option_sign(option_type, device=p.device, dtype=dtype)
+    if not isinstance(s, float):
+        try:
+            p.shape = torch.broadcast_shapes(p.shape, s.shape)
+        except RuntimeError:
+            raise ValueError(
+                f"shape of option_type {tuple(s.shape)} does not broadcast with {tuple(p.shape)}"
+            ) from None
+    return s
+
+
+_RULES = {
+    "positive": ("must be > 0 and not NaN", lambda x: bool(x.min() > 0)),
+    "nonnegative": ("must be >= 0 and not NaN", lambda x: bool(x.min() >= 0)),
+    "finite": ("must be finite (no NaN or inf)", _all_finite),
+}
+
+
+def check(
+    tensors: Mapping[str, torch.Tensor],
+    *,
+    positive: tuple[str, ...] = (),
+    nonnegative: tuple[str, ...] = (),
+    finite: tuple[str, ...] = (),
+    known_bad: Mapping[str, bool] | None = None,
+) -> None:
+    """Raise ``ValueError`` for the first argument (in this order) that breaks its rule.
+
+    ``known_bad`` gives verdicts already found elsewhere (the fused kernel checks the
+    full-size arrays while it computes); other arguments are reduced here.
+    """
+    for rule, names in (("positive", positive), ("nonnegative", nonnegative), ("finite", finite)):
+        text, ok = _RULES[rule]
+        for name in names:
+            t = tensors[name]
+            if known_bad is not None and name in known_bad:
+                bad = known_bad[name]
+            else:
+                bad = bool(t.numel()) and not ok(_host(t))
+            if bad:
+                raise ValueError(f"{name} {text}")
 
 
 def prepare(
@@ -169,22 +230,7 @@ def prepare(
         raise ValueError(f"input shapes cannot be broadcast: {shapes}") from None
 
     if validate:
-        for name in positive:
-            t = converted[name]
-            if t.numel() and not bool(t.min() > 0):
-                raise ValueError(f"{name} must be > 0 and not NaN")
-        for name in nonnegative:
-            t = converted[name]
-            if t.numel() and not bool(t.min() >= 0):
-                raise ValueError(f"{name} must be >= 0 and not NaN")
-        for name in finite:
-            t = converted[name]
-            if (
-                t.numel()
-                and not bool(torch.isfinite(t.sum()))
-                and not bool(torch.isfinite(t).all())
-            ):
-                raise ValueError(f"{name} must be finite (no NaN or inf)")
+        check(converted, positive=positive, nonnegative=nonnegative, finite=finite)
 
     is_scalar = not is_torch and all(t.dim() == 0 for t in converted.values())
     return Prepared(converted, is_torch, is_scalar, device, dtype, torch.Size(shape))

@@ -42,7 +42,7 @@ from typing import Any
 
 import torch
 
-from ._backend import Prepared, option_sign, prepare
+from ._backend import Prepared, broadcast_sign, prepare
 
 __all__ = ["bsm_implied_vol", "black76_implied_vol", "normalised_black"]
 
@@ -174,14 +174,7 @@ def _implied(
         if spot_name != "spot":
             raise ValueError(str(exc).replace("spot", spot_name)) from None
         raise
-    s = option_sign(option_type, device=p.device, dtype=torch.float64)
-    if not isinstance(s, float):
-        try:
-            p.shape = torch.broadcast_shapes(p.shape, s.shape)
-        except RuntimeError:
-            raise ValueError(
-                f"shape of option_type {tuple(s.shape)} does not broadcast with {tuple(p.shape)}"
-            ) from None
+    s = broadcast_sign(p, option_type, torch.float64)
     sigma = _solve(p, s, black76, tol, max_iter).to(p.dtype)
     return p.wrap(sigma)
 
