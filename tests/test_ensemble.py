@@ -21,6 +21,8 @@ from hyperphysics_strategy.ensemble.blending import fit_blend_weights
 from hyperphysics_strategy.ensemble.drift import MAJOR, MODERATE, feature_drift, psi
 from hyperphysics_strategy.ensemble.ensemble import planned_placements
 from hyperphysics_strategy.ensemble.experts import TorchExpert
+from hyperphysics_strategy.ensemble.labels import LabelCodec
+from hyperphysics_strategy.ensemble.metrics import balanced_accuracy, log_loss
 from hyperphysics_strategy.ensemble.sampling import stratified_indices
 from hyperphysics_strategy.ensemble.splits import time_ordered_split
 from hyperphysics_strategy.strategy import features as F
@@ -335,3 +337,46 @@ def test_round_robin_hands_each_library_exactly_the_plans_device(monkeypatch):
             assert got["threads"] == p.threads
         else:
             assert {k: got[k] for k in expected} == expected, p.task
+
+
+def imbalanced_noisy(n=6000, seed=0):
+    """Mostly neutral labels and a weak, noisy signal (probabilities far from 0 and 1)."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 8)).astype(np.float32)
+    score = 0.6 * X[:, 0] + rng.normal(size=n)
+    y = np.where(score > 1.4, "buy", np.where(score < -1.4, "sell", "neutral"))
+    return X, y
+
+
+def test_calibrated_ensemble_beats_raw_blend_on_imbalanced_classes():
+    X, y = imbalanced_noisy()
+    params = {"lightgbm": {"n_estimators": 80}, "xgboost": {"n_estimators": 80}}
+    fit_X, fit_y, test_X, test_y = X[:4500], y[:4500], X[4500:], y[4500:]
+    codes = LabelCodec().encode(test_y)
+    raw = ExpertEnsemble(expert_params=params, calibrate=False).fit(fit_X, fit_y)
+    cal = ExpertEnsemble(expert_params=params).fit(fit_X, fit_y)
+    assert raw.calibration is None and cal.calibration is not None
+    # the experts are the same (same seeds, same training rows): only the blend differs
+    p_raw, p_cal = raw.predict_proba(test_X), cal.predict_proba(test_X)
+    np.testing.assert_allclose(p_cal.sum(axis=1), 1.0)
+    assert log_loss(p_cal, codes) < log_loss(p_raw, codes) - 0.02
+    # the prior shift trades balanced accuracy for likelihood: report, bound the loss
+    ba_raw, ba_cal = balanced_accuracy(p_raw, codes), balanced_accuracy(p_cal, codes)
+    print(f"balanced accuracy raw {ba_raw:.3f}, calibrated {ba_cal:.3f}")
+    assert ba_cal > 1 / 3
+    summary = cal.report.to_dict()["calibration"]
+    assert summary["target_prior"][1] > 0.6  # neutral dominates the training labels
+    assert np.allclose(summary["source_prior"], 1 / 3, atol=1e-6)  # balanced experts
+    assert any("calibration" in line for line in cal.report.lines())
+
+
+def test_ensemble_pickled_before_calibration_still_predicts():
+    X, y = synthetic(1500)
+    ens = ExpertEnsemble(["lightgbm"], {"lightgbm": {"n_estimators": 30}}).fit(X, y)
+    state = ens.__dict__.copy()
+    del state["calibration"], state["calibrate"]  # what an older pickle holds
+    old = ExpertEnsemble.__new__(ExpertEnsemble)
+    old.__dict__.update(state)
+    clone = pickle.loads(pickle.dumps(old))
+    expected = ens.experts[0].predict_proba(X[:20])
+    np.testing.assert_allclose(clone.predict_proba(X[:20]), expected, rtol=1e-6)

@@ -5,6 +5,13 @@ the blend is ``P = sum_e w_e P_e`` with ``w_e >= 0`` and ``sum_e w_e = 1``; the 
 minimise the validation log-loss ``-mean_i log(sum_e w_e P_e[i, y_i])``. The problem is
 convex in ``w`` (log of a linear function), so SLSQP finds the global optimum. An
 expert without skill adds nothing to the likelihood and gets a weight near zero.
+
+Weights fitted on one validation block chase its noise when the experts are close to
+chance. :func:`fit_shrunk_weights` therefore shrinks them towards uniform,
+``w = (1 - lam) * w_opt + lam / E``, and picks ``lam`` honestly with a second
+time-ordered split of the validation block: weights fitted on its first half are scored
+on its second half (after a gap of ``gap`` rows, the label horizon) for every ``lam`` of
+a fixed grid; the best ``lam`` is then applied to the weights fitted on the whole block.
 """
 
 from __future__ import annotations
@@ -50,6 +57,49 @@ def fit_blend_weights(
     )
     weights = np.clip(result.x if result.success else start, 0.0, None)
     return weights / weights.sum()
+
+
+#: Shrinkage values tried by :func:`fit_shrunk_weights`.
+SHRINKAGE_GRID = tuple(np.round(np.linspace(0.0, 1.0, 11), 2))
+
+
+def _weighted_nll(blended: np.ndarray, codes: np.ndarray, sw: np.ndarray) -> float:
+    p = np.clip(blended[np.arange(codes.shape[0]), codes], EPS, 1.0)
+    return float(-(sw * np.log(p)).sum() / sw.sum())
+
+
+def fit_shrunk_weights(
+    probas: Sequence[np.ndarray],
+    codes: np.ndarray,
+    sample_weight: np.ndarray | None = None,
+    gap: int = 0,
+    grid: Sequence[float] = SHRINKAGE_GRID,
+    min_rows: int = 40,
+) -> tuple[np.ndarray, float]:
+    """Simplex weights shrunk towards uniform; returns ``(weights, lam)``.
+
+    ``lam`` is chosen on the second half of the (time-ordered) validation rows with
+    weights fitted on the first half; with fewer than ``min_rows`` rows per half, or a
+    single expert, no shrinkage is chosen (``lam = 0``).
+    """
+    codes = np.asarray(codes, dtype=np.int64)
+    n, n_experts = codes.shape[0], len(probas)
+    sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, float)
+    full = fit_blend_weights(probas, codes, sw)
+    half = (n - gap) // 2
+    if n_experts == 1 or half < min_rows:
+        return full, 0.0
+    first, second = slice(0, half), slice(n - half, n)
+    w_first = fit_blend_weights([p[first] for p in probas], codes[first], sw[first])
+    uniform = np.full(n_experts, 1.0 / n_experts)
+    held = [p[second] for p in probas]
+    scores = [
+        _weighted_nll(blend(held, (1 - lam) * w_first + lam * uniform), codes[second], sw[second])
+        for lam in grid
+    ]
+    lam = float(grid[int(np.argmin(scores))])
+    weights = (1 - lam) * full + lam * uniform
+    return weights / weights.sum(), lam
 
 
 def blend(probas: Sequence[np.ndarray], weights: np.ndarray) -> np.ndarray:

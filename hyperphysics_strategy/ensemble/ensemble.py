@@ -18,6 +18,7 @@ import numpy as np
 from hyperphysics_strategy.engine.hardware import DevicePlan
 
 from .blending import blend, fit_blend_weights
+from .calibration import Calibration, class_priors, fit_calibrated_blend
 from .drift import DriftReport, feature_drift
 from .experts import Expert, FitData, Placement, make_expert
 from .labels import DEFAULT_CLASSES, LabelCodec
@@ -90,6 +91,7 @@ class EnsembleReport:
     n_train_before_sampling: int = 0
     drift: DriftReport | None = None
     wall_seconds: float = 0.0
+    calibration: dict[str, Any] | None = None
 
     def lines(self) -> list[str]:
         sampled = (
@@ -111,6 +113,12 @@ class EnsembleReport:
                     f"  {e.name:<12} {e.device:<8} {e.seconds:6.2f}s  weight {e.weight:.3f}  "
                     f"val log-loss {e.val_log_loss:.4f}  bal.acc {e.val_balanced_accuracy:.3f}"
                 )
+        if self.calibration is not None:
+            c = self.calibration
+            out.append(
+                f"  calibration: prior {c['source_prior']} -> {c['target_prior']}, weight "
+                f"shrinkage {c['shrinkage']:.2f}, temperature {c['temperature']:.3f}"
+            )
         if self.drift is not None:
             out.append(self.drift.line())
         return out
@@ -127,6 +135,7 @@ class EnsembleReport:
             "wall_seconds": round(self.wall_seconds, 3),
             "experts": [e.to_dict() for e in self.experts],
             "drift": self.drift.to_dict() if self.drift is not None else None,
+            "calibration": self.calibration,
         }
 
 
@@ -149,6 +158,7 @@ class ExpertEnsemble:
         feature_names: Sequence[str] | None = None,
         use_processes: ProcessMode = None,
         expert_timeout: float | None = None,
+        calibrate: bool = True,
     ) -> None:
         if not experts:
             raise ValueError("an ensemble needs at least one expert")
@@ -168,7 +178,9 @@ class ExpertEnsemble:
         self.feature_names = list(feature_names) if feature_names is not None else None
         self.use_processes = use_processes
         self.expert_timeout = expert_timeout
+        self.calibrate = calibrate
         self.weights: np.ndarray | None = None
+        self.calibration: Calibration | None = None
         self.report = EnsembleReport()
 
     # scikit-learn style attribute FreqAI reads to name the probability columns
@@ -222,10 +234,16 @@ class ExpertEnsemble:
                 keep.shape[0],
             )
             X, y, w = X[keep], y[keep], w[keep]
+        k = self.codec.n_classes
+        # the class prior of the training labels under the caller's weights (the target of
+        # the prior shift) and the validation weights the blend is scored with: plain ones
+        target_prior = class_priors(y, k, w, pseudo_count=1.0)
+        w_blend = w_val
         if self.balance_classes:
-            w = w * balanced_sample_weights(y, self.codec.n_classes)
-            w_val = w_val * balanced_sample_weights(y_val, self.codec.n_classes)
-        data = FitData(X, y, w, X_val, y_val, w_val, self.codec.n_classes)
+            w = w * balanced_sample_weights(y, k)
+            w_val = w_val * balanced_sample_weights(y_val, k)
+        source_prior = class_priors(y, k, w)  # what the experts were trained under
+        data = FitData(X, y, w, X_val, y_val, w_val, k)
 
         provider = self.placement_provider or planned_placements
         placements, workers = provider(self.experts)
@@ -252,9 +270,10 @@ class ExpertEnsemble:
             raise RuntimeError(f"every expert failed to train ({errors})")
 
         val_probas = [o.expert.predict_proba(X_val) for o in survivors]
-        self.weights = fit_blend_weights(val_probas, y_val, w_val)
         self.experts = [o.expert for o in survivors]
-        blended = blend(val_probas, self.weights)
+        self.calibration, self.weights, blended = self._fit_calibrated_blend(
+            val_probas, y_val, w_blend if self.calibrate else w_val, source_prior, target_prior
+        )
 
         reports = {}
         for o, p, weight in zip(survivors, val_probas, self.weights, strict=True):
@@ -297,11 +316,33 @@ class ExpertEnsemble:
             },
             n_train_before_sampling=n_before,
             drift=drift,
+            calibration=self.calibration.to_dict() if self.calibration is not None else None,
             wall_seconds=time.perf_counter() - started,
         )
         for line in self.report.lines():  # the FreqAI adapter logs them at INFO, per pair
             logger.debug("%s", line)
         return self
+
+    def _fit_calibrated_blend(
+        self,
+        val_probas: list[np.ndarray],
+        y_val: np.ndarray,
+        w_val: np.ndarray,
+        source_prior: np.ndarray,
+        target_prior: np.ndarray,
+    ) -> tuple[Calibration | None, np.ndarray, np.ndarray]:
+        """Prior shift, shrunk simplex weights, tempering: all on the validation block.
+
+        Returns ``(calibration, weights, calibrated validation probabilities)``; with
+        ``calibrate=False`` the historical blend (weights fitted on the raw probabilities
+        with the class-balanced validation weights, no shrinkage, no calibration).
+        """
+        if not self.calibrate:
+            weights = fit_blend_weights(val_probas, y_val, w_val)
+            return None, weights, blend(val_probas, weights)
+        return fit_calibrated_blend(
+            val_probas, y_val, source_prior, target_prior, w_val, gap=self.embargo
+        )
 
     # -- inference ------------------------------------------------------------------
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
@@ -310,7 +351,11 @@ class ExpertEnsemble:
         X = np.ascontiguousarray(X, dtype=np.float32)
         active = [(e, w) for e, w in zip(self.experts, self.weights, strict=True) if w > 1e-6]
         probas = [e.predict_proba(X) for e, _ in active]
-        return blend(probas, np.array([w for _, w in active]))
+        cal: Calibration | None = getattr(self, "calibration", None)  # older pickles: none
+        if cal is None:
+            return blend(probas, np.array([w for _, w in active]))
+        blended = blend([cal.shift(p) for p in probas], np.array([w for _, w in active]))
+        return cal.finish(blended)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return self.codec.decode(self.predict_proba(X).argmax(axis=1))

@@ -15,6 +15,7 @@ checks, saving with joblib.
       "drift_rows": 500,                    # recent rows compared with training (PSI)
       "use_processes": null,                # null: torch experts in worker processes
       "expert_timeout": null,               # seconds; a slower expert is dropped
+      "calibrate": true,                    # prior shift + shrunk blend + tempering
       "lightgbm": {"n_estimators": 400, "learning_rate": 0.05},
       "xgboost": {"max_depth": 6}
     }
@@ -89,6 +90,7 @@ class HyperPhysicsEnsemble(BaseClassifierModel):
             feature_names=list(data_dictionary["train_features"].columns),
             use_processes=params.get("use_processes"),
             expert_timeout=params.get("expert_timeout"),
+            calibrate=bool(params.get("calibrate", True)),
         )
         X = data_dictionary["train_features"].to_numpy()
         y = data_dictionary["train_labels"].iloc[:, 0].to_numpy()

@@ -1,0 +1,163 @@
+"""Probability calibration of the experts and of the blend.
+
+Two steps, both fitted on what the ensemble already has (training labels, validation
+predictions), so nothing is re-trained:
+
+**Prior shift.** Experts train with class-balanced sample weights, so each learns
+``p_bal(c | x)`` for a world whose class priors are ``pi_bal`` (uniform over the present
+classes when the only weights are the balancing ones). By Bayes' rule the posterior under
+the real priors ``pi`` is ``p(c | x) ∝ p_bal(c | x) * pi(c) / pi_bal(c)`` (renormalised
+per row). Both priors are the class masses of the training rows: ``pi`` under the weights
+the caller gave (ones by default), ``pi_bal`` under the weights the experts saw (the
+caller's weights times the balancing weights). ``pi`` gets a pseudo-count of one row per
+class, so a class absent from training keeps a small non-zero probability.
+
+The shift changes the argmax towards the frequent classes; it lowers the plain log-loss
+(the right metric for probabilities) and may lower the balanced accuracy, which the
+class-balanced probabilities optimise. :func:`prior_shift` is exact and invertible;
+callers that want balanced decisions can shift back with the priors swapped.
+
+**Tempering around the prior.** After blending, one parameter ``T > 0`` maps the
+probabilities to ``log p'(c) = log pi(c) + (log p(c) - log pi(c)) / T`` (renormalised):
+``T > 1`` pulls an over-confident forecast towards the training prior (``T -> inf`` is
+the prior itself), ``T < 1`` sharpens an under-confident one, ``T = 1`` is the identity.
+``T`` minimises the validation log-loss (a one-dimensional bounded search on ``log T``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+
+from .blending import blend, fit_shrunk_weights
+
+EPS = 1e-12
+#: ``log T`` is searched in this interval (T from about 0.14 to 150).
+LOG_T_BOUNDS = (-2.0, 5.0)
+
+
+def class_priors(
+    codes: np.ndarray,
+    n_classes: int,
+    sample_weight: np.ndarray | None = None,
+    pseudo_count: float = 0.0,
+) -> np.ndarray:
+    """Weighted class frequencies of ``codes`` plus ``pseudo_count`` mean-weight rows per class."""
+    codes = np.asarray(codes, dtype=np.int64)
+    w = np.ones(codes.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
+    mass = np.bincount(codes, weights=w, minlength=n_classes).astype(np.float64)
+    mean_w = float(w.mean()) if w.size else 1.0
+    mass = mass + pseudo_count * mean_w
+    total = mass.sum()
+    if total <= 0:
+        return np.full(n_classes, 1.0 / n_classes)
+    return mass / total
+
+
+def prior_shift(
+    proba: np.ndarray, source_prior: np.ndarray, target_prior: np.ndarray
+) -> np.ndarray:
+    """Re-weight posteriors from ``source_prior`` to ``target_prior`` (Bayes), renormalised.
+
+    Classes with zero source prior (never seen in training) keep their probability
+    unscaled: the model carries no information about them beyond what it predicts.
+    """
+    source = np.asarray(source_prior, float)
+    ratio = np.where(source > 0, np.asarray(target_prior, float) / np.maximum(source, EPS), 1.0)
+    out = np.asarray(proba, np.float64) * ratio[None, :]
+    total = out.sum(axis=1, keepdims=True)
+    return out / np.where(total > 0, total, 1.0)
+
+
+def temper(proba: np.ndarray, prior: np.ndarray, temperature: float) -> np.ndarray:
+    """``p' ∝ prior * (p / prior) ** (1 / temperature)``, computed in log space."""
+    if temperature == 1.0:
+        return np.asarray(proba, np.float64)
+    log_prior = np.log(np.maximum(np.asarray(prior, float), EPS))
+    logits = log_prior + (np.log(np.clip(proba, EPS, 1.0)) - log_prior) / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    out = np.exp(logits)
+    return out / out.sum(axis=1, keepdims=True)
+
+
+def _nll(proba: np.ndarray, codes: np.ndarray, sw: np.ndarray) -> float:
+    p = np.clip(proba[np.arange(codes.shape[0]), codes], EPS, 1.0)
+    return float(-(sw * np.log(p)).sum())
+
+
+def fit_temperature(
+    proba: np.ndarray,
+    codes: np.ndarray,
+    prior: np.ndarray,
+    sample_weight: np.ndarray | None = None,
+) -> float:
+    """The ``T`` of :func:`temper` minimising the weighted log-loss on ``(proba, codes)``."""
+    codes = np.asarray(codes, dtype=np.int64)
+    if codes.shape[0] == 0:
+        return 1.0
+    sw = np.ones(codes.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
+    sw = sw / sw.sum()
+    result = minimize_scalar(
+        lambda log_t: _nll(temper(proba, prior, float(np.exp(log_t))), codes, sw),
+        bounds=LOG_T_BOUNDS,
+        method="bounded",
+        options={"xatol": 1e-4},
+    )
+    temperature = float(np.exp(result.x))
+    # keep the identity unless tempering really helps (ties and flat objectives)
+    if _nll(temper(proba, prior, temperature), codes, sw) >= _nll(proba, codes, sw):
+        return 1.0
+    return temperature
+
+
+@dataclass
+class Calibration:
+    """What the ensemble applies to expert probabilities before and after blending."""
+
+    source_prior: np.ndarray  # class prior the experts were trained under (balanced)
+    target_prior: np.ndarray  # class prior of the training labels
+    temperature: float = 1.0
+    shrinkage: float = 0.0  # weight of the uniform vector in the blend weights
+
+    def shift(self, proba: np.ndarray) -> np.ndarray:
+        return prior_shift(proba, self.source_prior, self.target_prior)
+
+    def finish(self, blended: np.ndarray) -> np.ndarray:
+        return temper(blended, self.target_prior, self.temperature)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "source_prior": [round(float(v), 6) for v in self.source_prior],
+            "target_prior": [round(float(v), 6) for v in self.target_prior],
+            "temperature": round(float(self.temperature), 6),
+            "shrinkage": round(float(self.shrinkage), 6),
+        }
+
+
+def fit_calibrated_blend(
+    val_probas: Sequence[np.ndarray],
+    codes: np.ndarray,
+    source_prior: np.ndarray,
+    target_prior: np.ndarray,
+    sample_weight: np.ndarray | None = None,
+    gap: int = 0,
+) -> tuple[Calibration, np.ndarray, np.ndarray]:
+    """Prior shift, shrunk simplex weights, tempering, all fitted on validation rows.
+
+    1. every expert's probabilities are shifted from ``source_prior`` to ``target_prior``;
+    2. simplex weights are fitted on the shifted probabilities (plain log-loss, weighted by
+       ``sample_weight`` only) and shrunk towards uniform by :func:`fit_shrunk_weights`;
+    3. the blend is tempered around ``target_prior`` by the ``T`` of :func:`fit_temperature`.
+
+    Returns ``(calibration, weights, calibrated validation probabilities)``. With one
+    expert this is the calibration of that expert alone.
+    """
+    cal = Calibration(np.asarray(source_prior, float), np.asarray(target_prior, float))
+    shifted = [cal.shift(p) for p in val_probas]
+    weights, cal.shrinkage = fit_shrunk_weights(shifted, codes, sample_weight, gap=gap)
+    blended = blend(shifted, weights)
+    cal.temperature = fit_temperature(blended, codes, cal.target_prior, sample_weight)
+    return cal, weights, cal.finish(blended)
