@@ -84,6 +84,25 @@ def example_overrides() -> dict:
     }
 
 
+def standalone_config(base: Path, overrides: dict, out: Path) -> Path:
+    """``base`` with ``overrides`` applied; dicts merge, but a model's parameter sections are
+    replaced whole (freqtrade deep-merges ``-c`` files, which would leak one model's
+    parameters into the other's)."""
+    config = json.loads(base.read_text())
+    replace = {"model_training_parameters", "feature_parameters", "data_split_parameters"}
+
+    def merge(into: dict, new: dict) -> None:
+        for key, value in new.items():
+            if isinstance(value, dict) and isinstance(into.get(key), dict) and key not in replace:
+                merge(into[key], value)
+            else:
+                into[key] = value
+
+    merge(config, overrides)
+    out.write_text(json.dumps(config, indent=2))
+    return out
+
+
 def run(userdir: Path, strategy: str, model: str, configs: list[Path], timerange: str) -> dict:
     cmd = freqtrade_command(
         "backtesting", userdir, configs,
@@ -107,6 +126,12 @@ def main() -> None:
     parser.add_argument("--timerange", default="20210101-20210717")
     parser.add_argument("--backtest-days", type=float, default=14)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--strategies",
+        nargs="+",
+        default=["HyperPhysicsStrategy", "FreqaiExampleStrategySpot"],
+        help="run only these of the two",
+    )
     args = parser.parse_args()
     pairs = [f"{p}/USDT" for p in args.pairs]
 
@@ -126,19 +151,16 @@ def main() -> None:
             ("HyperPhysicsStrategy", "HyperPhysicsEnsemble", {}),
             ("FreqaiExampleStrategySpot", "LightGBMRegressor", example_overrides()),
         ):
-            override = work / f"{name}.json"
-            merged = common_overrides(pairs, args.backtest_days, name.lower())
-            for key, value in extra.items():
-                if isinstance(value, dict) and isinstance(merged.get(key), dict):
-                    merged[key] = {**merged[key], **value}
-                else:
-                    merged[key] = value
-            override.write_text(json.dumps(merged, indent=2))
-            print(f"backtesting {name} + {model} ...", flush=True)
-            results[name] = (
-                model,
-                run(userdir, name, model, [base, sim_cfg, override], args.timerange),
+            if name not in args.strategies:
+                continue
+            config = standalone_config(
+                base,
+                common_overrides(pairs, args.backtest_days, name.lower()),
+                work / f"{name}.json",
             )
+            config = standalone_config(config, extra, config)
+            print(f"backtesting {name} + {model} ...", flush=True)
+            results[name] = (model, run(userdir, name, model, [config, sim_cfg], args.timerange))
 
     header = ["strategy", "FreqAI model", "trades", "profit %", "max drawdown %", "Sharpe",
               "Sortino", "Calmar", "win %", "wall s"]  # fmt: skip
