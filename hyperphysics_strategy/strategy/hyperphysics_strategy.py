@@ -145,15 +145,18 @@ class HyperPhysicsStrategy(IStrategy):
             book = self.dp.orderbook(metadata["pair"], self.settings.orderbook_levels)
             self.orderbooks.record(metadata["pair"], book, int(datetime.now().timestamp() * 1000))
         dataframe = self.freqai.start(dataframe, metadata, self)
-        # The risk columns that sizing, stops and plots read. Computed here rather than
-        # taken from FreqAI, which skips feature engineering when it reuses predictions.
+        # Sizing, stops and plots read hp_ columns. feature_engineering_standard adds them,
+        # but FreqAI skips feature engineering when it reuses saved predictions: only then
+        # compute them here (not on every live candle, where FreqAI already did).
         timeframe_seconds = timeframe_to_seconds(self.timeframe)
-        dataframe = risk_features.add_risk_management_columns(
-            dataframe, self.risk_engine, timeframe_seconds, self.settings.risk_window
-        )
-        dataframe = self.orderbooks.add(
-            dataframe, metadata["pair"], timeframe_seconds, features=False
-        )
+        if "hp_var_99_1d" not in dataframe.columns:
+            dataframe = risk_features.add_risk_management_columns(
+                dataframe, self.risk_engine, timeframe_seconds, self.settings.risk_window
+            )
+        if "hp_ob_source" not in dataframe.columns:
+            dataframe = self.orderbooks.add(
+                dataframe, metadata["pair"], timeframe_seconds, features=False
+            )
         if self.dp.runmode.value in ("live", "dry_run") and len(dataframe):
             last = dataframe.iloc[-1]
             probs = "  ".join(f"p({c})={last.get(c, float('nan')):.3f}" for c in features.CLASSES)
