@@ -3,6 +3,9 @@
 ``CatBoostAltExpert`` is the original design's second CatBoost: deeper trees, a much
 stronger L2 penalty on leaf values, Bernoulli row bootstrap and a random subspace of
 features per split (``rsm``), so its errors correlate less with the first one's.
+
+Both predict through a compiled forest (:mod:`.forest`) when it matches CatBoost's own
+predictor.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import catboost
 import numpy as np
 
 from .base import Expert, FitData
+from .forest import CompiledTrees, from_catboost, without_options
 
 DEFAULTS: dict[str, Any] = {
     "loss_function": "MultiClass",
@@ -36,13 +40,13 @@ ALT_DEFAULTS: dict[str, Any] = {
 }
 
 
-class CatBoostExpert(Expert):
+class CatBoostExpert(CompiledTrees, Expert):
     name = "catboost"
     library = "catboost"
     DEFAULTS: dict[str, Any] = DEFAULTS
 
     def _fit(self, data: FitData) -> None:
-        params = {**self.DEFAULTS, **self.params}
+        params = without_options({**self.DEFAULTS, **self.params})
         if "n_estimators" in params:
             params["iterations"] = int(params.pop("n_estimators"))
         stopping = int(params.pop("early_stopping_rounds", 40))
@@ -66,8 +70,12 @@ class CatBoostExpert(Expert):
             use_best_model=True,
         )
         self.best_iteration = int(self.model.get_best_iteration() or 0) + 1
+        self.build_compiled(data.X_val)
 
-    def _predict_proba(self, X: np.ndarray) -> np.ndarray:
+    def _compile(self):
+        return from_catboost(self.model, self.n_features)
+
+    def _native_proba(self, X: np.ndarray) -> np.ndarray:
         # One thread: inference runs in the bot on small batches. CatBoost evaluates on
         # the CPU whatever ``task_type`` trained the model.
         out = self.model.predict_proba(X, thread_count=1)
@@ -81,6 +89,7 @@ class CatBoostExpert(Expert):
     def _load_native(self, directory: Path) -> None:
         self.model = catboost.CatBoostClassifier()
         self.model.load_model(str(directory / "model.cbm"), format="cbm")
+        self.build_compiled()
 
 
 class CatBoostAltExpert(CatBoostExpert):

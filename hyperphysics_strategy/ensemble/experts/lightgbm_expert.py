@@ -1,4 +1,7 @@
-"""LightGBM gradient-boosted trees (multiclass softmax, early stopping on validation)."""
+"""LightGBM gradient-boosted trees (multiclass softmax, early stopping on validation).
+
+Predicts through a compiled forest (:mod:`.forest`) when it matches ``Booster.predict``.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import lightgbm as lgb
 import numpy as np
 
 from .base import Expert, FitData
+from .forest import CompiledTrees, from_lightgbm, without_options
 
 DEFAULTS = {
     "objective": "multiclass",
@@ -22,12 +26,12 @@ DEFAULTS = {
 }
 
 
-class LightGBMExpert(Expert):
+class LightGBMExpert(CompiledTrees, Expert):
     name = "lightgbm"
     library = "lightgbm"
 
     def _fit(self, data: FitData) -> None:
-        params = {**DEFAULTS, **self.params}
+        params = without_options({**DEFAULTS, **self.params})
         rounds = int(params.pop("n_estimators", params.pop("num_boost_round", 400)))
         stopping = int(params.pop("early_stopping_rounds", 40))
         params.update(self.placement.params)
@@ -47,8 +51,12 @@ class LightGBMExpert(Expert):
             callbacks=[lgb.early_stopping(stopping, verbose=False)],
         )
         self.best_iteration = int(self.booster.best_iteration or rounds)
+        self.build_compiled(data.X_val)
 
-    def _predict_proba(self, X: np.ndarray) -> np.ndarray:
+    def _compile(self):
+        return from_lightgbm(self.booster, self.best_iteration)
+
+    def _native_proba(self, X: np.ndarray) -> np.ndarray:
         return np.asarray(
             self.booster.predict(X, num_iteration=self.best_iteration), dtype=np.float64
         ).reshape(X.shape[0], -1)
@@ -61,3 +69,4 @@ class LightGBMExpert(Expert):
     def _load_native(self, directory: Path) -> None:
         self.booster = lgb.Booster(model_file=str(directory / "model.txt"))
         self.best_iteration = None  # the saved model holds exactly the kept trees
+        self.build_compiled()

@@ -6,7 +6,8 @@
 * ``xgboost_dart``: boosting with dropout of whole trees (DART), which counters the
   over-specialisation of late trees; fewer rounds because every round rescales old trees.
 
-Inference uses ``inplace_predict`` on the CPU (no ``DMatrix`` construction per call).
+Inference goes through a compiled forest (:mod:`.forest`) when it matches XGBoost's own
+predictor, otherwise ``inplace_predict`` on the CPU (no ``DMatrix`` per call).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 import xgboost as xgb
 
 from .base import Expert, FitData
+from .forest import CompiledTrees, from_xgboost, without_options
 
 DEFAULTS: dict[str, Any] = {
     "objective": "multi:softprob",
@@ -55,7 +57,7 @@ DART_DEFAULTS: dict[str, Any] = {
 }
 
 
-class XGBoostExpert(Expert):
+class XGBoostExpert(CompiledTrees, Expert):
     name = "xgboost"
     library = "xgboost"
     DEFAULTS: dict[str, Any] = DEFAULTS
@@ -68,7 +70,7 @@ class XGBoostExpert(Expert):
         return rounds, stopping
 
     def _fit(self, data: FitData) -> None:
-        params = {**self.DEFAULTS, **self.params}
+        params = without_options({**self.DEFAULTS, **self.params})
         rounds, stopping = self._rounds(params)
         params.update(self.placement.params)
         params.update(num_class=data.n_classes, seed=self.seed)
@@ -85,13 +87,17 @@ class XGBoostExpert(Expert):
         )
         best = getattr(self.booster, "best_iteration", None)
         self.best_iteration = rounds if best is None else int(best) + 1
-        self._prepare_inference()
+        self._prepare_inference(data.X_val)
 
-    def _prepare_inference(self) -> None:
+    def _prepare_inference(self, X_check: np.ndarray | None = None) -> None:
         # Inference runs where the caller is (often a CPU-only live bot): predict on CPU.
         self.booster.set_param({"device": "cpu", "nthread": 1})
+        self.build_compiled(X_check)
 
-    def _predict_proba(self, X: np.ndarray) -> np.ndarray:
+    def _compile(self):
+        return from_xgboost(self.booster, self.best_iteration)
+
+    def _native_proba(self, X: np.ndarray) -> np.ndarray:
         rng = (0, self.best_iteration) if self.best_iteration else (0, 0)
         out = self.booster.inplace_predict(X, iteration_range=rng, validate_features=False)
         return np.asarray(out, dtype=np.float64).reshape(X.shape[0], -1)

@@ -1,0 +1,182 @@
+"""Compiled forests: raw scores through the numba kernels, softmax to probabilities."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from . import _kernel
+from ._layout import NodeArrays
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+MIN_ROWS_PER_THREAD = 256
+_FLT_MAX = np.finfo(np.float32).max
+
+
+def softmax(raw: np.ndarray) -> np.ndarray:
+    """Row softmax in float64, the way LightGBM computes it (max subtracted, then exp)."""
+    out = np.empty(raw.shape, dtype=np.float64)
+    _kernel.softmax(np.ascontiguousarray(raw), out)
+    return out
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    with _POOLS_LOCK:
+        if threads not in _POOLS:
+            _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="forest")
+        return _POOLS[threads]
+
+
+def _run_rows(kernel, X: np.ndarray, out: np.ndarray, args: tuple, threads: int) -> None:
+    """``kernel(X, *args, out)`` over row chunks, in ``threads`` threads (the GIL is released)."""
+    n = X.shape[0]
+    threads = max(1, min(int(threads), n // MIN_ROWS_PER_THREAD))
+    if threads == 1:
+        kernel(X, *args, out)
+        return
+    step = -(-n // threads)
+    step += -step % _kernel.BLOCK
+    futures = [
+        _pool(threads).submit(kernel, X[lo : lo + step], *args, out[lo : lo + step])
+        for lo in range(step, n, step)
+    ]
+    kernel(X[:step], *args, out[:step])  # the caller's thread takes the first chunk
+    for f in futures:
+        f.result()
+
+
+class _Compiled:
+    """Common shape checks and the softmax link; subclasses fill ``raw``."""
+
+    n_features: int
+    n_classes: int
+    n_trees: int
+    library: str
+
+    def _input(self, X: np.ndarray) -> np.ndarray:
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise ValueError(f"expected (n, {self.n_features}) features, got {X.shape}")
+        return X
+
+    def raw(self, X: np.ndarray, threads: int = 1) -> np.ndarray:
+        raise NotImplementedError
+
+    def split_points(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(feature, value)`` of every comparison, in input space (for checks)."""
+        raise NotImplementedError
+
+    def predict_proba(self, X: np.ndarray, threads: int = 1) -> np.ndarray:
+        return softmax(self.raw(X, threads))
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.library}, {self.n_trees} trees, "
+            f"{self.n_features} features, {self.n_classes} classes)"
+        )
+
+
+class CompiledForest(_Compiled):
+    """Binary trees (LightGBM, XGBoost): ``raw = base + sum of leaves`` per class.
+
+    ``clip``: inputs are clipped to +-FLT_MAX first (LightGBM reads +-inf as +-1e300).
+    """
+
+    def __init__(
+        self,
+        nodes: NodeArrays,
+        n_features: int,
+        base: np.ndarray,
+        library: str,
+        clip: bool = False,
+    ) -> None:
+        self.nodes = nodes
+        self.n_features = int(n_features)
+        self.base = np.asarray(base, dtype=nodes.val.dtype)
+        self.n_classes = int(self.base.shape[0])
+        self.n_trees = int(nodes.root.shape[0])
+        self.library = library
+        self.negated = bool((nodes.feat >= self.n_features).any())
+        self.clip = bool(clip)
+
+    def raw(self, X: np.ndarray, threads: int = 1) -> np.ndarray:
+        X = self._input(X)
+        f = self.n_features
+        if self.negated or self.clip:
+            Xk = np.empty((X.shape[0], 2 * f if self.negated else f), dtype=np.float32)
+            if self.clip:
+                np.clip(X, -_FLT_MAX, _FLT_MAX, out=Xk[:, :f])
+            else:
+                Xk[:, :f] = X
+            if self.negated:
+                np.negative(Xk[:, :f], out=Xk[:, f:])
+        else:
+            Xk = X
+        out = np.empty((X.shape[0], self.n_classes), dtype=self.base.dtype)
+        out[:] = self.base
+        a = self.nodes
+        args = (a.feat, a.thr, a.child, a.val, a.root, a.klass, a.depth)
+        _run_rows(_kernel.forest_raw, Xk, out, args, threads)
+        return out
+
+    def split_points(self) -> tuple[np.ndarray, np.ndarray]:
+        a = self.nodes
+        inner = a.child != np.arange(a.child.shape[0], dtype=np.uint32)
+        col = a.feat[inner].astype(np.int64)
+        thr = a.thr[inner]
+        neg = col >= self.n_features
+        return np.where(neg, col - self.n_features, col), np.where(neg, -thr, thr)
+
+
+class ObliviousForest(_Compiled):
+    """Symmetric trees (CatBoost): ``raw = scale * sum of leaf vectors + bias``.
+
+    ``columns``: output column of each leaf dimension (of ``n_outputs``; the others are
+    classes the model never saw, raw score ``-inf``).
+    """
+
+    def __init__(
+        self,
+        feat: np.ndarray,
+        border: np.ndarray,
+        split_start: np.ndarray,
+        leaf_start: np.ndarray,
+        val: np.ndarray,
+        n_features: int,
+        scale: float,
+        bias: np.ndarray,
+        library: str = "catboost",
+        columns: np.ndarray | None = None,
+        n_outputs: int | None = None,
+    ) -> None:
+        self.feat = np.asarray(feat, dtype=np.uint32)
+        self.border = np.asarray(border, dtype=np.float32)
+        self.split_start = np.asarray(split_start, dtype=np.int64)
+        self.leaf_start = np.asarray(leaf_start, dtype=np.int64)
+        self.val = np.asarray(val, dtype=np.float64)
+        self.n_features = int(n_features)
+        self.scale = float(scale)
+        self.bias = np.asarray(bias, dtype=np.float64)
+        dims = int(self.bias.shape[0])
+        self.columns = np.arange(dims) if columns is None else np.asarray(columns)
+        self.n_classes = dims if n_outputs is None else int(n_outputs)
+        self.n_trees = int(self.split_start.shape[0] - 1)
+        self.library = library
+
+    def raw(self, X: np.ndarray, threads: int = 1) -> np.ndarray:
+        X = self._input(X)
+        out = np.zeros((X.shape[0], self.bias.shape[0]), dtype=np.float64)
+        args = (self.feat, self.border, self.split_start, self.leaf_start, self.val)
+        _run_rows(_kernel.oblivious_raw, X, out, args, threads)
+        out = out * self.scale + self.bias
+        if self.n_classes == out.shape[1]:
+            return out
+        full = np.full((X.shape[0], self.n_classes), -np.inf)
+        full[:, self.columns] = out
+        return full
+
+    def split_points(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.feat.astype(np.int64), self.border

@@ -1,0 +1,132 @@
+"""Predict through a compiled forest only where it reproduces the native predictor.
+
+:class:`CompiledTrees` is the tree experts' mixin: after training and after loading it
+converts the model (:meth:`_compile`), then compares the compiled and the native
+probabilities on :func:`check_rows`; a model the converters do not support, or a
+difference above :data:`TOLERANCE`, keeps the native predictor (logged). The compiled
+arrays are not pickled: an unpickled expert rebuilds (and re-checks) them on its first
+prediction.
+
+Expert parameters read here and never passed to the library: ``fast_inference``
+(default true; false keeps the native predictor) and ``inference_threads`` (default 1:
+threads of the compiled predictor for batches of at least 512 rows).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from ._layout import Unsupported
+
+logger = logging.getLogger(__name__)
+
+TOLERANCE = 1e-5  # max |p_compiled - p_native| over the check rows
+OPTIONS = ("fast_inference", "inference_threads")
+_SPECIAL = np.array([0.0, -0.0, 1e-36, -1e-36, 1e-35, -1e-35], dtype=np.float32)
+
+
+def without_options(params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` minus the keys of this module (they are not the library's)."""
+    return {k: v for k, v in params.items() if k not in OPTIONS}
+
+
+def check_rows(
+    compiled: Any, X: np.ndarray | None = None, n: int = 512, seed: int = 0
+) -> np.ndarray:
+    """Rows on which compiled and native predictions must agree.
+
+    ``n`` synthetic rows where each feature takes, at random, the value of one of the
+    model's split points or the float32 just above or below it (so ties with thresholds
+    are hit), a value near zero, or NaN (10%); then up to ``n`` of the given rows, and the
+    same rows with 10% of their values replaced by NaN.
+    """
+    rng = np.random.default_rng(seed)
+    f = compiled.n_features
+    feature, value = compiled.split_points()
+    value = np.asarray(value, dtype=np.float32)
+    up, down = np.float32(np.inf), np.float32(-np.inf)
+    rows = np.zeros((n, f), dtype=np.float32)
+    order = np.argsort(feature, kind="stable")
+    feature, value = feature[order], value[order]
+    bounds = np.searchsorted(feature, np.arange(f + 1))
+    for j in range(f):
+        v = value[bounds[j] : bounds[j + 1]]
+        with np.errstate(over="ignore"):  # next to +-FLT_MAX: +-inf, a fine test value
+            around = [np.nextafter(v, up), np.nextafter(v, down)]
+        candidates = np.concatenate([v, *around, _SPECIAL])
+        rows[:, j] = candidates[rng.integers(len(candidates), size=n)]
+    rows[rng.random(rows.shape) < 0.1] = np.nan
+    parts = [rows]
+    if X is not None and len(X):
+        X = np.asarray(X, dtype=np.float32)
+        take = X[np.sort(rng.choice(len(X), size=min(n, len(X)), replace=False))]
+        holes = take.copy()
+        holes[rng.random(holes.shape) < 0.1] = np.nan
+        parts += [take, holes]
+    return np.ascontiguousarray(np.concatenate(parts))
+
+
+class CompiledTrees:
+    """Mixin for tree experts: ``_predict_proba`` through a checked compiled forest."""
+
+    name: str
+    params: dict[str, Any]
+    seed: int
+
+    def _native_proba(self, X: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _compile(self) -> Any:
+        """The compiled forest of the fitted model; raises ``Unsupported``."""
+        raise NotImplementedError
+
+    @property
+    def compiled(self) -> Any:
+        """The checked compiled forest, or None when predicting natively (built lazily)."""
+        if "_compiled" not in self.__dict__:
+            self.build_compiled()
+        return self.__dict__["_compiled"]
+
+    def build_compiled(self, X: np.ndarray | None = None) -> Any:
+        """Convert the model and check it against the native predictor (see module doc)."""
+        self._compiled = None
+        if not self.params.get("fast_inference", True):
+            return None
+        try:
+            compiled = self._compile()
+        except Unsupported as exc:
+            logger.debug("%s: native predictor (%s)", self.name, exc)
+            return None
+        except Exception as exc:  # a converter bug must never break predictions
+            logger.warning("%s: native predictor, conversion failed: %r", self.name, exc)
+            return None
+        rows = check_rows(compiled, X, seed=self.seed)
+        native = np.asarray(self._native_proba(rows), dtype=np.float64)
+        fast = compiled.predict_proba(rows)
+        diff = float(np.max(np.abs(native - fast))) if native.shape == fast.shape else np.inf
+        if not diff <= TOLERANCE:  # NaN fails too
+            logger.warning(
+                "%s: native predictor, the compiled forest differs by %.3g (> %g) on %d check rows",
+                self.name,
+                diff,
+                TOLERANCE,
+                len(rows),
+            )
+            return None
+        logger.debug("%s: compiled %r, max difference %.3g", self.name, compiled, diff)
+        self._compiled = compiled
+        return compiled
+
+    def _predict_proba(self, X: np.ndarray) -> np.ndarray:
+        compiled = self.compiled
+        if compiled is None:
+            return self._native_proba(X)
+        return compiled.predict_proba(X, threads=int(self.params.get("inference_threads", 1)))
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_compiled", None)  # rebuilt from the native model after unpickling
+        return state
