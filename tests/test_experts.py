@@ -12,7 +12,7 @@ import torch
 from hyperphysics_strategy.engine.hardware import DEFAULT_EXPERT_NAMES
 from hyperphysics_strategy.ensemble import make_expert
 from hyperphysics_strategy.ensemble.experts import EXPERT_REGISTRY, FitData, Placement, TorchExpert
-from hyperphysics_strategy.ensemble.experts.neural import sparsemax
+from hyperphysics_strategy.ensemble.experts.neural import FTTransformerNet, sparsemax
 from hyperphysics_strategy.ensemble.labels import LabelCodec
 from hyperphysics_strategy.ensemble.training import fit_with_fallback
 
@@ -148,3 +148,80 @@ def test_expert_missing_class_gets_a_column(fit_data):
     for name in ("catboost", "mlp"):
         proba = make_expert(name, FAST[name]).fit(data).predict_proba(X[:100])
         assert proba.shape == (100, 3) and proba[:, 0].max() < 0.1
+
+
+# -- the transformer's token budget ----------------------------------------------------------
+
+
+def test_transformer_token_budget_on_wide_inputs(tmp_path):
+    """120 features > max_tokens (32): a learned projection to 32 tokens; it still learns
+    the signal and round-trips save/load and pickle with identical predictions."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(3000, 120)).astype(np.float32)
+    score = X[:, 0] + 0.5 * X[:, 77] + 0.1 * rng.normal(size=3000)
+    codes = LabelCodec().encode(
+        np.where(score > 0.6, "buy", np.where(score < -0.6, "sell", "neutral"))
+    )
+    X = X * 50.0 + 7.0
+    data = FitData(X[:2400], codes[:2400], np.ones(2400), X[2400:], codes[2400:], np.ones(600), 3)
+    # the default 40 epochs (FAST's 15 leave the projection under-trained: about 0.81)
+    params = {**FAST["transformer"], "max_epochs": 40}
+    expert = make_expert("transformer", params, seed=3).fit(data, Placement(threads=1))
+    module = expert.module
+    assert module.projection is not None and module.projection.weight.shape == (32, 120)
+    assert "projection_gain" in module.state_dict()
+    assert module.weight.shape == (32, 16) and module.tokens_per_sample == 33
+    proba = expert.predict_proba(X[2400:])
+    assert np.mean(proba.argmax(axis=1) == codes[2400:]) > 0.8  # chance is about 0.45
+
+    expert.save(tmp_path / "wide")
+    loaded = type(expert).load(tmp_path / "wide")
+    assert loaded.module.projection.weight.shape == (32, 120)
+    np.testing.assert_allclose(loaded.predict_proba(X[2400:]), proba, rtol=1e-6, atol=1e-9)
+    clone = pickle.loads(pickle.dumps(expert))
+    np.testing.assert_allclose(clone.predict_proba(X[2400:]), proba, rtol=1e-6, atol=1e-9)
+
+    # the budget is read from the weights: a later change of the default still loads
+    small = make_expert("transformer", {**FAST["transformer"], "max_tokens": 8}, seed=3)
+    small.n_features, small.n_classes = 120, 3
+    small.mean, small.std = np.zeros(120, np.float32), np.ones(120, np.float32)
+    small.module = small._new_module().eval()
+    small.params.pop("max_tokens")
+    again = pickle.loads(pickle.dumps(small))
+    assert again.module.projection.weight.shape == (8, 120)
+    np.testing.assert_allclose(again.predict_proba(X[:50]), small.predict_proba(X[:50]))
+
+
+def test_transformer_within_budget_keeps_one_token_per_feature():
+    """n_features <= max_tokens: no projection, the state-dict keys and the seeded
+    initial weights of the network without a budget."""
+    torch.manual_seed(0)
+    budget = FTTransformerNet(12, 3, 16, 4, 1, 32, 0.1, max_tokens=32)
+    torch.manual_seed(0)
+    plain = FTTransformerNet(12, 3, 16, 4, 1, 32, 0.1)
+    assert budget.projection is None
+    assert budget.state_dict().keys() == plain.state_dict().keys()
+    assert not any(k.startswith("projection") for k in budget.state_dict())
+    for k, v in plain.state_dict().items():
+        torch.testing.assert_close(budget.state_dict()[k], v)
+    assert budget.weight.shape == (12, 16) and budget.tokens_per_sample == 13
+    # exactly at the budget: still one token per feature
+    assert FTTransformerNet(32, 3, 16, 4, 1, 32, 0.1, max_tokens=32).projection is None
+
+
+def test_transformer_saved_without_a_budget_still_loads(tmp_path):
+    """A wide transformer pickled or saved before the budget existed (one token per
+    feature, no ``max_tokens`` in its params) loads with its own architecture."""
+    X = np.random.default_rng(2).normal(size=(40, 60)).astype(np.float32)
+    old = make_expert("transformer", {"d_token": 8, "layers": 1, "ff": 16}, seed=0)
+    old.n_features, old.n_classes = 60, 3
+    old.mean, old.std = np.zeros(60, np.float32), np.ones(60, np.float32)
+    torch.manual_seed(0)
+    old.module = FTTransformerNet(60, 3, 8, 4, 1, 16, 0.1).eval()  # the old network
+    expected = old.predict_proba(X)
+    clone = pickle.loads(pickle.dumps(old))
+    assert clone.module.projection is None and clone.module.weight.shape == (60, 8)
+    np.testing.assert_allclose(clone.predict_proba(X), expected, rtol=1e-6, atol=1e-9)
+    old.save(tmp_path)
+    loaded = type(old).load(tmp_path)
+    np.testing.assert_allclose(loaded.predict_proba(X), expected, rtol=1e-6, atol=1e-9)

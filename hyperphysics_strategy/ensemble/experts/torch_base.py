@@ -252,9 +252,14 @@ class TorchExpert(Expert):
     def _restore(self, tensors: dict[str, torch.Tensor]) -> None:
         self.mean = tensors["input.mean"].numpy().astype(np.float32)
         self.std = tensors["input.std"].numpy().astype(np.float32)
-        module = self._new_module()
-        module.load_state_dict({k[7:]: v for k, v in tensors.items() if k.startswith("module.")})
+        state = {k[7:]: v for k, v in tensors.items() if k.startswith("module.")}
+        module = self._module_for_state(state)
+        module.load_state_dict(state)
         self.module = module.eval()
+
+    def _module_for_state(self, state: dict[str, torch.Tensor]) -> nn.Module:
+        """A fresh module of the architecture ``state`` (a state dict) was saved from."""
+        return self._new_module()
 
     def _save_native(self, directory: Path) -> None:
         tmp = directory / "model.pt.tmp"
