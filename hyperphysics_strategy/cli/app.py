@@ -8,7 +8,7 @@ from rich.console import Console
 app = typer.Typer(
     name="hyperphysics",
     help="HyperPhysics strategy for freqtrade: set up a user dir, inspect hardware, "
-    "run the local exchange simulator and the demo.",
+    "run the local exchange simulator and the demo, train the expert ensemble.",
     no_args_is_help=True,
     add_completion=False,
 )

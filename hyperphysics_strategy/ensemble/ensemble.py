@@ -201,6 +201,7 @@ class ExpertEnsemble:
         labels_val: Sequence[object] | None = None,
         sample_weight_val: np.ndarray | None = None,
         on_expert_done: Callable[[TrainingOutcome], None] | None = None,
+        on_expert_start: Callable[[str, str], None] | None = None,
     ) -> ExpertEnsemble:
         """Train all experts, drop the failed ones, fit the blend weights on validation.
 
@@ -261,6 +262,7 @@ class ExpertEnsemble:
             placements,
             workers,
             on_expert_done,
+            on_start=on_expert_start,
             use_processes=self.use_processes,
             timeout=self.expert_timeout,
         )

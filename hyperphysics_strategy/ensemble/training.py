@@ -261,6 +261,7 @@ def train_experts(
     max_workers: int,
     on_done: Callable[[TrainingOutcome], None] | None = None,
     *,
+    on_start: Callable[[str, str], None] | None = None,
     use_processes: ProcessMode = None,
     timeout: float | None = None,
 ) -> list[TrainingOutcome]:
@@ -269,6 +270,11 @@ def train_experts(
     ``use_processes``: ``None`` (default) trains torch experts in worker processes and
     tree experts in threads, ``False`` everything in threads, ``True`` everything in
     processes. ``timeout``: seconds one expert may train before it is dropped.
+
+    Progress callbacks (for a display; both are called in the parent process, one call
+    at a time): ``on_start(expert_name, device)`` when a lane starts an expert (for a
+    process lane: when it submits the expert to its worker), ``on_done(outcome)`` when
+    it finishes or is dropped. An exception raised by ``on_start`` is logged and ignored.
     """
     if len(experts) != len(placements):
         raise ValueError(f"{len(experts)} experts but {len(placements)} placements")
@@ -332,6 +338,12 @@ def train_experts(
                     placement.threads,
                     lane_name,
                 )
+                if on_start is not None:
+                    try:
+                        with lock:
+                            on_start(expert.name, placement.device)
+                    except Exception as exc:  # a display must not stop training
+                        logger.warning("progress callback failed for %s: %s", expert.name, exc)
                 try:
                     if _wants_process(expert, use_processes):
                         outcome = _run_in_process(lane, expert, placement, timeout)

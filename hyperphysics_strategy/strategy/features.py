@@ -6,6 +6,8 @@ Every feature column starts with ``%`` and every target with ``&`` (FreqAI's nam
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 import talib.abstract as ta
@@ -77,3 +79,32 @@ def direction_labels(
     out = pd.Series(labels, index=close.index, dtype=object)
     out[forward.isna() | threshold.isna()] = np.nan
     return out
+
+
+def build_training_set(
+    candles: pd.DataFrame,
+    periods: Sequence[int] = (10, 20),
+    horizon: int = 12,
+    vol_window: int = 100,
+    threshold_sigma: float = 0.5,
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Features and direction labels of one pair's candles, outside FreqAI.
+
+    The strategy's features as FreqAI would expand them for one timeframe: the indicator
+    features for each period in ``periods`` (``%-rsi-10``, ``%-rsi-20``, ...), the
+    per-candle shape and the calendar features, and the ``direction_labels`` target over
+    ``horizon`` candles. Rows with an infinite or missing value (indicator warm-up, the
+    last ``horizon`` candles) are dropped. Returns ``(features, labels)`` on the kept
+    rows of ``candles``' index; the feature columns start with ``%``.
+    """
+    out = candles.copy()
+    for period in periods:
+        ind = add_indicator_features(candles.copy(), period)
+        for col in ind.columns:
+            if col.startswith("%"):
+                out[col.replace("period", str(period))] = ind[col]
+    out = add_calendar_features(add_basic_features(out))
+    out[TARGET_COLUMN] = direction_labels(out["close"], horizon, vol_window, threshold_sigma)
+    out = out.replace([np.inf, -np.inf], np.nan).dropna()
+    cols = [c for c in out.columns if c.startswith("%")]
+    return out[cols], out[TARGET_COLUMN]

@@ -1,0 +1,96 @@
+"""``hyperphysics train`` on the bundled demo candles, its input errors, and the feature
+and label assembly it shares with the walk-forward benchmark."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from hyperphysics_strategy.cli import app
+from hyperphysics_strategy.demo import demo_data_dir
+from hyperphysics_strategy.ensemble.experts import EXPERT_REGISTRY
+from hyperphysics_strategy.strategy.features import CLASSES, build_training_set
+
+runner = CliRunner()
+DEMO = str(demo_data_dir())
+
+
+def train(*args: str):
+    return runner.invoke(app, ["train", "--datadir", DEMO, *args])
+
+
+def test_build_training_set_on_demo_candles():
+    candles = pd.read_feather(demo_data_dir() / "ETH_USDT-1h.feather")
+    X, y = build_training_set(candles, periods=(10, 20), horizon=12)
+    assert len(X) == len(y) > 1000 and X.index.equals(y.index)
+    assert all(c.startswith("%") for c in X.columns)
+    assert {"%-rsi-10", "%-rsi-20", "%-pct_change", "%-hour_sin"} <= set(X.columns)
+    assert np.isfinite(X.to_numpy()).all()
+    assert set(y) <= set(CLASSES)
+    assert X.index[-1] == len(candles) - 1 - 12  # the last horizon has no label yet
+
+
+def test_train_shows_each_expert_and_the_ensemble(tmp_path):
+    save = tmp_path / "models"
+    result = train(
+        "--pair", "ETH/USDT", "--experts", "lightgbm,xgboost", "--rows", "400", "--save", str(save)
+    )
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "ETH/USDT 1h: 400 rows" in out
+    for name in ("lightgbm", "xgboost"):
+        assert any(name in line and "done" in line for line in out.splitlines()), out
+    assert "ensemble: " in out and "val log-loss" in out
+    assert "Plan: 2 task(s)" in out  # the hardware plan summary
+
+    report = json.loads((save / "report.json").read_text())
+    assert report["pair"] == "ETH/USDT" and report["rows"] == 400
+    assert set(report["weights"]) == {"lightgbm", "xgboost"}
+    assert [e["name"] for e in report["report"]["experts"]] == ["lightgbm", "xgboost"]
+    candles = pd.read_feather(demo_data_dir() / "ETH_USDT-1h.feather")
+    X, _ = build_training_set(candles, horizon=report["horizon"])
+    assert list(X.columns) == report["feature_names"]
+    for name in ("lightgbm", "xgboost"):
+        expert = EXPERT_REGISTRY[name].load(save / name)
+        proba = expert.predict_proba(X.to_numpy(np.float32)[-50:])
+        assert proba.shape == (50, 3) and np.allclose(proba.sum(axis=1), 1.0)
+
+
+def _one_error_line(result) -> str:
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--pair", "DOGE/USDT"], "unknown pair DOGE/USDT"),
+        (["--pair", "BTCUSDT"], "'BTCUSDT'"),
+        (["--timeframe", "4h"], "no 4h candles"),
+        (["--experts", "lightgbm,randomforest"], "unknown expert 'randomforest'"),
+        (["--experts", "xgboost,xgboost"], "expert listed twice: xgboost"),
+    ],
+)
+def test_bad_input_is_one_named_error_with_exit_code_2(args, named):
+    result = train(*args)
+    assert result.exit_code == 2, result.output
+    assert named in _one_error_line(result)
+
+
+def test_missing_data_directory_is_named(tmp_path):
+    missing = tmp_path / "nowhere"
+    result = runner.invoke(app, ["train", "--datadir", str(missing)])
+    assert result.exit_code == 2
+    line = _one_error_line(result)
+    assert "does not exist" in line and "nowhere" in line
+
+
+def test_too_few_rows_is_an_input_error():
+    result = train("--rows", "50")
+    assert result.exit_code == 2
+    assert "only 50 usable rows" in _one_error_line(result)
