@@ -265,3 +265,12 @@ def test_single_leaf_trees_and_wide_inputs():
         assert depth == 0 or compiled.negated
         rows = hard_rows(compiled, X)
         np.testing.assert_array_equal(compiled.raw(rows), booster.predict(rows, raw_score=True))
+
+
+def test_default_inference_threads_follow_the_cores_this_process_may_use(monkeypatch):
+    from hyperphysics_strategy.ensemble.experts.forest import gate
+
+    monkeypatch.setattr(gate.os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert gate.default_inference_threads() == 1
+    monkeypatch.setattr(gate.os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    assert gate.default_inference_threads() == 2

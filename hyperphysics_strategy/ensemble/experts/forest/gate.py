@@ -8,13 +8,15 @@ arrays are not pickled: an unpickled expert rebuilds (and re-checks) them on its
 prediction.
 
 Expert parameters read here and never passed to the library: ``fast_inference``
-(default true; false keeps the native predictor) and ``inference_threads`` (default 1:
-threads of the compiled predictor for batches of at least 512 rows).
+(default true; false keeps the native predictor) and ``inference_threads`` (threads of
+the compiled predictor for batches of at least 512 rows; default two where the process
+may run on two or more cores, else one).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import numpy as np
@@ -26,6 +28,15 @@ logger = logging.getLogger(__name__)
 TOLERANCE = 1e-5  # max |p_compiled - p_native| over the check rows
 OPTIONS = ("fast_inference", "inference_threads")
 _SPECIAL = np.array([0.0, -0.0, 1e-36, -1e-36, 1e-35, -1e-35], dtype=np.float32)
+
+
+def default_inference_threads() -> int:
+    """Two where this process may use two or more cores (batches split in halves), else one."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return min(2, max(cores, 1))
 
 
 def without_options(params: dict[str, Any]) -> dict[str, Any]:
@@ -124,7 +135,8 @@ class CompiledTrees:
         compiled = self.compiled
         if compiled is None:
             return self._native_proba(X)
-        return compiled.predict_proba(X, threads=int(self.params.get("inference_threads", 1)))
+        threads = self.params.get("inference_threads") or default_inference_threads()
+        return compiled.predict_proba(X, threads=int(threads))
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
