@@ -12,21 +12,24 @@ plain (unweighted) log-loss and the balanced accuracy, averaged over folds and p
 
 Models, all on identical rows:
 
-* ``ensemble (12)``: all twelve experts, blended (each expert alone is read from the
-  same fit: its own out-of-sample probabilities);
-* ``ensemble (default)``: lightgbm + xgboost, the FreqAI model's default;
-* ``..., raw blend``: the same experts blended as before calibration existed (simplex
-  weights fitted on the raw, class-balanced probabilities with class-balanced
-  validation weights; no prior shift, shrinkage or tempering), read from the same fit;
-* ``<expert> + calibration``: the expert alone through the ensemble's calibration (prior
-  shift and tempering fitted on the same validation block), i.e. what the single-expert
-  FreqAI classifiers (``HyperPhysicsLightGBMClassifier``, ...) now predict; a plain
+* ``ensemble (12 experts)``: all twelve experts, stacked blend (the default method: a
+  logistic model on out-of-fold predictions from three forward-chaining folds plus the
+  validation block);
+* ``ensemble (lightgbm+xgboost)``: the FreqAI model's default expert list, same method;
+* ``..., simplex blend``: the same fitted experts blended by the previous method (shrunk
+  simplex weights and one temperature on the validation block), read from the same fit;
+* ``<expert> alone``: the expert as its single-expert FreqAI classifier predicts it (an
+  ensemble of one: its own calibration and stacker of one), fitted on the same
+  out-of-fold blocks as the twelve-expert ensemble, nothing re-trained; a plain
   ``<expert>`` row is the raw expert;
 * ``class prior (no model)``: the constant forecast of the training labels' class
-  frequencies (the target prior of the calibration), the no-skill baseline;
+  frequencies, the no-skill baseline;
 * ``freqai LightGBMClassifier``: ``lightgbm.LGBMClassifier()`` with default parameters,
   fitted like FreqAI's ``LightGBMClassifier`` (train rows, its eval set = the ensemble's
   validation block, sample weights 1).
+
+Paired differences (model minus the twelve-expert ensemble, per fold) are printed too:
+the folds share their market regime, so a paired comparison is the fair one.
 """
 
 from __future__ import annotations
@@ -44,11 +47,17 @@ from lightgbm import LGBMClassifier
 
 from hyperphysics_strategy.engine.hardware import DEFAULT_EXPERT_NAMES
 from hyperphysics_strategy.ensemble import ExpertEnsemble
-from hyperphysics_strategy.ensemble.blending import blend, fit_blend_weights
-from hyperphysics_strategy.ensemble.calibration import class_priors, fit_calibrated_blend
+from hyperphysics_strategy.ensemble.blending import blend
+from hyperphysics_strategy.ensemble.calibration import (
+    PredictionBlock,
+    class_priors,
+    fit_calibrated_blend,
+    fit_expert_calibration,
+)
 from hyperphysics_strategy.ensemble.labels import LabelCodec
 from hyperphysics_strategy.ensemble.metrics import balanced_accuracy, log_loss
 from hyperphysics_strategy.ensemble.splits import time_ordered_split
+from hyperphysics_strategy.ensemble.stacking import fit_stacker
 from hyperphysics_strategy.ensemble.weights import balanced_sample_weights
 from hyperphysics_strategy.strategy import features as F
 
@@ -58,43 +67,41 @@ HORIZON = 12
 
 def build(pair: str) -> tuple[np.ndarray, np.ndarray]:
     df = pd.read_feather(CANDLES / f"{pair}_USDT-1h.feather")
-    out = df.copy()
-    for period in (10, 20):
-        ind = F.add_indicator_features(df.copy(), period)
-        for col in ind.columns:
-            if col.startswith("%"):
-                out[col.replace("period", str(period))] = ind[col]
-    out = F.add_calendar_features(F.add_basic_features(out))
-    out["&s-direction"] = F.direction_labels(out["close"], HORIZON, 100, 0.5)
-    out = out.replace([np.inf, -np.inf], np.nan).dropna()
-    cols = [c for c in out.columns if c.startswith("%")]
-    return out[cols].to_numpy(np.float32), out["&s-direction"].to_numpy()
+    X, y = F.build_training_set(df, periods=(10, 20), horizon=HORIZON)
+    return X.to_numpy(np.float32), y.to_numpy()
 
 
-def variants(
+def singles(ens: ExpertEnsemble, Xte: np.ndarray) -> dict[str, np.ndarray]:
+    """Each expert alone, calibrated and stacked as an ensemble of one, from ``ens``'s own
+    out-of-fold blocks: what ``HyperPhysics<Expert>Classifier`` predicts."""
+    out = {}
+    blocks = ens.oof_blocks or []
+    for i, expert in enumerate(ens.experts):
+        mine = [
+            PredictionBlock([b.probas[i]], b.codes, b.source_prior, b.target_prior, b.sample_weight)
+            for b in blocks
+        ]
+        cal, calibrated, codes, weights = fit_expert_calibration(
+            mine, ens.calibration.source_prior, ens.calibration.target_prior
+        )
+        stacker = fit_stacker(calibrated, codes, ens.codec.n_classes, weights, ens.stacking_C)
+        out[f"{expert.name} alone"] = stacker.predict([cal.expert(expert.predict_proba(Xte), 0)])
+    return out
+
+
+def simplex_blend(
     ens: ExpertEnsemble, Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, codec: LabelCodec
-) -> dict[str, np.ndarray]:
-    """Out-of-sample probabilities of the raw blend and of each expert calibrated alone.
-
-    Re-derives the ensemble's own split (validation = last 15% after the embargo) and
-    reuses its trained experts: nothing is re-trained.
-    """
+) -> np.ndarray:
+    """The previous blend (shrunk simplex weights, one temperature, on the validation
+    block) of ``ens``'s fitted experts: nothing is re-trained."""
     k = codec.n_classes
     train_idx, val_idx = time_ordered_split(len(ytr), ens.validation_fraction, ens.embargo)
     y_fit, y_val = codec.encode(ytr[train_idx]), codec.encode(ytr[val_idx])
     source = class_priors(y_fit, k, balanced_sample_weights(y_fit, k))
     target = class_priors(y_fit, k, None, pseudo_count=1.0)
     val = [e.predict_proba(Xtr[val_idx]) for e in ens.experts]
-    test = [e.predict_proba(Xte) for e in ens.experts]
-    raw_weights = fit_blend_weights(val, y_val, balanced_sample_weights(y_val, k))
-    out = {
-        "raw blend": blend(test, raw_weights),
-        "class prior (no model)": np.tile(target, (len(Xte), 1)),
-    }
-    for e, v, t in zip(ens.experts, val, test, strict=True):
-        cal, _, _ = fit_calibrated_blend([v], y_val, source, target, gap=ens.embargo)
-        out[f"{e.name} + calibration"] = cal.finish(cal.shift(t))
-    return out
+    cal, weights, _ = fit_calibrated_blend(val, y_val, source, target, gap=ens.embargo)
+    return cal.finish(blend([cal.shift(e.predict_proba(Xte)) for e in ens.experts], weights))
 
 
 def main() -> None:
@@ -126,32 +133,29 @@ def main() -> None:
             def score(name: str, p: np.ndarray, codes: np.ndarray = codes) -> None:
                 scores[name].append((log_loss(p, codes), balanced_accuracy(p, codes)))
 
+            small = ExpertEnsemble(("lightgbm", "xgboost"), embargo=HORIZON, seed=fold)
+            score("ensemble (lightgbm+xgboost)", small.fit(Xtr, ytr).predict_proba(Xte))
+            score(
+                "ensemble (lightgbm+xgboost), simplex blend",
+                simplex_blend(small, Xtr, ytr, Xte, codec),
+            )
+            target = small.calibration.target_prior
+            score("class prior (no model)", np.tile(target, (len(Xte), 1)))
+            fitted = small
             if not args.no_twelve:
                 ens = ExpertEnsemble(DEFAULT_EXPERT_NAMES, embargo=HORIZON, seed=fold)
                 score("ensemble (12 experts)", ens.fit(Xtr, ytr).predict_proba(Xte))
                 score(
-                    "ensemble (12 experts), raw blend",
-                    variants(ens, Xtr, ytr, Xte, codec)["raw blend"],
+                    "ensemble (12 experts), simplex blend", simplex_blend(ens, Xtr, ytr, Xte, codec)
                 )
                 for r in ens.report.experts:
                     if r.error:
                         print(f"{pair} fold {fold}: {r.name} dropped: {r.error}")
-
-            small = ExpertEnsemble(("lightgbm", "xgboost"), embargo=HORIZON, seed=fold)
-            score("ensemble (lightgbm+xgboost)", small.fit(Xtr, ytr).predict_proba(Xte))
-            # single experts from the fit that has them all (the 12, else the default two)
-            singles = small if args.no_twelve else ens
-            for name, q in variants(singles, Xtr, ytr, Xte, codec).items():
-                if name == "raw blend":
-                    if singles is small:
-                        score("ensemble (lightgbm+xgboost), raw blend", q)
-                    continue
+                fitted = ens
+            for name, q in singles(fitted, Xte).items():
                 score(name, q)
-            for expert in singles.experts:
+            for expert in fitted.experts:
                 score(expert.name, expert.predict_proba(Xte))
-            if singles is not small:
-                raw = variants(small, Xtr, ytr, Xte, codec)["raw blend"]
-                score("ensemble (lightgbm+xgboost), raw blend", raw)
 
             # FreqAI's LightGBMClassifier: LGBMClassifier(**params).fit(X, y, eval_set=...)
             n_val = int(round(len(ytr) * 0.15))
@@ -175,6 +179,31 @@ def main() -> None:
         f"(chance log-loss ln 3 = {np.log(3):.4f})",
         ["model", "log-loss", "std", "balanced acc.", "folds"],
         rows,
+    )
+    ref = (
+        "ensemble (12 experts)"
+        if "ensemble (12 experts)" in scores
+        else ("ensemble (lightgbm+xgboost)")
+    )
+    base = np.array([v[0] for v in scores[ref]])
+    paired = []
+    for name, values in scores.items():
+        if name == ref:
+            continue
+        diff = np.array([v[0] for v in values]) - base
+        paired.append(
+            [
+                name,
+                f"{diff.mean():+.4f}",
+                f"{diff.std(ddof=1) / np.sqrt(diff.size):.4f}",
+                f"{int((diff > 0).sum())}/{diff.size}",
+            ]
+        )
+    paired.sort(key=lambda r: float(r[1]))
+    print_table(
+        f"Paired log-loss difference, model minus {ref} (positive: the ensemble is better)",
+        ["model", "mean diff", "std err", "folds ensemble better"],
+        paired,
     )
     print(f"\ntotal {time.perf_counter() - started:.0f}s")
 

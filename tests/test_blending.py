@@ -135,4 +135,11 @@ def test_calibrated_blend_beats_raw_blend_of_balanced_experts_out_of_sample():
     assert np.allclose(val_out.sum(axis=1), 1.0)
     assert log_loss(calibrated, y_test) < log_loss(raw, y_test) - 0.05
     assert isinstance(cal, Calibration) and cal.temperature > 0
-    assert set(cal.to_dict()) == {"source_prior", "target_prior", "temperature", "shrinkage"}
+    assert set(cal.to_dict()) == {
+        "source_prior",
+        "target_prior",
+        "temperature",
+        "shrinkage",
+        "expert_temperatures",
+    }
+    assert cal.to_dict()["expert_temperatures"] is None  # the simplex blend: one temperature

@@ -22,6 +22,12 @@ probabilities to ``log p'(c) = log pi(c) + (log p(c) - log pi(c)) / T`` (renorma
 ``T > 1`` pulls an over-confident forecast towards the training prior (``T -> inf`` is
 the prior itself), ``T < 1`` sharpens an under-confident one, ``T = 1`` is the identity.
 ``T`` minimises the validation log-loss (a one-dimensional bounded search on ``log T``).
+
+The simplex blend (:func:`fit_calibrated_blend`) shifts every expert, blends and tempers
+the blend once, all on the validation block. The stacked blend
+(:func:`fit_expert_calibration`, then :mod:`.stacking`) shifts each block of out-of-fold
+predictions with the priors of the experts that made it and tempers **each expert** with
+its own ``T`` fitted on the pooled blocks, before the stacker combines them.
 """
 
 from __future__ import annotations
@@ -121,9 +127,19 @@ class Calibration:
     target_prior: np.ndarray  # class prior of the training labels
     temperature: float = 1.0
     shrinkage: float = 0.0  # weight of the uniform vector in the blend weights
+    #: per-expert temperatures (the stacked blend); ``None`` for the simplex blend
+    expert_temperatures: np.ndarray | None = None
 
     def shift(self, proba: np.ndarray) -> np.ndarray:
         return prior_shift(proba, self.source_prior, self.target_prior)
+
+    def expert(self, proba: np.ndarray, index: int) -> np.ndarray:
+        """Expert ``index``'s probabilities shifted to the target prior and tempered alone."""
+        temperatures = getattr(self, "expert_temperatures", None)  # older pickles: none
+        shifted = self.shift(proba)
+        if temperatures is None:
+            return shifted
+        return temper(shifted, self.target_prior, float(temperatures[index]))
 
     def finish(self, blended: np.ndarray) -> np.ndarray:
         return temper(blended, self.target_prior, self.temperature)
@@ -134,6 +150,11 @@ class Calibration:
             "target_prior": [round(float(v), 6) for v in self.target_prior],
             "temperature": round(float(self.temperature), 6),
             "shrinkage": round(float(self.shrinkage), 6),
+            "expert_temperatures": (
+                None
+                if getattr(self, "expert_temperatures", None) is None
+                else [round(float(t), 6) for t in self.expert_temperatures]
+            ),
         }
 
 
@@ -161,3 +182,44 @@ def fit_calibrated_blend(
     blended = blend(shifted, weights)
     cal.temperature = fit_temperature(blended, codes, cal.target_prior, sample_weight)
     return cal, weights, cal.finish(blended)
+
+
+@dataclass
+class PredictionBlock:
+    """Out-of-sample expert probabilities for a block of rows, with the priors (source:
+    what the experts trained under, target: their training labels') of the experts that
+    made them."""
+
+    probas: list[np.ndarray]
+    codes: np.ndarray
+    source_prior: np.ndarray
+    target_prior: np.ndarray
+    sample_weight: np.ndarray | None = None
+
+
+def fit_expert_calibration(
+    blocks: Sequence[PredictionBlock], source_prior: np.ndarray, target_prior: np.ndarray
+) -> tuple[Calibration, list[np.ndarray], np.ndarray, np.ndarray]:
+    """Per-expert prior shift and temperature, fitted on pooled out-of-sample blocks.
+
+    Each block's probabilities are shifted with the block's own priors (its experts were
+    trained on other rows), pooled, and one temperature per expert minimises the pooled
+    log-loss. Returns ``(calibration for the final experts, calibrated pooled probabilities
+    per expert, pooled codes, pooled weights)``.
+    """
+    if not blocks:
+        raise ValueError("no prediction blocks to calibrate on")
+    n_experts = len(blocks[0].probas)
+    pooled = [
+        np.concatenate([prior_shift(b.probas[e], b.source_prior, b.target_prior) for b in blocks])
+        for e in range(n_experts)
+    ]
+    codes = np.concatenate([b.codes for b in blocks]).astype(np.int64)
+    weights = np.concatenate(
+        [np.ones(b.codes.shape[0]) if b.sample_weight is None else b.sample_weight for b in blocks]
+    )
+    cal = Calibration(np.asarray(source_prior, float), np.asarray(target_prior, float))
+    temperatures = np.array([fit_temperature(p, codes, cal.target_prior, weights) for p in pooled])
+    cal.expert_temperatures = temperatures
+    calibrated = [temper(p, cal.target_prior, t) for p, t in zip(pooled, temperatures, strict=True)]
+    return cal, calibrated, codes, weights

@@ -7,6 +7,7 @@ It behaves like a scikit-learn classifier (``predict``, ``predict_proba``,
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -18,17 +19,30 @@ import numpy as np
 from hyperphysics_strategy.engine.hardware import DevicePlan
 
 from .blending import blend, fit_blend_weights
-from .calibration import Calibration, class_priors, fit_calibrated_blend
+from .calibration import (
+    Calibration,
+    PredictionBlock,
+    class_priors,
+    fit_calibrated_blend,
+    fit_expert_calibration,
+)
+from .crossfit import forward_folds
 from .drift import DriftReport, feature_drift
 from .experts import Expert, FitData, Placement, make_expert
+from .experts.forest import CompiledTrees
 from .labels import DEFAULT_CLASSES, LabelCodec
 from .metrics import balanced_accuracy, log_loss
 from .sampling import stratified_indices
 from .splits import time_ordered_split
+from .stacking import DEFAULT_C, Stacker, fit_stacker
 from .training import ProcessMode, TrainingOutcome, train_experts
 from .weights import balanced_sample_weights
 
 logger = logging.getLogger(__name__)
+
+#: Blend methods: ``"stack"`` (stacked logistic model on out-of-fold predictions) or
+#: ``"simplex"`` (shrunk simplex weights and one temperature on the validation block).
+BLEND_METHODS = ("stack", "simplex")
 
 #: Maps experts to (one placement per expert, how many experts may train at once).
 PlacementProvider = Callable[[Sequence[Expert]], tuple[list[Placement], int]]
@@ -46,6 +60,15 @@ def planned_placements(
     plan = DevicePlan.build([(e.name, e.library) for e in experts], **plan_options)
     placements = [Placement(str(p.device), p.params(), p.threads, p.reason) for p in plan]
     return placements, plan.workers
+
+
+def _fold_copy(template: Expert) -> Expert:
+    """A fresh copy of an unfitted expert for one stacking fold. It predicts its fold
+    once, so tree experts skip building and checking their compiled predictor."""
+    expert = copy.deepcopy(template)
+    if isinstance(expert, CompiledTrees):
+        expert.params["fast_inference"] = False
+    return expert
 
 
 @dataclass
@@ -115,10 +138,18 @@ class EnsembleReport:
                 )
         if self.calibration is not None:
             c = self.calibration
-            out.append(
-                f"  calibration: prior {c['source_prior']} -> {c['target_prior']}, weight "
-                f"shrinkage {c['shrinkage']:.2f}, temperature {c['temperature']:.3f}"
-            )
+            if c.get("method") == "stack":
+                out.append(
+                    f"  calibration: stacked logistic model (C {c['stacking_C']}) on "
+                    f"{c['stacking_rows']} out-of-fold rows from {c['stacking_blocks']} "
+                    f"block(s); prior {c['source_prior']} -> {c['target_prior']}, expert "
+                    f"temperatures {c['expert_temperatures']}"
+                )
+            else:
+                out.append(
+                    f"  calibration: prior {c['source_prior']} -> {c['target_prior']}, weight "
+                    f"shrinkage {c['shrinkage']:.2f}, temperature {c['temperature']:.3f}"
+                )
         if self.drift is not None:
             out.append(self.drift.line())
         return out
@@ -159,9 +190,18 @@ class ExpertEnsemble:
         use_processes: ProcessMode = None,
         expert_timeout: float | None = None,
         calibrate: bool = True,
+        blend_method: str = "stack",
+        stacking_folds: int = 3,
+        stacking_C: float = DEFAULT_C,
     ) -> None:
         if not experts:
             raise ValueError("an ensemble needs at least one expert")
+        if blend_method not in BLEND_METHODS:
+            raise ValueError(f"blend_method must be one of {BLEND_METHODS}, got {blend_method!r}")
+        if int(stacking_folds) < 0:
+            raise ValueError(f"stacking_folds must be >= 0, got {stacking_folds}")
+        if not float(stacking_C) > 0:
+            raise ValueError(f"stacking_C must be positive, got {stacking_C}")
         expert_params = expert_params or {}
         self.experts: list[Expert] = [
             e if isinstance(e, Expert) else make_expert(e, expert_params.get(e), seed + i)
@@ -179,8 +219,14 @@ class ExpertEnsemble:
         self.use_processes = use_processes
         self.expert_timeout = expert_timeout
         self.calibrate = calibrate
+        self.blend_method = blend_method
+        self.stacking_folds = int(stacking_folds)
+        self.stacking_C = float(stacking_C)
         self.weights: np.ndarray | None = None
         self.calibration: Calibration | None = None
+        self.stacker: Stacker | None = None
+        #: the out-of-fold blocks of the last fit (diagnostics; not pickled)
+        self.oof_blocks: list[PredictionBlock] | None = None
         self.report = EnsembleReport()
 
     # scikit-learn style attribute FreqAI reads to name the probability columns
@@ -190,6 +236,11 @@ class ExpertEnsemble:
 
     def __bool__(self) -> bool:  # FreqAI tests ``if not model``: never be falsy
         return True
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["oof_blocks"] = None  # training-time diagnostics stay out of FreqAI's joblib
+        return state
 
     # -- training -------------------------------------------------------------------
     def fit(
@@ -239,7 +290,7 @@ class ExpertEnsemble:
         # the class prior of the training labels under the caller's weights (the target of
         # the prior shift) and the validation weights the blend is scored with: plain ones
         target_prior = class_priors(y, k, w, pseudo_count=1.0)
-        w_blend = w_val
+        w_plain, w_blend = w, w_val
         if self.balance_classes:
             w = w * balanced_sample_weights(y, k)
             w_val = w_val * balanced_sample_weights(y_val, k)
@@ -248,6 +299,7 @@ class ExpertEnsemble:
 
         provider = self.placement_provider or planned_placements
         placements, workers = provider(self.experts)
+        templates = [copy.deepcopy(e) for e in self.experts]  # unfitted, for the folds
         for expert, placement in zip(self.experts, placements, strict=True):
             logger.info(
                 "expert %s placed on %s (%d threads): %s",
@@ -273,9 +325,23 @@ class ExpertEnsemble:
 
         val_probas = [o.expert.predict_proba(X_val) for o in survivors]
         self.experts = [o.expert for o in survivors]
-        self.calibration, self.weights, blended = self._fit_calibrated_blend(
-            val_probas, y_val, w_blend if self.calibrate else w_val, source_prior, target_prior
-        )
+        if self.calibrate and self.blend_method == "stack":
+            alive = [i for i, o in enumerate(outcomes) if o.ok]
+            blocks = self._out_of_fold_blocks(
+                [templates[i] for i in alive],
+                [placements[i] for i in alive],
+                workers,
+                X,
+                y,
+                w_plain,
+            )
+            blocks.append(PredictionBlock(val_probas, y_val, source_prior, target_prior, w_blend))
+            blended = self._fit_stacked_blend(blocks, val_probas, source_prior, target_prior)
+        else:
+            self.stacker = None
+            self.calibration, self.weights, blended = self._fit_calibrated_blend(
+                val_probas, y_val, w_blend if self.calibrate else w_val, source_prior, target_prior
+            )
 
         reports = {}
         for o, p, weight in zip(survivors, val_probas, self.weights, strict=True):
@@ -318,12 +384,94 @@ class ExpertEnsemble:
             },
             n_train_before_sampling=n_before,
             drift=drift,
-            calibration=self.calibration.to_dict() if self.calibration is not None else None,
+            calibration=self._calibration_summary(),
             wall_seconds=time.perf_counter() - started,
         )
         for line in self.report.lines():  # the FreqAI adapter logs them at INFO, per pair
             logger.debug("%s", line)
         return self
+
+    def _out_of_fold_blocks(
+        self,
+        templates: list[Expert],
+        placements: list[Placement],
+        workers: int,
+        X: np.ndarray,
+        y: np.ndarray,
+        w_plain: np.ndarray,
+    ) -> list[PredictionBlock]:
+        """Train fresh copies of the experts on forward-chaining folds of the training
+        rows and return their predictions for the rows that follow each fold.
+
+        A fold in which any copy fails is left out (the blend needs every expert's
+        prediction on a row).
+        """
+        k = self.codec.n_classes
+        folds = forward_folds(len(y), self.stacking_folds, self.embargo)
+        blocks = []
+        for n, fold in enumerate(folds, 1):
+            y_fit, y_pred = y[fold.fit], y[fold.predict]
+            if np.unique(y_fit).size < 2:
+                logger.info("stacking fold %d/%d skipped: one class in its rows", n, len(folds))
+                continue
+            w_fit, w_pred = w_plain[fold.fit], w_plain[fold.predict]
+            if self.balance_classes:
+                w_fit = w_fit * balanced_sample_weights(y_fit, k)
+                w_pred = w_pred * balanced_sample_weights(y_pred, k)
+            data = FitData(X[fold.fit], y_fit, w_fit, X[fold.predict], y_pred, w_pred, k)
+            started = time.perf_counter()
+            outcomes = train_experts(
+                [_fold_copy(t) for t in templates],
+                data,
+                placements,
+                workers,
+                use_processes=self.use_processes,
+                timeout=self.expert_timeout,
+            )
+            failed = [f"{o.expert.name}: {o.error}" for o in outcomes if not o.ok]
+            if failed:
+                logger.warning(
+                    "stacking fold %d/%d left out (%s)", n, len(folds), "; ".join(failed)
+                )
+                continue
+            blocks.append(
+                PredictionBlock(
+                    [o.expert.predict_proba(X[fold.predict]) for o in outcomes],
+                    y_pred,
+                    class_priors(y_fit, k, w_fit),
+                    class_priors(y_fit, k, w_plain[fold.fit], pseudo_count=1.0),
+                    w_plain[fold.predict],
+                )
+            )
+            logger.info(
+                "stacking fold %d/%d: experts trained on %d rows predicted the next %d in %.1fs",
+                n,
+                len(folds),
+                len(y_fit),
+                len(y_pred),
+                time.perf_counter() - started,
+            )
+        return blocks
+
+    def _fit_stacked_blend(
+        self,
+        blocks: list[PredictionBlock],
+        val_probas: list[np.ndarray],
+        source_prior: np.ndarray,
+        target_prior: np.ndarray,
+    ) -> np.ndarray:
+        """Per-expert calibration and the stacked logistic model on the pooled blocks;
+        returns the calibrated validation probabilities."""
+        self.oof_blocks = blocks
+        cal, calibrated, codes, weights = fit_expert_calibration(blocks, source_prior, target_prior)
+        self.calibration = cal
+        self.stacker = fit_stacker(
+            calibrated, codes, self.codec.n_classes, weights, self.stacking_C
+        )
+        self.weights = self.stacker.expert_weights()
+        self.stacking_rows = int(codes.shape[0])
+        self.stacking_blocks = len(blocks)
+        return self.stacker.predict([cal.expert(p, i) for i, p in enumerate(val_probas)])
 
     def _fit_calibrated_blend(
         self,
@@ -346,14 +494,32 @@ class ExpertEnsemble:
             val_probas, y_val, source_prior, target_prior, w_val, gap=self.embargo
         )
 
+    def _calibration_summary(self) -> dict[str, Any] | None:
+        if self.calibration is None:
+            return None
+        out: dict[str, Any] = {"method": "simplex", **self.calibration.to_dict()}
+        if self.stacker is not None:
+            out.update(
+                method="stack",
+                stacking_C=self.stacking_C,
+                stacking_rows=self.stacking_rows,
+                stacking_blocks=self.stacking_blocks,
+            )
+        return out
+
     # -- inference ------------------------------------------------------------------
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         if self.weights is None:
             raise RuntimeError("the ensemble is not fitted")
         X = np.ascontiguousarray(X, dtype=np.float32)
+        cal: Calibration | None = getattr(self, "calibration", None)  # older pickles: none
+        stacker: Stacker | None = getattr(self, "stacker", None)
+        if stacker is not None and cal is not None:
+            return stacker.predict(
+                [cal.expert(e.predict_proba(X), i) for i, e in enumerate(self.experts)]
+            )
         active = [(e, w) for e, w in zip(self.experts, self.weights, strict=True) if w > 1e-6]
         probas = [e.predict_proba(X) for e, _ in active]
-        cal: Calibration | None = getattr(self, "calibration", None)  # older pickles: none
         if cal is None:
             return blend(probas, np.array([w for _, w in active]))
         blended = blend([cal.shift(p) for p in probas], np.array([w for _, w in active]))

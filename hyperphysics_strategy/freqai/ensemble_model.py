@@ -31,6 +31,7 @@ from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 from pandas import DataFrame
 
 from hyperphysics_strategy.ensemble import DEFAULT_CLASSES, EXPERT_REGISTRY, ExpertEnsemble
+from hyperphysics_strategy.ensemble.stacking import DEFAULT_C as DEFAULT_STACKING_C
 
 from .history_dates import install_history_date_fix
 
@@ -91,6 +92,9 @@ class HyperPhysicsEnsemble(BaseClassifierModel):
             use_processes=params.get("use_processes"),
             expert_timeout=params.get("expert_timeout"),
             calibrate=bool(params.get("calibrate", True)),
+            blend_method=str(params.get("blend_method", "stack")),
+            stacking_folds=int(params.get("stacking_folds", 3)),
+            stacking_C=float(params.get("stacking_C", DEFAULT_STACKING_C)),
         )
         X = data_dictionary["train_features"].to_numpy()
         y = data_dictionary["train_labels"].iloc[:, 0].to_numpy()
