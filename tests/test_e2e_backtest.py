@@ -79,6 +79,10 @@ def test_backtesting_with_the_ensemble_trades_and_saves_every_window(tmp_path):
     model = joblib.load(next(iter(models.values()))[0])
     assert [e.name for e in model.experts] == ["lightgbm", "xgboost"]
     assert list(model.classes_) == ["sell", "neutral", "buy"]
+    # the stacked blend, fitted on out-of-fold blocks (three folds + validation)
+    assert model.stacker is not None and model.report.calibration["method"] == "stack"
+    assert model.report.calibration["stacking_blocks"] >= 2
+    assert "stacked logistic model" in log
 
     trades = load_backtest_data(userdir / "backtest_results")
     assert len(trades) > 0

@@ -51,10 +51,13 @@ class HyperPhysicsStrategy(IStrategy):
     use_exit_signal = True
     exit_profit_only = False
 
-    # Entry and exit thresholds on the predicted class probabilities.
-    entry_probability = DecimalParameter(0.34, 0.80, decimals=2, default=0.45, space="buy")
+    # Entry and exit thresholds on the predicted class probabilities. The ensemble's
+    # probabilities are calibrated (near the class frequencies when it sees no edge, e.g.
+    # sell 0.25 / neutral 0.5 / buy 0.25), so the defaults ask for a directional edge
+    # (p(buy) - p(sell)) rather than a large absolute probability.
+    entry_probability = DecimalParameter(0.20, 0.80, decimals=2, default=0.30, space="buy")
     entry_margin = DecimalParameter(0.0, 0.30, decimals=2, default=0.05, space="buy")
-    exit_probability = DecimalParameter(0.34, 0.80, decimals=2, default=0.45, space="sell")
+    exit_probability = DecimalParameter(0.20, 0.80, decimals=2, default=0.35, space="sell")
 
     # Target definition (see features.direction_labels).
     label_vol_window = 288
