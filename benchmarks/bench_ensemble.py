@@ -8,7 +8,14 @@ Inference: 1,000 rows x 100 features through the whole fitted ensemble on CPU (t
 (``ensemble/experts/forest``) side by side, for (a) a stress model (200 rounds kept per
 tree expert) and (b) the default parameters (early stopping) on a low-signal data set.
 Training: the ensemble's wall time against the sum of its experts trained one at a time
-with the same per-expert thread budget (parallel efficiency = sum / (wall x workers)).
+with the same placements (device, thread budget), for the lanes the hardware plan gives
+this machine and for two lanes (the plan of a machine with two usable cores, so both
+cores of a 2-core box are used). Parallel efficiency = ideal / wall with ideal =
+max(sum / lanes, slowest expert). The ensemble runs with ``stacking_folds=0`` here so
+that both sides train the same models (the folds train copies after the final experts,
+lane by lane in the same way).
+
+    python benchmarks/bench_ensemble.py --training-only [--all]
 """
 
 from __future__ import annotations
@@ -17,10 +24,13 @@ import os
 import sys
 import time
 from contextlib import contextmanager
+from dataclasses import replace
+from functools import partial
 
 import numpy as np
 from _table import print_table
 
+from hyperphysics_strategy.engine.hardware import DEFAULT_EXPERT_NAMES, get_hardware_info
 from hyperphysics_strategy.ensemble import ExpertEnsemble, make_expert
 from hyperphysics_strategy.ensemble.ensemble import planned_placements
 from hyperphysics_strategy.ensemble.experts import FitData
@@ -83,8 +93,7 @@ def inference_table(names, params, X, y, title) -> None:
     modes = ("native", "compiled", "compiled x2")
     rows = []
     targets = [(e.name, e, [e]) for e in ens.experts]
-    active = [e for e, w in zip(ens.experts, ens.weights, strict=True) if w > 1e-6]
-    targets.append((f"ensemble ({len(active)} with weight > 0)", ens, ens.experts))
+    targets.append((f"ensemble ({len(ens.experts)} experts, stacked)", ens, ens.experts))
     for label, model, experts in targets:
         times = {}
         for mode in modes:
@@ -108,6 +117,8 @@ def inference_table(names, params, X, y, title) -> None:
 def main() -> None:
     print(f"load average before: {os.getloadavg()}")
     X, y = data()
+    if "--training-only" in sys.argv:
+        return train_section(X, y)
     inference_table(
         EXPERTS,
         PARAMS,
@@ -126,8 +137,6 @@ def main() -> None:
         "(early stopping), low-signal data",
     )
     if "--all" in sys.argv:
-        from hyperphysics_strategy.engine.hardware import DEFAULT_EXPERT_NAMES
-
         inference_table(
             DEFAULT_EXPERT_NAMES,
             {},
@@ -136,36 +145,51 @@ def main() -> None:
             "Inference, 1,000 rows x 100 features (CPU), all twelve experts (6,000 training rows)",
         )
     print(f"load average after inference: {os.getloadavg()}")
+    train_section(X, y)
 
-    codec = LabelCodec()
-    codes = codec.encode(y)
+
+def train_section(X, y) -> None:
+
+    names = DEFAULT_EXPERT_NAMES if "--all" in sys.argv else EXPERTS
+    params = PARAMS if names is EXPERTS else {}
+    n = 20_000 if names is EXPERTS else 6_000
+    for lanes in (None, 2):
+        training_table(names, params, X[:n], y[:n], lanes)
+
+
+def training_table(names, params, X, y, lanes: int | None) -> None:
+    info = get_hardware_info()
+    if lanes is not None:  # the plan of a machine with `lanes` usable cores
+        info = replace(info, cpu=replace(info.cpu, usable_cores=lanes))
+    provider = partial(planned_placements, info=info)
+    codes = LabelCodec().encode(y)
     split = int(len(y) * 0.85)
     fit = FitData(
-        X[:split],
-        codes[:split],
-        np.ones(split),
-        X[split:],
-        codes[split:],
-        np.ones(len(y) - split),
-        3,
-    )
-    placements, workers = planned_placements([make_expert(n) for n in EXPERTS])
+        X[:split], codes[:split], np.ones(split), X[split:], codes[split:],
+        np.ones(len(y) - split), 3,
+    )  # fmt: skip
+    placements, workers = provider([make_expert(n) for n in names])
     single = {}
-    for name, placement in zip(EXPERTS, placements, strict=True):
+    for name, placement in zip(names, placements, strict=True):
         t = time.perf_counter()
-        make_expert(name, PARAMS[name]).fit(fit, placement)
+        make_expert(name, params.get(name)).fit(fit, placement)
         single[name] = time.perf_counter() - t
+    ens = ExpertEnsemble(names, params, placement_provider=provider, stacking_folds=0)
     t = time.perf_counter()
-    ExpertEnsemble(EXPERTS, PARAMS).fit(X[:split], y[:split], None, X[split:], y[split:])
+    ens.fit(X[:split], y[:split], None, X[split:], y[split:])
     wall = time.perf_counter() - t
-    ideal = sum(single.values()) / min(workers, len(EXPERTS))
-    rows = [[n, f"{s:.2f}"] for n, s in single.items()]
-    rows.append(["sum of singles", f"{sum(single.values()):.2f}"])
-    rows.append([f"ensemble wall ({min(workers, len(EXPERTS))} workers)", f"{wall:.2f}"])
-    rows.append(["parallel efficiency (ideal / wall)", f"{ideal / wall:.2f}"])
+    used = min(workers, len(names))
+    ideal = max(sum(single.values()) / used, max(single.values()))
+    rows = [[n, f"{s:.2f}", placements[i].device, placements[i].threads] for i, (n, s) in
+            enumerate(single.items())]  # fmt: skip
+    rows.append(["sum of singles", f"{sum(single.values()):.2f}", "", ""])
+    rows.append([f"ideal with {used} lane(s)", f"{ideal:.2f}", "", ""])
+    rows.append([f"ensemble wall, {used} lane(s)", f"{wall:.2f}", "", ""])
+    rows.append(["parallel efficiency (ideal / wall)", f"{ideal / wall:.2f}", "", ""])
+    which = "the plan of this machine" if lanes is None else f"a plan for {lanes} usable cores"
     print_table(
-        f"Training, 17,000 rows x 100 features, {placements[0].threads} thread(s) per expert",
-        ["run", "seconds"],
+        f"Training, {split:,} rows x {X.shape[1]} features, {which}",
+        ["run", "seconds", "device", "threads"],
         rows,
     )
 
