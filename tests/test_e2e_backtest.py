@@ -41,9 +41,21 @@ FAST = {
 }
 
 
+# The risk checks need trades: pin looser entry thresholds than the defaults (which ask
+# for an edge that pays the fees) through freqtrade's strategy parameter file.
+LOOSE_THRESHOLDS = {
+    "strategy_name": "HyperPhysicsStrategy",
+    "params": {
+        "buy": {"entry_probability": 0.30, "entry_margin": 0.05},
+        "sell": {"exit_probability": 0.35},
+    },
+}
+
+
 def run_backtest(tmp_path, freqaimodel: str):
     userdir = tmp_path / "user_data"
     datadir = prepare_user_dir(userdir)
+    write_json(userdir / "strategies" / "HyperPhysicsStrategy.json", LOOSE_THRESHOLDS)
     override = write_json(tmp_path / "fast.json", FAST)
     with ExchangeSimulator(datadir, mode="historical") as sim:
         write_simulator_config(userdir, sim, PAIRS)
@@ -83,6 +95,7 @@ def test_backtesting_with_the_ensemble_trades_and_saves_every_window(tmp_path):
     assert model.stacker is not None and model.report.calibration["method"] == "stack"
     assert model.report.calibration["stacking_blocks"] >= 2
     assert "stacked logistic model" in log
+    assert "Loading parameters from file" in log  # the pinned thresholds were used
 
     trades = load_backtest_data(userdir / "backtest_results")
     assert len(trades) > 0

@@ -54,9 +54,9 @@ class HyperPhysicsStrategy(IStrategy):
     # Entry and exit thresholds on the predicted class probabilities. The ensemble's
     # probabilities are calibrated (near the class frequencies when it sees no edge, e.g.
     # sell 0.25 / neutral 0.5 / buy 0.25), so the defaults ask for a directional edge
-    # (p(buy) - p(sell)) rather than a large absolute probability.
-    entry_probability = DecimalParameter(0.20, 0.80, decimals=2, default=0.30, space="buy")
-    entry_margin = DecimalParameter(0.0, 0.30, decimals=2, default=0.05, space="buy")
+    # (p(buy) - p(sell)) large enough to pay the fees (see docs/strategy.md).
+    entry_probability = DecimalParameter(0.20, 0.80, decimals=2, default=0.35, space="buy")
+    entry_margin = DecimalParameter(0.0, 0.30, decimals=2, default=0.15, space="buy")
     exit_probability = DecimalParameter(0.20, 0.80, decimals=2, default=0.35, space="sell")
 
     # Target definition (see features.direction_labels).
