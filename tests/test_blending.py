@@ -70,6 +70,9 @@ def test_prior_shift_leaves_unseen_classes_unscaled():
     proba = np.array([[0.0, 0.5, 0.5], [0.01, 0.9, 0.09]])
     out = prior_shift(proba, np.array([0.0, 0.5, 0.5]), np.array([0.01, 0.8, 0.19]))
     assert out[0, 0] == 0.0
+    # row 1: the unseen class keeps 0.01 unscaled, the others scale by 0.8/0.5 and 0.19/0.5
+    expected = np.array([0.01, 0.9 * 1.6, 0.09 * 0.38])
+    np.testing.assert_allclose(out[1], expected / expected.sum())
     np.testing.assert_allclose(out.sum(axis=1), 1.0)
 
 

@@ -84,12 +84,17 @@ def test_torch_experts_are_deterministic(fit_data):
     np.testing.assert_array_equal(a.predict_proba(X[:50]), b.predict_proba(X[:50]))
 
 
-def test_torch_state_is_cpu_and_loads_with_weights_only(fit_data, tmp_path):
-    """A model 'trained on a GPU' loads on a CPU-only machine: whatever device trained it,
-    the pickled state and model.pt hold CPU tensors only and plain tensors load safely."""
+@pytest.mark.parametrize(
+    "device",
+    ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(),
+                                                          reason="needs a CUDA GPU"))],
+)  # fmt: skip
+def test_torch_state_is_cpu_and_loads_with_weights_only(fit_data, tmp_path, device):
+    """Whatever device trained it, the pickled state and model.pt hold CPU tensors only,
+    plain tensors load safely, and the model predicts on a CPU-only machine."""
     X, _, data = fit_data
-    expert = make_expert("kan", {"max_epochs": 2}).fit(data)
-    expert.placement = Placement("cuda:3", {"device": torch.device("cuda", 3)}, 1)  # as if
+    placement = Placement(device, {"device": torch.device(device)}, 1)
+    expert = make_expert("kan", {"max_epochs": 2}).fit(data, placement)
     state = expert.__getstate__()
     assert state["module"] is None
     assert all(t.device.type == "cpu" for t in state["_tensors"].values())
