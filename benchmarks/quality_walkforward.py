@@ -133,7 +133,9 @@ def main() -> None:
             def score(name: str, p: np.ndarray, codes: np.ndarray = codes) -> None:
                 scores[name].append((log_loss(p, codes), balanced_accuracy(p, codes)))
 
-            small = ExpertEnsemble(("lightgbm", "xgboost"), embargo=HORIZON, seed=fold)
+            small = ExpertEnsemble(
+                ("lightgbm", "xgboost"), embargo=HORIZON, seed=fold, keep_oof_blocks=True
+            )
             score("ensemble (lightgbm+xgboost)", small.fit(Xtr, ytr).predict_proba(Xte))
             score(
                 "ensemble (lightgbm+xgboost), simplex blend",
@@ -143,7 +145,9 @@ def main() -> None:
             score("class prior (no model)", np.tile(target, (len(Xte), 1)))
             fitted = small
             if not args.no_twelve:
-                ens = ExpertEnsemble(DEFAULT_EXPERT_NAMES, embargo=HORIZON, seed=fold)
+                ens = ExpertEnsemble(
+                    DEFAULT_EXPERT_NAMES, embargo=HORIZON, seed=fold, keep_oof_blocks=True
+                )
                 score("ensemble (12 experts)", ens.fit(Xtr, ytr).predict_proba(Xte))
                 score(
                     "ensemble (12 experts), simplex blend", simplex_blend(ens, Xtr, ytr, Xte, codec)

@@ -105,6 +105,10 @@ def test_stacked_ensemble_fits_on_out_of_fold_rows_and_pickles():
     assert np.isclose(ens.weights.sum(), 1.0)
     assert ens.report.val_log_loss < 0.6
     assert any("stacked logistic model" in line for line in ens.report.lines())
+    assert ens.oof_blocks is None  # not kept in memory unless asked for
+    kept = ExpertEnsemble(expert_params=FAST, embargo=5, keep_oof_blocks=True).fit(X, y)
+    assert len(kept.oof_blocks) == 4
+    assert sum(b.codes.shape[0] for b in kept.oof_blocks) == summary["stacking_rows"]
     clone = pickle.loads(pickle.dumps(ens))
     np.testing.assert_allclose(clone.predict_proba(X[:50]), ens.predict_proba(X[:50]))
 

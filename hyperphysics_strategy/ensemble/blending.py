@@ -21,6 +21,8 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.optimize import minimize
 
+from .metrics import log_loss
+
 EPS = 1e-12
 
 
@@ -63,11 +65,6 @@ def fit_blend_weights(
 SHRINKAGE_GRID = tuple(np.round(np.linspace(0.0, 1.0, 11), 2))
 
 
-def _weighted_nll(blended: np.ndarray, codes: np.ndarray, sw: np.ndarray) -> float:
-    p = np.clip(blended[np.arange(codes.shape[0]), codes], EPS, 1.0)
-    return float(-(sw * np.log(p)).sum() / sw.sum())
-
-
 def fit_shrunk_weights(
     probas: Sequence[np.ndarray],
     codes: np.ndarray,
@@ -94,7 +91,7 @@ def fit_shrunk_weights(
     uniform = np.full(n_experts, 1.0 / n_experts)
     held = [p[second] for p in probas]
     scores = [
-        _weighted_nll(blend(held, (1 - lam) * w_first + lam * uniform), codes[second], sw[second])
+        log_loss(blend(held, (1 - lam) * w_first + lam * uniform), codes[second], sw[second])
         for lam in grid
     ]
     lam = float(grid[int(np.argmin(scores))])

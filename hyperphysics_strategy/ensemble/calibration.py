@@ -39,6 +39,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 from .blending import blend, fit_shrunk_weights
+from .metrics import log_loss
 
 EPS = 1e-12
 #: ``log T`` is searched in this interval (T from about 0.14 to 150).
@@ -89,11 +90,6 @@ def temper(proba: np.ndarray, prior: np.ndarray, temperature: float) -> np.ndarr
     return out / out.sum(axis=1, keepdims=True)
 
 
-def _nll(proba: np.ndarray, codes: np.ndarray, sw: np.ndarray) -> float:
-    p = np.clip(proba[np.arange(codes.shape[0]), codes], EPS, 1.0)
-    return float(-(sw * np.log(p)).sum())
-
-
 def fit_temperature(
     proba: np.ndarray,
     codes: np.ndarray,
@@ -105,16 +101,15 @@ def fit_temperature(
     if codes.shape[0] == 0:
         return 1.0
     sw = np.ones(codes.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
-    sw = sw / sw.sum()
     result = minimize_scalar(
-        lambda log_t: _nll(temper(proba, prior, float(np.exp(log_t))), codes, sw),
+        lambda log_t: log_loss(temper(proba, prior, float(np.exp(log_t))), codes, sw),
         bounds=LOG_T_BOUNDS,
         method="bounded",
         options={"xatol": 1e-4},
     )
     temperature = float(np.exp(result.x))
     # keep the identity unless tempering really helps (ties and flat objectives)
-    if _nll(temper(proba, prior, temperature), codes, sw) >= _nll(proba, codes, sw):
+    if log_loss(temper(proba, prior, temperature), codes, sw) >= log_loss(proba, codes, sw):
         return 1.0
     return temperature
 

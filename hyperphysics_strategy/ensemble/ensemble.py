@@ -193,6 +193,7 @@ class ExpertEnsemble:
         blend_method: str = "stack",
         stacking_folds: int = 3,
         stacking_C: float = DEFAULT_C,
+        keep_oof_blocks: bool = False,
     ) -> None:
         if not experts:
             raise ValueError("an ensemble needs at least one expert")
@@ -225,7 +226,11 @@ class ExpertEnsemble:
         self.weights: np.ndarray | None = None
         self.calibration: Calibration | None = None
         self.stacker: Stacker | None = None
-        #: the out-of-fold blocks of the last fit (diagnostics; not pickled)
+        self.stacking_rows = 0
+        self.stacking_blocks = 0
+        #: keep the out-of-fold blocks of the last fit in ``oof_blocks`` (diagnostics and
+        #: benchmarks; off by default: FreqAI holds every pair's model in memory)
+        self.keep_oof_blocks = keep_oof_blocks
         self.oof_blocks: list[PredictionBlock] | None = None
         self.report = EnsembleReport()
 
@@ -462,7 +467,7 @@ class ExpertEnsemble:
     ) -> np.ndarray:
         """Per-expert calibration and the stacked logistic model on the pooled blocks;
         returns the calibrated validation probabilities."""
-        self.oof_blocks = blocks
+        self.oof_blocks = blocks if self.keep_oof_blocks else None
         cal, calibrated, codes, weights = fit_expert_calibration(blocks, source_prior, target_prior)
         self.calibration = cal
         self.stacker = fit_stacker(
