@@ -26,6 +26,11 @@ from hyperphysics_strategy.engine.devices import resolve_device
 from hyperphysics_strategy.engine.orderbook import HyperbolicOrderBook
 from hyperphysics_strategy.engine.risk import GPURiskEngine
 from hyperphysics_strategy.ensemble import ExpertEnsemble
+from hyperphysics_strategy.ensemble.decision import (
+    DEFAULT_MIN_MARGIN,
+    DEFAULT_MIN_PROBABILITY,
+    edge_signal,
+)
 
 
 class HyperPhysicsFinancialEngine:
@@ -77,12 +82,14 @@ class HyperPhysicsFinancialEngine:
         self,
         dataframe: pd.DataFrame,
         feature_columns: Sequence[str] | None = None,
-        threshold: float = 0.45,
+        min_probability: float = DEFAULT_MIN_PROBABILITY,
+        min_margin: float = DEFAULT_MIN_MARGIN,
     ) -> pd.DataFrame:
         """Class probabilities and ``signal`` (+1 buy, -1 sell, 0 none) for every row.
 
-        A row signals when its class probability reaches ``threshold`` and beats the
-        opposite class; rows with missing features get probabilities NaN and signal 0.
+        A row signals by the strategy's entry rule (:func:`ensemble.decision.edge_signal`):
+        its class probability reaches ``min_probability`` and beats the opposite class by
+        ``min_margin``; rows with missing features get probabilities NaN and signal 0.
         """
         if self.ensemble is None:
             raise ValueError(
@@ -105,7 +112,7 @@ class HyperPhysicsFinancialEngine:
         buy, sell = out.get("buy"), out.get("sell")
         signal = np.zeros(len(out), dtype=np.int8)
         if buy is not None and sell is not None:
-            signal[((buy >= threshold) & (buy > sell)).to_numpy()] = 1
-            signal[((sell >= threshold) & (sell > buy)).to_numpy()] = -1
+            signal[edge_signal(buy, sell, min_probability, min_margin)] = 1
+            signal[edge_signal(sell, buy, min_probability, min_margin)] = -1
         out["signal"] = signal
         return out

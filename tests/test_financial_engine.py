@@ -42,3 +42,12 @@ def test_signals_from_a_trained_ensemble():
     assert (out.loc[strong_sell, "signal"] == -1).mean() > 0.8
     with pytest.raises(ValueError, match="lacks the feature columns"):
         hp.generate_trading_signals(X.drop(columns=["%-f3"]))
+
+
+def test_edge_signal_needs_the_probability_and_the_margin():
+    from hyperphysics_strategy.ensemble.decision import edge_signal
+
+    side = np.array([0.50, 0.50, 0.30, np.nan, 0.36])
+    other = np.array([0.20, 0.40, 0.10, 0.10, 0.21])
+    assert edge_signal(side, other).tolist() == [True, False, False, False, True]
+    assert edge_signal(side, other, 0.30, 0.05).tolist() == [True, True, True, False, True]

@@ -26,6 +26,11 @@ from freqtrade.strategy import DecimalParameter, IStrategy, stoploss_from_open
 
 from hyperphysics_strategy.engine.hardware import log_summary
 from hyperphysics_strategy.engine.risk import GPURiskEngine
+from hyperphysics_strategy.ensemble.decision import (
+    DEFAULT_MIN_MARGIN,
+    DEFAULT_MIN_PROBABILITY,
+    edge_signal,
+)
 
 from . import features, risk_features, sizing, var_guard
 from .orderbook_features import OrderBookFeatures
@@ -55,8 +60,10 @@ class HyperPhysicsStrategy(IStrategy):
     # probabilities are calibrated (near the class frequencies when it sees no edge, e.g.
     # sell 0.25 / neutral 0.5 / buy 0.25), so the defaults ask for a directional edge
     # (p(buy) - p(sell)) large enough to pay the fees (see docs/strategy.md).
-    entry_probability = DecimalParameter(0.20, 0.80, decimals=2, default=0.35, space="buy")
-    entry_margin = DecimalParameter(0.0, 0.30, decimals=2, default=0.15, space="buy")
+    entry_probability = DecimalParameter(
+        0.20, 0.80, decimals=2, default=DEFAULT_MIN_PROBABILITY, space="buy"
+    )
+    entry_margin = DecimalParameter(0.0, 0.30, decimals=2, default=DEFAULT_MIN_MARGIN, space="buy")
     exit_probability = DecimalParameter(0.20, 0.80, decimals=2, default=0.35, space="sell")
 
     # Target definition (see features.direction_labels).
@@ -174,11 +181,10 @@ class HyperPhysicsStrategy(IStrategy):
         return dataframe
 
     def _confident(self, df: pd.DataFrame, side: str, other: str) -> pd.Series:
-        return (
-            (df["do_predict"] == 1)
-            & (df[side] >= self.entry_probability.value)
-            & (df[side] - df[other] >= self.entry_margin.value)
+        edge = edge_signal(
+            df[side], df[other], self.entry_probability.value, self.entry_margin.value
         )
+        return (df["do_predict"] == 1) & edge
 
     def populate_entry_trend(self, df: pd.DataFrame, metadata: dict) -> pd.DataFrame:
         df.loc[self._confident(df, "buy", "sell"), ["enter_long", "enter_tag"]] = (1, "p_buy")
