@@ -3,7 +3,7 @@ FreqaiExampleStrategy + LightGBMRegressor on the shared candles, same pairs, tim
 fees and wallet, through the exchange simulator, and print a Markdown table.
 
     python benchmarks/compare_freqai_example.py [--pairs BTC ETH SOL ADA] \
-        [--timerange 20210101-20210717] [--backtest-days 14] [--out docs/results.md]
+        [--timerange 20210101-20210717] [--backtest-days 14] [--out table.md]
 
 FreqaiExampleStrategy is copied from freqtrade's templates. It sets ``can_short = True``,
 which freqtrade refuses on spot markets (the only markets the simulator serves), so it
