@@ -35,10 +35,6 @@ class NumpyBackend:
         return np.log(x, out=x)
 
     @staticmethod
-    def log1p_(x):
-        return np.log1p(x, out=x)
-
-    @staticmethod
     def sqrt(x):
         return np.sqrt(x)
 
@@ -47,16 +43,8 @@ class NumpyBackend:
         return np.arcsinh(x)
 
     @staticmethod
-    def atanh(x):
-        return np.arctanh(x)
-
-    @staticmethod
     def reciprocal(x):
         return np.reciprocal(x)
-
-    @staticmethod
-    def clip_(x, lo, hi):
-        return np.clip(x, lo, hi, out=x)
 
     @staticmethod
     def clamp_min(x, lo):
@@ -97,10 +85,6 @@ class NumpyBackend:
         return np.einsum("ij,ij->i", a, b)
 
     @staticmethod
-    def cumsum(x):
-        return np.cumsum(x, axis=1)
-
-    @staticmethod
     def isnan(x):
         return np.isnan(x)
 
@@ -129,20 +113,8 @@ class NumpyBackend:
         return np.flatnonzero(mask)
 
     @staticmethod
-    def stack_cols(cols):
-        return np.stack(cols, axis=1)
-
-    @staticmethod
     def to_numpy(x):
         return np.asarray(x)
-
-    @staticmethod
-    def abs(x):
-        return np.abs(x)
-
-    @staticmethod
-    def zeros_like(x):
-        return np.zeros_like(x)
 
     @staticmethod
     def to_int(x):
@@ -181,10 +153,6 @@ class TorchBackend:
         return x.log_()
 
     @staticmethod
-    def log1p_(x):
-        return x.log1p_()
-
-    @staticmethod
     def sqrt(x):
         return torch.sqrt(x)
 
@@ -193,16 +161,8 @@ class TorchBackend:
         return torch.asinh(x)
 
     @staticmethod
-    def atanh(x):
-        return torch.atanh(x)
-
-    @staticmethod
     def reciprocal(x):
         return torch.reciprocal(x)
-
-    @staticmethod
-    def clip_(x, lo, hi):
-        return x.clamp_(lo, hi)
 
     @staticmethod
     def clamp_min(x, lo):
@@ -243,10 +203,6 @@ class TorchBackend:
         return (a * b).sum(dim=1)
 
     @staticmethod
-    def cumsum(x):
-        return torch.cumsum(x, dim=1)
-
-    @staticmethod
     def isnan(x):
         return torch.isnan(x)
 
@@ -275,20 +231,8 @@ class TorchBackend:
         return torch.nonzero(mask, as_tuple=True)[0]
 
     @staticmethod
-    def stack_cols(cols):
-        return torch.stack(cols, dim=1)
-
-    @staticmethod
     def to_numpy(x):
         return x.detach().cpu().numpy()
-
-    @staticmethod
-    def abs(x):
-        return torch.abs(x)
-
-    @staticmethod
-    def zeros_like(x):
-        return torch.zeros_like(x)
 
     @staticmethod
     def to_int(x):
