@@ -244,9 +244,12 @@ def test_property_scaling_sizes_leaves_scale_free_features(book, k):
     for c in SCALE_FREE_COLUMNS:
         if any(c.startswith(side) and c.endswith(fit) for side in clipped):
             continue
-        assert g[c] == pytest.approx(f[c], rel=1e-7, abs=1e-9), c
+        # the decay fit is a least-squares solve that can be ill-conditioned (levels at
+        # nearly equal distances): its outputs get float64 round-off room, not exactness
+        rel = 1e-5 if c.endswith(fit) else 1e-7
+        assert g[c] == pytest.approx(f[c], rel=rel, abs=1e-9), c
     if 1e-30 < f["bid_rho0"] < 1e30:  # ln(rho0) is clipped to +-80
-        assert g["bid_rho0"] == pytest.approx(k * f["bid_rho0"], rel=1e-7)
+        assert g["bid_rho0"] == pytest.approx(k * f["bid_rho0"], rel=1e-5)
     assert g["ask_depth_all"] == pytest.approx(k * f["ask_depth_all"], rel=1e-9)
 
 
