@@ -153,7 +153,7 @@ class OrderBookFeatures:
         if not features:
             return df.drop(columns=[*MODEL_FEATURES.values(), SOURCE_COLUMN])
         counts = {SOURCE_NAMES[c]: int((source == c).sum()) for c in np.unique(source)}
-        logger.debug("HyperPhysics %s order books per candle: %s", pair, counts)
+        logger.info("HyperPhysics %s order books per candle: %s", pair, counts)
         return df
 
 
