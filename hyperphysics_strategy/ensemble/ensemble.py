@@ -29,7 +29,6 @@ from .calibration import (
 from .crossfit import forward_folds
 from .drift import DriftReport, feature_drift
 from .experts import Expert, FitData, Placement, make_expert
-from .experts.forest import CompiledTrees
 from .labels import DEFAULT_CLASSES, LabelCodec
 from .metrics import balanced_accuracy, log_loss
 from .sampling import stratified_indices
@@ -66,8 +65,11 @@ def _fold_copy(template: Expert) -> Expert:
     """A fresh copy of an unfitted expert for one stacking fold. It predicts its fold
     once, so tree experts skip building and checking their compiled predictor."""
     expert = copy.deepcopy(template)
-    if isinstance(expert, CompiledTrees):
-        expert.params["fast_inference"] = False
+    if expert.library != "torch":  # numba's forests load only with the tree experts
+        from .experts.forest import CompiledTrees
+
+        if isinstance(expert, CompiledTrees):
+            expert.params["fast_inference"] = False
     return expert
 
 

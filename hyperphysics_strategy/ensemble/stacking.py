@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
 #: log-probabilities are clipped here (probability 1e-9), so a zero never gives -inf.
 LOG_FLOOR = float(np.log(1e-9))
@@ -89,6 +88,8 @@ def fit_stacker(
     if present.size == 1:  # nothing to discriminate: the one class seen
         intercept[present[0]] = 0.0
         return Stacker(coef, intercept, C)
+    from sklearn.linear_model import LogisticRegression  # only the stacked blend needs it
+
     model = LogisticRegression(C=C, max_iter=1000)
     model.fit(Z, codes, sample_weight=sample_weight)
     classes = model.classes_.astype(np.int64)

@@ -8,8 +8,9 @@ formulas (and the same one-pass / second-pass choice for the dispersion) as the 
 ``update`` zips the result into its dict.  A book that is not clean returns ``NEEDS_CLEANING``
 and ``update`` runs ``cleaning.clean_side`` first, then this kernel on the cleaned levels.
 
-``cache=True``: the first call in a fresh environment compiles (~2 s) and writes the machine
-code to ``__pycache__``; later processes load it in milliseconds.
+Without numba (e.g. a minimal GPU image) the functions run as plain Python with the same
+results. ``cache=True``: the first call in a fresh environment compiles (~2 s) and writes
+the machine code to ``__pycache__``; later processes load it in milliseconds.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+
+try:
+    from numba import njit
+except ImportError:  # without numba the same functions run as plain Python: exact, slower
+
+    def njit(*_args, **_kwargs):
+        return lambda fn: fn
+
 
 OK = 0
 NEEDS_CLEANING = 1  # not clean as received: clean it, then call again

@@ -22,9 +22,12 @@ import contextlib
 import itertools
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import polars as pl
+
+if TYPE_CHECKING:  # polars is imported where history is written or read, not on import
+    import polars as pl
 
 COLUMNS = ("bid_px", "bid_sz", "ask_px", "ask_sz")
 
@@ -39,6 +42,8 @@ def pair_path(root: str | os.PathLike, exchange: str, pair: str) -> Path:
 
 
 def _schema(levels: int) -> dict:
+    import polars as pl
+
     return {"timestamp": pl.Int64, **{c: pl.Array(pl.Float64, levels) for c in COLUMNS}}
 
 
@@ -102,6 +107,8 @@ class OrderBookRecorder:
         """Append one snapshot; returns the part file written."""
         bp, bs = _side_array(bids, self.levels, "bids")
         ap, as_ = _side_array(asks, self.levels, "asks")
+        import polars as pl
+
         df = pl.DataFrame(
             {
                 "timestamp": [int(timestamp_ms)],
@@ -139,6 +146,8 @@ def _part_files(main: Path) -> list[Path]:
 
 
 def _read_frames(main: Path, levels: int | None) -> pl.DataFrame | None:
+    import polars as pl
+
     frames = []
     files = ([main] if main.is_file() else []) + _part_files(main)
     for f in files:

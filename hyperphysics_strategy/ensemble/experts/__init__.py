@@ -1,42 +1,76 @@
 """Experts by name: six tree ensembles and six PyTorch networks.
 
 The names are those of the hardware module's ``DEFAULT_EXPERTS`` (the device plan places
-them by library).
+them by library). ``EXPERT_REGISTRY`` imports an expert's module on first use, so the torch
+experts load with only torch, numpy, scipy and pandas present, and a missing boosting
+library fails only the experts that need it, with an error that names it.
 """
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .base import Expert, FitData, Placement
-from .catboost_expert import CatBoostAltExpert, CatBoostExpert
-from .lightgbm_expert import LightGBMExpert
-from .neural import NEURAL_EXPERTS
-from .torch_base import TorchExpert
-from .xgboost_expert import XGBoostDARTExpert, XGBoostExpert, XGBoostRFExpert
 
-EXPERT_REGISTRY: dict[str, type[Expert]] = {
-    cls.name: cls
-    for cls in (
-        LightGBMExpert,
-        XGBoostExpert,
-        CatBoostExpert,
-        XGBoostRFExpert,
-        XGBoostDARTExpert,
-        CatBoostAltExpert,
-        *NEURAL_EXPERTS,
-    )
+#: expert name -> (module in this package, class); the order is ``DEFAULT_EXPERT_NAMES``.
+_WHERE: dict[str, tuple[str, str]] = {
+    "lightgbm": ("lightgbm_expert", "LightGBMExpert"),
+    "xgboost": ("xgboost_expert", "XGBoostExpert"),
+    "catboost": ("catboost_expert", "CatBoostExpert"),
+    "xgboost_rf": ("xgboost_expert", "XGBoostRFExpert"),
+    "xgboost_dart": ("xgboost_expert", "XGBoostDARTExpert"),
+    "catboost_alt": ("catboost_expert", "CatBoostAltExpert"),
+    "mlp": ("neural", "MLPExpert"),
+    "nbeats": ("neural", "NBeatsExpert"),
+    "tide": ("neural", "TiDEExpert"),
+    "tabnet": ("neural", "TabNetExpert"),
+    "kan": ("neural", "KANExpert"),
+    "transformer": ("neural", "TransformerExpert"),
 }
+
+
+class _Registry(Mapping[str, type[Expert]]):
+    """Read-only ``name -> Expert class`` mapping that imports each module when asked."""
+
+    def __getitem__(self, name: str) -> type[Expert]:
+        module, cls = _WHERE[name]
+        try:
+            return getattr(importlib.import_module(f"{__name__}.{module}"), cls)
+        except ImportError as exc:
+            raise ImportError(
+                f"expert {name!r} cannot be loaded: {exc}. Install the library it needs "
+                f"(pip install {exc.name or 'the missing package'}) or leave it out."
+            ) from exc
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_WHERE)
+
+    def __len__(self) -> int:
+        return len(_WHERE)
+
+    def __repr__(self) -> str:
+        return f"EXPERT_REGISTRY({list(_WHERE)})"
+
+
+EXPERT_REGISTRY: Mapping[str, type[Expert]] = _Registry()
 
 
 def make_expert(name: str, params: dict[str, Any] | None = None, seed: int = 0) -> Expert:
     """Instantiate the expert registered as ``name``; unknown names raise ``ValueError``."""
-    try:
-        cls = EXPERT_REGISTRY[name]
-    except KeyError:
-        known = ", ".join(sorted(EXPERT_REGISTRY))
-        raise ValueError(f"unknown expert {name!r}; known experts: {known}") from None
-    return cls(params=params, seed=seed)
+    if name not in _WHERE:
+        known = ", ".join(sorted(_WHERE))
+        raise ValueError(f"unknown expert {name!r}; known experts: {known}")
+    return EXPERT_REGISTRY[name](params=params, seed=seed)
+
+
+def __getattr__(name: str) -> Any:  # ``from .experts import TorchExpert`` stays lazy
+    if name == "TorchExpert":
+        from .torch_base import TorchExpert
+
+        return TorchExpert
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
