@@ -437,6 +437,35 @@ def test_lightgbm_trial_timeout_is_respected():
     assert not ok and "no GPU" in detail
 
 
+def _trial_printing(device_line: str) -> str:
+    return f"print({device_line!r}); print('{{\"ok\": true}}')"
+
+
+def test_lightgbm_opencl_trial_on_a_cpu_runtime_is_no_gpu():
+    # pocl's line, as LightGBM 4.7 printed it on a machine with pocl as its only OpenCL ICD
+    pocl = "[LightGBM] [Info] Using GPU Device: pthread-haswell-AMD EPYC, Vendor: AuthenticAMD"
+    ok, detail = caps_mod.lightgbm_trial("gpu", timeout=30, script=_trial_printing(pocl))
+    assert not ok
+    assert "pthread-haswell-AMD EPYC" in detail and "not on the GPU" in detail
+    # an AMD CPU's vendor string must not pass for an AMD GPU's
+    ok, _ = caps_mod.lightgbm_trial("gpu", timeout=30, script=_trial_printing(pocl), backend="rocm")
+    assert not ok
+
+
+def test_lightgbm_opencl_trial_on_the_gpu_vendors_device_passes():
+    nvidia = "[LightGBM] [Info] Using GPU Device: NVIDIA H200, Vendor: NVIDIA Corporation"
+    assert caps_mod.lightgbm_trial("gpu", timeout=30, script=_trial_printing(nvidia)) == (
+        True,
+        "trial passed on NVIDIA H200 (NVIDIA Corporation)",
+    )
+    amd = "[LightGBM] [Info] Using GPU Device: gfx942, Vendor: Advanced Micro Devices, Inc."
+    ok, _ = caps_mod.lightgbm_trial("gpu", timeout=30, script=_trial_printing(amd), backend="rocm")
+    assert ok
+    # a trial that passes without naming its device is not trusted
+    ok, detail = caps_mod.lightgbm_trial("gpu", timeout=30, script=_trial_printing("no line"))
+    assert not ok and "did not say" in detail
+
+
 # -- CPU and cgroups -------------------------------------------------------------------
 
 

@@ -4,12 +4,16 @@
 * XGBoost: ``xgboost.build_info()`` (``USE_CUDA``; ``USE_HIP`` for ROCm source builds).
 * LightGBM: a tiny training run with ``device_type="cuda"`` then ``"gpu"`` (OpenCL), each in
   a subprocess with a timeout, since a broken GPU runtime can hang or crash the process.
+  An OpenCL trial counts only when the device LightGBM reports is the GPU vendor's: a CPU
+  OpenCL runtime (pocl, say) passes the trial too, on the CPU, more slowly than LightGBM's
+  own CPU learner (seen on an H200 machine whose only OpenCL runtime was pocl).
 * CatBoost: ``catboost.utils.get_gpu_device_count()`` (CUDA only; no ROCm support).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 import sys
 import threading
@@ -158,16 +162,44 @@ rng = np.random.default_rng(0)
 X = rng.random((512, 4))
 y = (X[:, 0] > 0.5).astype(float)
 params = {"objective": "binary", "device_type": sys.argv[1], "gpu_device_id": 0,
-          "num_iterations": 2, "num_threads": 1, "verbose": -1}
+          "num_iterations": 2, "num_threads": 1, "verbose": 1}
 lgb.train(params, lgb.Dataset(X, y))
 print(json.dumps({"ok": True}))
 """
 
 
+#: LightGBM's log line naming the OpenCL device it trains on (``gpu_tree_learner.cpp``).
+OPENCL_DEVICE_LINE = re.compile(r"Using GPU Device: (?P<name>.*), Vendor: (?P<vendor>.*)")
+#: OpenCL vendor strings of the GPUs of each backend. A CPU runtime reports the CPU's
+#: vendor ("AuthenticAMD", "GenuineIntel"), never these.
+GPU_OPENCL_VENDORS = {"cuda": ("nvidia",), "rocm": ("advanced micro devices",)}
+
+
+def opencl_device_problem(log: str, backend: str) -> str | None:
+    """Why the OpenCL device in LightGBM's ``log`` is not this machine's GPU; None if it is."""
+    found = OPENCL_DEVICE_LINE.search(log)
+    if found is None:
+        return "LightGBM did not say which OpenCL device it used"
+    name, vendor = found["name"].strip(), found["vendor"].strip()
+    if any(v in vendor.lower() for v in GPU_OPENCL_VENDORS.get(backend, ())):
+        return None
+    return (
+        f"OpenCL runs on {name!r} (vendor {vendor!r}), not on the GPU: install the GPU "
+        "vendor's OpenCL driver (an ICD file in /etc/OpenCL/vendors)"
+    )
+
+
 def lightgbm_trial(
-    device_type: str, *, timeout: float = LIGHTGBM_TRIAL_TIMEOUT_S, script: str = LIGHTGBM_TRIAL
+    device_type: str,
+    *,
+    timeout: float = LIGHTGBM_TRIAL_TIMEOUT_S,
+    script: str = LIGHTGBM_TRIAL,
+    backend: str = "cuda",
 ) -> tuple[bool, str]:
-    """Train a tiny LightGBM model on ``device_type`` in a subprocess: (works, detail)."""
+    """Train a tiny LightGBM model on ``device_type`` in a subprocess: (works, detail).
+
+    An OpenCL (``"gpu"``) trial works only if it ran on ``backend``'s GPU vendor's device.
+    """
     try:
         done = subprocess.run(
             [sys.executable, "-c", script, device_type],
@@ -182,7 +214,15 @@ def lightgbm_trial(
     except OSError as exc:
         return False, f"trial could not start: {exc}"
     if done.returncode == 0 and '"ok": true' in done.stdout:
-        return True, "trial passed"
+        if device_type != "gpu":
+            return True, "trial passed"
+        problem = opencl_device_problem(done.stdout, backend)
+        if problem is not None:
+            logger.debug("lightgbm gpu trial ran on a non-GPU device: %s", problem)
+            return False, problem
+        found = OPENCL_DEVICE_LINE.search(done.stdout)
+        assert found is not None  # opencl_device_problem found it
+        return True, f"trial passed on {found['name'].strip()} ({found['vendor'].strip()})"
     lines = (done.stderr or done.stdout).strip().splitlines()
     detail = lines[-1] if lines else f"exit code {done.returncode}"
     logger.debug("lightgbm %s trial failed: %s", device_type, detail)
@@ -198,7 +238,7 @@ def probe_lightgbm(info: HardwareInfo) -> LibraryCapability:
         return LibraryCapability("lightgbm", True, version, (), _no_gpu_reason(info) or "no GPU")
     failures: list[str] = []
     for device_type in ("cuda", "gpu"):
-        ok, detail = lightgbm_trial(device_type)
+        ok, detail = lightgbm_trial(device_type, backend=info.backend)
         if ok:
             label = "CUDA" if device_type == "cuda" else "OpenCL"
             return LibraryCapability(
@@ -206,12 +246,12 @@ def probe_lightgbm(info: HardwareInfo) -> LibraryCapability:
                 True,
                 version,
                 _gpu_devices(info),
-                f"device_type={device_type!r} ({label}) trial passed",
+                f"device_type={device_type!r} ({label}) {detail}",
                 device_type=device_type,
             )
         failures.append(f"{device_type}: {detail}")
     return LibraryCapability(
-        "lightgbm", True, version, (), "no GPU build (" + "; ".join(failures) + ")"
+        "lightgbm", True, version, (), "no GPU trial passed (" + "; ".join(failures) + ")"
     )
 
 
