@@ -500,56 +500,44 @@ def section_throughput(acc: torch.device, tiny: bool, deadline: float) -> dict[s
     # -- price + 5 Greeks -----------------------------------------------------------
     n = size("options", tiny)
     rng = np.random.default_rng(0)
-    host = [
+    inputs = [
         rng.uniform(50, 150, n),
         rng.uniform(50, 150, n),
         rng.uniform(0.05, 2.0, n),
         rng.uniform(0.1, 0.6, n),
     ]
+
+    def greeks(device: torch.device, m: int, dtype: torch.dtype, compile: bool) -> None:
+        args = [torch.as_tensor(a[:m], dtype=dtype, device=device) for a in inputs]
+        t0 = time.perf_counter()
+        bsm_greeks(*args, 0.03, 0.01, validate=False, compile=compile)  # compiles if asked
+        sync(device)
+        first = time.perf_counter() - t0
+        seconds, out = timed(
+            lambda: bsm_greeks(*args, 0.03, 0.01, validate=False, compile=compile), device, 3
+        )
+        checks[f"greeks {device} {dtype}{' compiled' if compile else ''}: finite"] = all(
+            bool(torch.isfinite(v).all()) for v in out.values()
+        )
+        how = f", torch.compile (first call {first:.1f} s)" if compile else ""
+        item = torch.finfo(dtype).bits // 8
+        nbytes = m * item * (len(args) + len(out))
+        row(
+            f"price+{len(out) - 1} Greeks, {str(dtype)[6:]}{how}",
+            device,
+            m,
+            seconds,
+            nbytes,
+            "options",
+        )
+
     for device in devices:
         m = n if device == acc else min(n, 2_000_000)
         for dtype in (torch.float32, torch.float64):
-            args = [torch.as_tensor(a[:m], dtype=dtype, device=device) for a in host]
-            seconds, out = timed(
-                lambda a=args: bsm_greeks(*a, 0.03, 0.01, validate=False), device, 3
-            )
-            checks[f"greeks {device} {dtype}: finite"] = all(
-                bool(torch.isfinite(v).all()) for v in out.values()
-            )
-            item = torch.finfo(dtype).bits // 8
-            row(
-                f"price+{len(out) - 1} Greeks, {str(dtype)[6:]}",
-                device,
-                m,
-                seconds,
-                m * item * (len(args) + len(out)),
-                "options",
-            )
-            del args, out
+            greeks(device, m, dtype, compile=False)
         if device.type == "cuda" and time.perf_counter() < deadline - 200:
             for dtype in (torch.float32, torch.float64):
-                args = [torch.as_tensor(a, dtype=dtype, device=device) for a in host]
-                t0 = time.perf_counter()
-                bsm_greeks(*args, 0.03, 0.01, validate=False, compile=True)
-                sync(device)
-                first = time.perf_counter() - t0
-                seconds, out = timed(
-                    lambda a=args: bsm_greeks(*a, 0.03, 0.01, validate=False, compile=True),
-                    device,
-                    3,
-                )
-                item = torch.finfo(dtype).bits // 8
-                row(
-                    f"price+{len(out) - 1} Greeks, {str(dtype)[6:]}, torch.compile "
-                    f"(first call {first:.1f} s)",
-                    device,
-                    n,
-                    seconds,
-                    n * item * (len(args) + len(out)),
-                    "options",
-                )
-                del args, out
-    del host
+                greeks(device, m, dtype, compile=True)
 
     # -- Monte Carlo VaR + ES -------------------------------------------------------
     B, L = size("series", tiny), size("series_len", tiny)
