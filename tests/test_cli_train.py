@@ -96,3 +96,14 @@ def test_too_few_rows_is_an_input_error():
     result = train("--rows", "50")
     assert result.exit_code == 2
     assert "only 50 usable rows" in _one_error_line(result)
+
+
+def test_expert_names_in_help_are_the_registry():
+    from hyperphysics_strategy.cli.train_cmd import EXPERT_NAMES
+    from hyperphysics_strategy.engine.hardware import DEFAULT_EXPERT_NAMES
+
+    assert EXPERT_NAMES == DEFAULT_EXPERT_NAMES
+    assert set(EXPERT_NAMES) == set(EXPERT_REGISTRY)
+    out = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200"}).output
+    assert "<bool>" not in out
+    assert all(name in out for name in EXPERT_NAMES), out

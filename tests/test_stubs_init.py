@@ -90,6 +90,9 @@ def test_committed_user_data_matches_what_init_writes():
 
 def test_every_advertised_model_is_exported_where_its_stub_imports_it():
     import hyperphysics_strategy.freqai as freqai
+    from hyperphysics_strategy.stubs import FREQAI_MODEL_NAMES
+
+    assert tuple(FREQAI_MODELS) == FREQAI_MODEL_NAMES
 
     for name, cls in FREQAI_MODELS.items():
         assert getattr(freqai, name) is cls

@@ -7,22 +7,15 @@ import importlib
 import json
 from dataclasses import dataclass
 from importlib import metadata
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
-from ..engine.hardware import (
-    DEFAULT_EXPERTS,
-    DevicePlan,
-    HardwareInfo,
-    LibraryCapability,
-    get_hardware_info,
-    hardware_report,
-    matmul_gflops,
-    probe_capabilities,
-)
-from ..engine.hardware.summary import gib
 from .app import app, console
+
+if TYPE_CHECKING:  # the engine imports torch: only inside the commands (fast --help)
+    from ..engine.hardware import DevicePlan, HardwareInfo, LibraryCapability
 
 # (import name, distribution name for pip, required)
 DEPENDENCIES: tuple[tuple[str, str, bool], ...] = (
@@ -153,6 +146,8 @@ def find_problems(
 
 
 def _system_table(info: HardwareInfo) -> Table:
+    from ..engine.hardware.summary import gib
+
     c = info.cpu
     t = Table(title="System", show_header=False)
     t.add_column("what", style="bold")
@@ -181,6 +176,8 @@ def _system_table(info: HardwareInfo) -> Table:
 
 
 def _gpu_table(info: HardwareInfo) -> Table:
+    from ..engine.hardware.summary import gib
+
     t = Table(title=f"GPUs ({info.gpu_count} usable, {info.hidden_gpus} hidden)")
     for col in ("#", "name", "arch", "free", "total", "UUID / PCI", "torch", "source"):
         t.add_column(col)
@@ -221,12 +218,20 @@ def _plan_table(plan: DevicePlan) -> Table:
     return t
 
 
-@app.command("hardware")
+@app.command("hardware", short_help="CPUs, memory, GPUs, libraries and the device plan.")
 def hardware(
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
     refresh: bool = typer.Option(False, "--refresh", help="Probe again (ignore the cache)."),
 ) -> None:
     """Show CPUs, memory, GPUs, what each library can use, and the device plan."""
+    from ..engine.hardware import (
+        DEFAULT_EXPERTS,
+        DevicePlan,
+        get_hardware_info,
+        hardware_report,
+        probe_capabilities,
+    )
+
     info = get_hardware_info(refresh=refresh)
     caps = probe_capabilities(info)
     plan = DevicePlan.build(DEFAULT_EXPERTS, info=info, capabilities=caps)
@@ -242,7 +247,9 @@ def hardware(
         console.print(f"[yellow]note:[/yellow] {note}")
 
 
-@app.command("doctor")
+@app.command(
+    "doctor", short_help="Check the installation (and a user dir): problems and fixes."
+)
 def doctor(
     bench_seconds: float = typer.Option(
         2.0, "--bench-seconds", min=0.0, help="Seconds of matmul benchmark per device (0: skip)."
@@ -250,6 +257,8 @@ def doctor(
     bench_size: int = typer.Option(1024, "--bench-size", min=16, help="Matrix size."),
 ) -> None:
     """Check the installation: imports, GPU backends per library, speed, problems."""
+    from ..engine.hardware import get_hardware_info, matmul_gflops, probe_capabilities
+
     deps = [check_dependency(*d) for d in DEPENDENCIES]
     t = Table(title="Dependencies")
     for col in ("module", "version", "status"):

@@ -35,6 +35,22 @@ if TYPE_CHECKING:
 #: Characters freqtrade replaces by ``_`` in data file names (``pair_to_filename``).
 _FILENAME_CHARS = "/ .@$+:"
 MIN_ROWS = 100
+#: The ensemble's experts (``ensemble.experts.EXPERT_REGISTRY``, in the hardware plan's
+#: order; a test keeps them equal), named here so that ``--help`` needs no torch.
+EXPERT_NAMES: tuple[str, ...] = (
+    "lightgbm",
+    "xgboost",
+    "catboost",
+    "xgboost_rf",
+    "xgboost_dart",
+    "catboost_alt",
+    "mlp",
+    "nbeats",
+    "tide",
+    "tabnet",
+    "kan",
+    "transformer",
+)
 
 
 class InputError(Exception):
@@ -255,7 +271,7 @@ def _save(directory: Path, ensemble: Any, meta: dict[str, Any]) -> list[Path]:
     return written
 
 
-@app.command("train")
+@app.command("train", short_help="Train the expert ensemble on one pair's candles.")
 def train(
     datadir: Path = typer.Option(
         Path("user_data/data/binance"),
@@ -265,7 +281,10 @@ def train(
     pair: str = typer.Option("BTC/USDT", "--pair", help="Pair to train on."),
     timeframe: str = typer.Option("1h", "--timeframe", help="Candle timeframe."),
     experts: str = typer.Option(
-        "lightgbm,xgboost", "--experts", help="Comma-separated expert names, or 'all'."
+        "lightgbm,xgboost",
+        "--experts",
+        help=f"Comma-separated expert names from {', '.join(EXPERT_NAMES)}; or 'all' (the "
+        "twelve).",
     ),
     rows: int | None = typer.Option(
         None,
