@@ -11,6 +11,7 @@ the package does not.
 
 from __future__ import annotations
 
+import re
 import sys
 from importlib import metadata
 
@@ -54,9 +55,10 @@ def import_problem(exc: BaseException, module: str, name: str) -> str:
             f"{module} needs the module {top!r}, which is not installed in {python}: "
             f"pip install {dist}"
         )
-    if isinstance(exc, ImportError) and exc.name == module and name in str(exc):
+    missing = re.match(r"cannot import name '([^']+)'", str(exc))
+    if isinstance(exc, ImportError) and exc.name == module and missing:
         return (
-            f"{module} has no class {name} in the installed {DISTRIBUTION} "
+            f"{module} has no class {missing.group(1)} in the installed {DISTRIBUTION} "
             f"({_installed_version() or 'unknown version'}): the stub is newer or older "
             f"than the package; rerun `hyperphysics init <userdir> --force` or upgrade "
             f"(pip install -U {DISTRIBUTION})"
