@@ -24,7 +24,11 @@ COMMANDS: dict[str, list[str]] = {
     "import hyperphysics_strategy": [sys.executable, "-c", "import hyperphysics_strategy"],
     "hyperphysics --help": [sys.executable, "-m", "hyperphysics_strategy.cli", "--help"],
     "hyperphysics train --help": [
-        sys.executable, "-m", "hyperphysics_strategy.cli", "train", "--help",
+        sys.executable,
+        "-m",
+        "hyperphysics_strategy.cli",
+        "train",
+        "--help",
     ],  # fmt: skip
     "import torch (for scale)": [sys.executable, "-c", "import torch"],
 }

@@ -248,9 +248,7 @@ def hardware(
         console.print(f"[yellow]note:[/yellow] {note}")
 
 
-@app.command(
-    "doctor", short_help="Check the installation (and a user dir): problems and fixes."
-)
+@app.command("doctor", short_help="Check the installation (and a user dir): problems and fixes.")
 def doctor(
     bench_seconds: float = typer.Option(
         2.0, "--bench-seconds", min=0.0, help="Seconds of matmul benchmark per device (0: skip)."

@@ -491,8 +491,7 @@ def train(
     experts: str = typer.Option(
         "lightgbm,xgboost",
         "--experts",
-        help=f"Comma-separated expert names from {', '.join(EXPERT_NAMES)}; or 'all' (the "
-        "twelve).",
+        help=f"Comma-separated expert names from {', '.join(EXPERT_NAMES)}; or 'all' (the twelve).",
     ),
     rows: int | None = typer.Option(
         None,

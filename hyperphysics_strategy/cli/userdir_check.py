@@ -94,9 +94,7 @@ def check_stubs(userdir: Path) -> tuple[list[Problem], dict[str, str]]:
                 continue
             classes = _defined_classes(module, base)
             if rel in planned and path.stem not in classes:
-                problems.append(
-                    Problem(rel, f"defines no class {path.stem}", f"{init} --force")
-                )
+                problems.append(Problem(rel, f"defines no class {path.stem}", f"{init} --force"))
             for name in classes:
                 loaded[rel] = name
     return problems, loaded
