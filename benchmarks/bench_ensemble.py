@@ -20,8 +20,8 @@ lane by lane in the same way).
 
 from __future__ import annotations
 
+import argparse
 import os
-import sys
 import time
 from contextlib import contextmanager
 from dataclasses import replace
@@ -115,10 +115,16 @@ def inference_table(names, params, X, y, title) -> None:
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--all", action="store_true", help="all twelve experts too")
+    ap.add_argument("--training-only", action="store_true", help="only the training tables")
+    args = ap.parse_args()
     print(f"load average before: {os.getloadavg()}")
     X, y = data()
-    if "--training-only" in sys.argv:
-        return train_section(X, y)
+    if args.training_only:
+        return train_section(X, y, args.all)
     inference_table(
         EXPERTS,
         PARAMS,
@@ -136,7 +142,7 @@ def main() -> None:
         "Inference, 1,000 rows x 100 features (CPU), default ensemble, default parameters "
         "(early stopping), low-signal data",
     )
-    if "--all" in sys.argv:
+    if args.all:
         inference_table(
             DEFAULT_EXPERT_NAMES,
             {},
@@ -145,12 +151,11 @@ def main() -> None:
             "Inference, 1,000 rows x 100 features (CPU), all twelve experts (6,000 training rows)",
         )
     print(f"load average after inference: {os.getloadavg()}")
-    train_section(X, y)
+    train_section(X, y, args.all)
 
 
-def train_section(X, y) -> None:
-
-    names = DEFAULT_EXPERT_NAMES if "--all" in sys.argv else EXPERTS
+def train_section(X, y, all_experts: bool) -> None:
+    names = DEFAULT_EXPERT_NAMES if all_experts else EXPERTS
     params = PARAMS if names is EXPERTS else {}
     n = 20_000 if names is EXPERTS else 6_000
     for lanes in (None, 2):

@@ -1,5 +1,18 @@
 """hyperphysics-strategy: a GPU-accelerated ML strategy and FreqAI expert ensemble for freqtrade.
 
+The front door (see ``docs/api.md``)::
+
+    from hyperphysics_strategy import (
+        HyperPhysicsFinancialEngine,  # order book + risk + ensemble signals, one object
+        HyperbolicOrderBook,          # hyperbolic order-book features of L2 snapshots
+        GPURiskEngine,                # VaR / ES / Greeks on CPU or GPU
+        ExpertEnsemble,               # the expert ensemble (scikit-learn style)
+        build_features,               # the strategy's features of plain candles
+    )
+
+Each name is imported on first use: ``import hyperphysics_strategy`` itself loads neither
+torch nor freqtrade.
+
 Layers (imports point down only)::
 
     strategy/  -> freqai/  -> ensemble/  -> engine/
@@ -8,4 +21,72 @@ Layers (imports point down only)::
 (``exchange/``) and the command-line tool (``cli/``) sit beside the layers.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+#: public name -> module that defines it (imported on first access)
+_EXPORTS: dict[str, str] = {
+    # engine (torch, numpy): usable from any strategy or notebook
+    "HyperPhysicsFinancialEngine": "hyperphysics_strategy.financial_engine",
+    "HyperbolicOrderBook": "hyperphysics_strategy.engine.orderbook",
+    "GPURiskEngine": "hyperphysics_strategy.engine.risk",
+    "bsm_greeks": "hyperphysics_strategy.engine.greeks",
+    "bsm_implied_vol": "hyperphysics_strategy.engine.greeks",
+    "resolve_device": "hyperphysics_strategy.engine.devices",
+    "get_hardware_info": "hyperphysics_strategy.engine.hardware",
+    # ensemble
+    "ExpertEnsemble": "hyperphysics_strategy.ensemble",
+    "EXPERT_REGISTRY": "hyperphysics_strategy.ensemble",
+    # the strategy's features and labels of plain candles (pandas, TA-Lib)
+    "build_features": "hyperphysics_strategy.strategy.features",
+    "build_training_set": "hyperphysics_strategy.strategy.features",
+    # freqtrade classes (import freqtrade)
+    "HyperPhysicsStrategy": "hyperphysics_strategy.strategy",
+    "HyperPhysicsEnsemble": "hyperphysics_strategy.freqai",
+}
+
+__all__ = [  # a literal list for linters and IDEs; a test keeps it equal to _EXPORTS
+    "EXPERT_REGISTRY",
+    "ExpertEnsemble",
+    "GPURiskEngine",
+    "HyperPhysicsEnsemble",
+    "HyperPhysicsFinancialEngine",
+    "HyperPhysicsStrategy",
+    "HyperbolicOrderBook",
+    "__version__",
+    "bsm_greeks",
+    "bsm_implied_vol",
+    "build_features",
+    "build_training_set",
+    "get_hardware_info",
+    "resolve_device",
+]
+
+if TYPE_CHECKING:
+    from .engine.devices import resolve_device
+    from .engine.greeks import bsm_greeks, bsm_implied_vol
+    from .engine.hardware import get_hardware_info
+    from .engine.orderbook import HyperbolicOrderBook
+    from .engine.risk import GPURiskEngine
+    from .ensemble import EXPERT_REGISTRY, ExpertEnsemble
+    from .financial_engine import HyperPhysicsFinancialEngine
+    from .freqai import HyperPhysicsEnsemble
+    from .strategy import HyperPhysicsStrategy
+    from .strategy.features import build_features, build_training_set
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

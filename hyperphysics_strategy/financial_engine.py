@@ -6,12 +6,19 @@ A thin facade for notebooks and other bots, in the original design's names::
     hp.process_market_data(bids, asks)          # hyperbolic order-book features of one book
     hp.calculate_risk_metrics(returns)          # VaR / ES at 95% and 99%, three methods
     hp.train_signals(features, labels)          # fit the expert ensemble (sell/neutral/buy)
+    hp.train_from_candles(candles)              # ... or on the strategy's features and labels
     hp.generate_trading_signals(dataframe)      # probabilities and a -1/0/+1 signal per row
 
-It imports no freqtrade. ``generate_trading_signals`` uses the columns whose names start
-with ``%`` (FreqAI's feature naming) unless told otherwise. A model trained by FreqAI
-also expects FreqAI's fitted feature pipeline (scaling) to be applied first; an ensemble
-trained here through :meth:`train_signals` takes the raw features.
+It imports no freqtrade. ``generate_trading_signals`` uses the feature columns the
+ensemble was trained on, else the columns whose names start with ``%`` (FreqAI's feature
+naming); given plain candles (``date, open, high, low, close, volume``) without them it
+builds the strategy's features itself (:func:`~hyperphysics_strategy.strategy.features.
+build_features`). A model trained by FreqAI also expects FreqAI's fitted feature pipeline
+(scaling) to be applied first; an ensemble trained here takes the raw features.
+
+``device="cuda:0"`` on a machine without that GPU raises ``ValueError`` naming the GPUs
+there are; ``device="auto"`` (or ``None``) takes this machine's default device and falls
+back to the CPU; ``use_gpu=False`` forces the CPU.
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ from hyperphysics_strategy.ensemble.decision import (
     edge_signal,
 )
 
+_CANDLE_COLUMNS = {"date", "open", "high", "low", "close", "volume"}
+
 
 class HyperPhysicsFinancialEngine:
     """Order-book geometry, risk metrics and ensemble signals behind one object."""
@@ -44,7 +53,14 @@ class HyperPhysicsFinancialEngine:
         max_levels: int = 20,
         seed: int = 0,
     ) -> None:
-        self.device = resolve_device("cpu" if not use_gpu else device)
+        try:
+            self.device = resolve_device("cpu" if not use_gpu else device)
+        except ValueError as exc:
+            raise ValueError(
+                f"{exc}; pass device='auto' (this machine's default, CPU when there is no "
+                "GPU) or use_gpu=False"
+            ) from exc
+        self.feature_periods: tuple[int, ...] = (10, 20)
         self.orderbook = HyperbolicOrderBook(device=self.device, max_levels=max_levels)
         self.risk = GPURiskEngine(device=self.device, seed=seed)
         self.ensemble = ensemble
@@ -78,6 +94,21 @@ class HyperPhysicsFinancialEngine:
         self._feature_columns = list(features.columns)
         return self.ensemble
 
+    def train_from_candles(
+        self,
+        candles: pd.DataFrame,
+        horizon: int = 12,
+        periods: Sequence[int] = (10, 20),
+        experts: Sequence[str] = ("lightgbm", "xgboost"),
+    ) -> ExpertEnsemble:
+        """Fit an ensemble on one pair's plain candles, with the strategy's features and
+        direction labels over ``horizon`` candles (:func:`build_training_set`)."""
+        from hyperphysics_strategy.strategy.features import build_training_set
+
+        features, labels = build_training_set(candles, periods=periods, horizon=horizon)
+        self.feature_periods = tuple(int(p) for p in periods)
+        return self.train_signals(features, labels.to_numpy(), experts=experts)
+
     def generate_trading_signals(
         self,
         dataframe: pd.DataFrame,
@@ -101,8 +132,19 @@ class HyperPhysicsFinancialEngine:
             or [c for c in dataframe.columns if c.startswith("%")]
         )
         missing = [c for c in columns if c not in dataframe.columns]
+        if (not columns or missing) and set(dataframe.columns) >= _CANDLE_COLUMNS:
+            from hyperphysics_strategy.strategy.features import build_features
+
+            dataframe = build_features(dataframe, self.feature_periods)
+            columns = columns or list(dataframe.columns)
+            missing = [c for c in columns if c not in dataframe.columns]
         if not columns or missing:
-            raise ValueError(f"dataframe lacks the feature columns {missing or '(none found)'}")
+            raise ValueError(
+                f"dataframe lacks the feature columns {missing or '(none found)'}: pass the "
+                "columns the ensemble was trained on, or plain candles (date, open, high, "
+                "low, close, volume) to build the strategy's features from "
+                "(hyperphysics_strategy.build_features)"
+            )
         X = dataframe[columns].to_numpy(dtype=np.float32)
         ok = np.isfinite(X).all(axis=1)
         proba = np.full((len(dataframe), len(self.ensemble.classes_)), np.nan)

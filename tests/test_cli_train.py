@@ -41,16 +41,33 @@ def test_train_shows_each_expert_and_the_ensemble(tmp_path):
     )
     assert result.exit_code == 0, result.output
     out = result.output
-    assert "ETH/USDT 1h: 400 rows" in out
+    assert "ETH/USDT 1h: 308 rows" in out
     for name in ("lightgbm", "xgboost"):
         assert any(name in line and "done" in line for line in out.splitlines()), out
     assert any(
         line.startswith("ensemble: ") and "val log-loss" in line for line in out.splitlines()
     )
     assert "Plan: 2 task(s)" in out  # the hardware plan summary
+    folds = [line for line in out.splitlines() if line.startswith("│ fold ")]
+    assert folds and all("done" in line for line in folds), out  # one row per stacking fold
+
+    # out of sample: the printed numbers are those of the saved predictions
+    assert "seen by neither the experts nor the stacker" in out
+    pred = pd.read_csv(save / "out_of_sample_predictions.csv")
+    assert len(pred) == 80  # 20% of the 400 rows, after a 12-row embargo
+    classes = ["sell", "neutral", "buy"]
+    codes = pred["label"].map(classes.index).to_numpy()
+    rows = np.arange(len(pred))
+    ens = -np.log(np.clip(pred[[f"proba_{c}" for c in classes]].to_numpy()[rows, codes], 1e-12, 1))
+    prior = -np.log(pred[[f"prior_{c}" for c in classes]].to_numpy()[rows, codes])
+    printed = next(line for line in out.splitlines() if line.startswith("out-of-sample log-loss"))
+    assert f"ensemble {ens.mean():.4f}, class prior {prior.mean():.4f}" in printed
+    assert f"difference {ens.mean() - prior.mean():+.4f}" in printed
+    assert ("no skill over the class prior" in out) == (ens.mean() >= prior.mean())
 
     report = json.loads((save / "report.json").read_text())
-    assert report["pair"] == "ETH/USDT" and report["rows"] == 400
+    assert report["pair"] == "ETH/USDT" and report["rows"] == 400 - 80 - 12
+    assert report["out_of_sample"]["prior_log_loss"] == pytest.approx(prior.mean())
     assert set(report["weights"]) == {"lightgbm", "xgboost"}
     assert [e["name"] for e in report["report"]["experts"]] == ["lightgbm", "xgboost"]
     candles = pd.read_feather(demo_data_dir() / "ETH_USDT-1h.feather")
@@ -96,3 +113,41 @@ def test_too_few_rows_is_an_input_error():
     result = train("--rows", "50")
     assert result.exit_code == 2
     assert "only 50 usable rows" in _one_error_line(result)
+
+
+def test_expert_names_in_help_are_the_registry():
+    from hyperphysics_strategy.cli.train_cmd import EXPERT_NAMES
+    from hyperphysics_strategy.engine.hardware import DEFAULT_EXPERT_NAMES
+
+    assert EXPERT_NAMES == DEFAULT_EXPERT_NAMES
+    assert set(EXPERT_NAMES) == set(EXPERT_REGISTRY)
+    out = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200"}).output
+    assert "<bool>" not in out
+    assert all(name in out for name in EXPERT_NAMES), out
+
+
+def test_save_then_load_scores_the_rows_after_training(tmp_path):
+    save = tmp_path / "m"
+    first = train("--pair", "BTC/USDT", "--rows", "600", "--holdout", "0.3", "--save", str(save))
+    assert first.exit_code == 0, first.output
+    loaded = train("--pair", "BTC/USDT", "--rows", "600", "--load", str(save))
+    assert loaded.exit_code == 0, loaded.output
+    assert "loaded the ensemble" in loaded.output
+    pick = [line for line in first.output.splitlines() if line.startswith("out-of-sample")]
+    again = [line for line in loaded.output.splitlines() if line.startswith("out-of-sample")]
+    assert pick == again  # the same tail rows, the same ensemble, the same numbers
+    missing = train("--load", str(tmp_path / "nothing"))
+    assert missing.exit_code == 2 and "no saved ensemble" in _one_error_line(missing)
+
+
+def test_no_signal_lines_read_the_report():
+    from hyperphysics_strategy.cli.train_cmd import no_signal_lines
+
+    report = {
+        "experts": [{"name": "lightgbm", "best_iteration": 5}, {"name": "xgboost"}],
+        "calibration": {"expert_temperatures": [148.4131, 1.2]},
+    }
+    lines = no_signal_lines(report)
+    assert len(lines) == 2
+    assert "lightgbm calibrated at the temperature bound (148.4)" in lines[0]
+    assert "lightgbm stopped improving" in lines[1] and "xgboost" not in " ".join(lines)

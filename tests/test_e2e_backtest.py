@@ -144,12 +144,3 @@ def check_var_stakes_and_es_stops(trades: pd.DataFrame) -> None:
             assert trade.profit_ratio == pytest.approx(-d, abs=2e-3)
     # Trades not capped by freqtrade's proposed stake sit exactly on the budget.
     assert on_budget >= 0.5 * len(trades)
-
-
-def test_backtesting_with_a_single_expert_model(tmp_path):
-    rc, log, userdir = run_backtest(tmp_path, "HyperPhysicsLightGBMClassifier")
-    assert rc == 0, log[-4000:]
-    assert_clean_log(log)
-    models = model_files(userdir, "e2e")
-    model = joblib.load(models["BTC"][0])
-    assert [e.name for e in model.experts] == ["lightgbm"]

@@ -442,3 +442,26 @@ def test_cli_print_config(datadir: Path) -> None:
     )
     refused = CliRunner().invoke(app, ["exchange", "--host", "0.0.0.0", "--print-config"])
     assert refused.exit_code != 0
+
+
+def test_cli_print_config_refuses_an_empty_whitelist(tmp_path: Path) -> None:
+    """Merged as a later -c, an empty pair_whitelist would silently empty the user's."""
+    from typer.testing import CliRunner
+
+    from hyperphysics_strategy.cli import app
+
+    missing = tmp_path / "no" / "such" / "folder"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for folder, why in ((missing, "does not exist"), (empty, "holds no spot candle files")):
+        result = CliRunner().invoke(
+            app, ["exchange", "--datadir", str(folder), "--print-config"], env={"COLUMNS": "400"}
+        )
+        assert result.exit_code == 2, result.output
+        assert result.stdout == ""  # nothing a script could merge
+        assert str(folder) in result.stderr and why in result.stderr
+    named = CliRunner().invoke(
+        app, ["exchange", "--datadir", str(missing), "--pairs", "BTC/USDT", "--print-config"]
+    )
+    assert named.exit_code == 0
+    assert json.loads(named.stdout)["exchange"]["pair_whitelist"] == ["BTC/USDT"]

@@ -86,3 +86,51 @@ def test_committed_user_data_matches_what_init_writes():
         path = ROOT / "user_data" / rel
         assert path.is_file(), f"{path} missing: run `hyperphysics init user_data`"
         assert path.read_text() == text, f"{path} is stale: run `hyperphysics init user_data`"
+
+
+def test_every_advertised_model_is_exported_where_its_stub_imports_it():
+    import hyperphysics_strategy.freqai as freqai
+    from hyperphysics_strategy.stubs import FREQAI_MODEL_NAMES
+
+    assert tuple(FREQAI_MODELS) == FREQAI_MODEL_NAMES
+
+    for name, cls in FREQAI_MODELS.items():
+        assert getattr(freqai, name) is cls
+        assert name in freqai.__all__
+
+
+def test_stub_import_error_names_a_class_the_package_lacks(tmp_path, caplog):
+    import pytest
+
+    from hyperphysics_strategy.stubs import render_stub
+
+    stub = tmp_path / "HyperPhysicsNoSuchClassifier.py"
+    stub.write_text(
+        render_stub("freqaimodel", "HyperPhysicsNoSuchClassifier", "hyperphysics_strategy.freqai")
+    )
+    with pytest.raises(ImportError) as err:
+        runpy.run_path(str(stub), run_name="stub")
+    message = str(err.value)
+    assert "hyperphysics_strategy.freqai has no class HyperPhysicsNoSuchClassifier" in message
+    assert "hyperphysics init <userdir> --force" in message
+    assert "pip install hyperphysics-strategy" not in message  # it is installed
+    assert message.split(": ", 1)[1] in caplog.text  # also logged at ERROR
+
+
+def test_import_problem_names_the_missing_dependency_or_package():
+    from hyperphysics_strategy.stubs.diagnose import import_problem
+
+    module, name = "hyperphysics_strategy.freqai", "HyperPhysicsEnsemble"
+    lgbm = ModuleNotFoundError("No module named 'lightgbm'", name="lightgbm")
+    assert import_problem(lgbm, module, name).endswith("pip install lightgbm")
+    talib = ModuleNotFoundError("No module named 'talib'", name="talib._ta_lib")
+    assert import_problem(talib, module, name).endswith("pip install TA-Lib")
+    pkg = ModuleNotFoundError(
+        "No module named 'hyperphysics_strategy'", name="hyperphysics_strategy"
+    )
+    text = import_problem(pkg, module, name)
+    assert "not installed in the Python that runs freqtrade" in text
+    assert "pip install hyperphysics-strategy" in text
+    broken = OSError("libgomp.so.1: cannot open shared object file")
+    text = import_problem(broken, module, name)
+    assert "OSError: libgomp.so.1" in text and "hyperphysics doctor" in text

@@ -11,6 +11,8 @@ app = typer.Typer(
     "run the local exchange simulator and the demo, train the expert ensemble.",
     no_args_is_help=True,
     add_completion=False,
+    # plain click-style help: flags without typer's "<bool>" placeholders
+    rich_markup_mode=None,
 )
 console = Console()
 err_console = Console(stderr=True)

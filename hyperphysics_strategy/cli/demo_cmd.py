@@ -7,19 +7,11 @@ from pathlib import Path
 import typer
 
 from hyperphysics_strategy.demo import DEMO_PAIRS, DEMO_TIMERANGE
-from hyperphysics_strategy.exchange import ExchangeSimulator
-from hyperphysics_strategy.runner import (
-    config_paths,
-    freqtrade_command,
-    prepare_user_dir,
-    run_streaming,
-    write_simulator_config,
-)
 
 from .app import app, console
 
 
-@app.command("demo")
+@app.command("demo", short_help="Backtest the strategy on the bundled candles, offline.")
 def demo(
     userdir: Path = typer.Option(Path("user_data"), help="freqtrade user data directory"),
     timerange: str = typer.Option(DEMO_TIMERANGE, help="backtest timerange (YYYYMMDD-YYYYMMDD)"),
@@ -27,6 +19,15 @@ def demo(
 ) -> None:
     """Start the exchange simulator, run `freqtrade backtesting` with HyperPhysicsStrategy
     and the FreqAI ensemble over the bundled candles, print freqtrade's tables, stop."""
+    from hyperphysics_strategy.exchange import ExchangeSimulator
+    from hyperphysics_strategy.runner import (
+        config_paths,
+        freqtrade_command,
+        prepare_user_dir,
+        run_streaming,
+        write_simulator_config,
+    )
+
     userdir = userdir.resolve()
     datadir = prepare_user_dir(userdir)
     console.print(f"[bold]HyperPhysics demo[/bold]: candles in {datadir}, timerange {timerange}")

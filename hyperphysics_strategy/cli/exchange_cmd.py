@@ -43,7 +43,7 @@ def _parse_start(value: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-@app.command("exchange")
+@app.command("exchange", short_help="Serve Binance's public REST API from local candles.")
 def exchange(
     datadir: Path = typer.Option(
         Path("user_data/data/binance"),
@@ -111,6 +111,21 @@ def exchange(
 
     if print_config:
         whitelist = wanted if wanted is not None else discover_pairs(datadir)
+        if not whitelist:
+            # merged as a later -c, an empty pair_whitelist would empty the user's own
+            why = (
+                "does not exist"
+                if not datadir.is_dir()
+                else "holds no spot candle files (<BASE>_<QUOTE>-<timeframe>.feather)"
+            )
+            err_console.print(
+                f"[bold red]hyperphysics exchange:[/bold red] the data folder {datadir} {why}, "
+                "so the pair whitelist would be empty. Download candles first (freqtrade "
+                "download-data), point --datadir at them, or name the pairs with --pairs.",
+                soft_wrap=True,
+                highlight=False,
+            )
+            raise typer.Exit(2)
         bracketed = f"[{host}]" if ":" in host else host
         fragment = freqtrade_config_fragment(f"http://{bracketed}:{port}", whitelist)
         typer.echo(json.dumps(fragment, indent=2))

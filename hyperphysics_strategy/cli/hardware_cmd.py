@@ -5,24 +5,18 @@ from __future__ import annotations
 
 import importlib
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
-from ..engine.hardware import (
-    DEFAULT_EXPERTS,
-    DevicePlan,
-    HardwareInfo,
-    LibraryCapability,
-    get_hardware_info,
-    hardware_report,
-    matmul_gflops,
-    probe_capabilities,
-)
-from ..engine.hardware.summary import gib
 from .app import app, console
+
+if TYPE_CHECKING:  # the engine imports torch: only inside the commands (fast --help)
+    from ..engine.hardware import DevicePlan, HardwareInfo, LibraryCapability
 
 # (import name, distribution name for pip, required)
 DEPENDENCIES: tuple[tuple[str, str, bool], ...] = (
@@ -153,6 +147,8 @@ def find_problems(
 
 
 def _system_table(info: HardwareInfo) -> Table:
+    from ..engine.hardware.summary import gib
+
     c = info.cpu
     t = Table(title="System", show_header=False)
     t.add_column("what", style="bold")
@@ -181,6 +177,8 @@ def _system_table(info: HardwareInfo) -> Table:
 
 
 def _gpu_table(info: HardwareInfo) -> Table:
+    from ..engine.hardware.summary import gib
+
     t = Table(title=f"GPUs ({info.gpu_count} usable, {info.hidden_gpus} hidden)")
     for col in ("#", "name", "arch", "free", "total", "UUID / PCI", "torch", "source"):
         t.add_column(col)
@@ -221,12 +219,20 @@ def _plan_table(plan: DevicePlan) -> Table:
     return t
 
 
-@app.command("hardware")
+@app.command("hardware", short_help="CPUs, memory, GPUs, libraries and the device plan.")
 def hardware(
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
     refresh: bool = typer.Option(False, "--refresh", help="Probe again (ignore the cache)."),
 ) -> None:
     """Show CPUs, memory, GPUs, what each library can use, and the device plan."""
+    from ..engine.hardware import (
+        DEFAULT_EXPERTS,
+        DevicePlan,
+        get_hardware_info,
+        hardware_report,
+        probe_capabilities,
+    )
+
     info = get_hardware_info(refresh=refresh)
     caps = probe_capabilities(info)
     plan = DevicePlan.build(DEFAULT_EXPERTS, info=info, capabilities=caps)
@@ -242,27 +248,52 @@ def hardware(
         console.print(f"[yellow]note:[/yellow] {note}")
 
 
-@app.command("doctor")
+@app.command("doctor", short_help="Check the installation (and a user dir): problems and fixes.")
 def doctor(
     bench_seconds: float = typer.Option(
         2.0, "--bench-seconds", min=0.0, help="Seconds of matmul benchmark per device (0: skip)."
     ),
     bench_size: int = typer.Option(1024, "--bench-size", min=16, help="Matrix size."),
+    userdir: Path | None = typer.Option(
+        None,
+        "--userdir",
+        help="Check this freqtrade user dir instead of the hardware: every strategy and "
+        "FreqAI model file loads as freqtrade loads it, and the config is valid.",
+    ),
+    config: list[Path] | None = typer.Option(
+        None,
+        "--config",
+        "-c",
+        help="Config file(s) to check with --userdir, merged like freqtrade's -c (default: "
+        "USERDIR/config_hyperphysics.json).",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
-    """Check the installation: imports, GPU backends per library, speed, problems."""
+    """Check the installation: imports, GPU backends per library, speed, problems.
+
+    With --userdir: check that user dir's stubs and config instead of the hardware; one
+    line per problem with its fix; exit code 1 when there is any.
+    """
+    if userdir is not None:
+        return _doctor_userdir(userdir, config, as_json)
+    if config:
+        raise typer.BadParameter("needs --userdir", param_hint="--config")
+    from ..engine.hardware import get_hardware_info, matmul_gflops, probe_capabilities
+
     deps = [check_dependency(*d) for d in DEPENDENCIES]
-    t = Table(title="Dependencies")
-    for col in ("module", "version", "status"):
-        t.add_column(col)
-    for d in deps:
-        if d.ok:
-            status = "[green]ok[/green]"
-        elif d.required:
-            status = "[red]missing (required)[/red]"
-        else:
-            status = "[yellow]missing (optional)[/yellow]"
-        t.add_row(d.module, d.version or "-", status)
-    console.print(t)
+    if as_json:
+        info = get_hardware_info()
+        caps = probe_capabilities(info)
+        problems = find_problems(info, caps, deps)
+        report = {
+            "dependencies": [asdict(d) for d in deps],
+            "problems": [{"problem": p, "fix": f} for p, f in problems],
+        }
+        typer.echo(json.dumps(report, indent=2))
+        if any(d.required and not d.ok for d in deps):
+            raise typer.Exit(code=1)
+        return
+    console.print(_dependency_table(deps))
 
     info = get_hardware_info()
     caps = probe_capabilities(info)
@@ -292,4 +323,49 @@ def doctor(
     for problem, fix in problems:
         console.print(f"[red]problem:[/red] {problem} [bold]fix:[/bold] {fix}")
     if any(d.required and not d.ok for d in deps):
+        raise typer.Exit(code=1)
+
+
+def _dependency_table(deps: list[DependencyStatus]) -> Table:
+    t = Table(title="Dependencies")
+    for col in ("module", "version", "status"):
+        t.add_column(col)
+    for d in deps:
+        if d.ok:
+            status = "[green]ok[/green]"
+        elif d.required:
+            status = "[red]missing (required)[/red]"
+        else:
+            status = "[yellow]missing (optional)[/yellow]"
+        t.add_row(d.module, d.version or "-", status)
+    return t
+
+
+def _doctor_userdir(userdir: Path, config: list[Path] | None, as_json: bool) -> None:
+    from .userdir_check import Problem, check_user_dir
+
+    deps = [check_dependency(*d) for d in DEPENDENCIES]
+    report = check_user_dir(userdir, config)
+    problems: list[Problem] = [
+        Problem(f"dependency {d.module}", f"does not import: {d.error}",
+                f"pip install '{d.distribution}'")
+        for d in deps if d.required and not d.ok
+    ] + report["problems"]  # fmt: skip
+    if as_json:
+        report = {**report, "problems": [p.to_dict() for p in problems], "ok": not problems}
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        checked = f"{len(report['loaded'])} class(es) load"
+        if report["config"]:
+            checked += f"; config {' + '.join(report['config'])}"
+        console.print(f"hyperphysics doctor {userdir}: {checked}", highlight=False)
+        for p in problems:
+            console.print(
+                f"[red]problem:[/red] {p.where}: {p.problem} [bold]fix:[/bold] {p.fix}",
+                highlight=False,
+                soft_wrap=True,
+            )
+        if not problems:
+            console.print("[green]No problems found.[/green]")
+    if problems:
         raise typer.Exit(code=1)

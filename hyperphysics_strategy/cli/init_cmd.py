@@ -20,7 +20,7 @@ _STYLE = {
 }
 
 
-@app.command("init")
+@app.command("init", short_help="Write freqtrade stubs and an example config.")
 def init(
     userdir: Path = typer.Argument(Path("user_data"), help="freqtrade user data directory"),
     force: bool = typer.Option(False, "--force", help="overwrite files changed by the user"),

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +29,7 @@ from rich.text import Text
 from .app import app, console, err_console
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
     from ..ensemble.ensemble import EnsembleReport
@@ -35,6 +38,24 @@ if TYPE_CHECKING:
 #: Characters freqtrade replaces by ``_`` in data file names (``pair_to_filename``).
 _FILENAME_CHARS = "/ .@$+:"
 MIN_ROWS = 100
+ENSEMBLE_FILE = "ensemble.joblib"
+PREDICTIONS_FILE = "out_of_sample_predictions.csv"
+#: The ensemble's experts (``ensemble.experts.EXPERT_REGISTRY``, in the hardware plan's
+#: order; a test keeps them equal), named here so that ``--help`` needs no torch.
+EXPERT_NAMES: tuple[str, ...] = (
+    "lightgbm",
+    "xgboost",
+    "catboost",
+    "xgboost_rf",
+    "xgboost_dart",
+    "catboost_alt",
+    "mlp",
+    "nbeats",
+    "tide",
+    "tabnet",
+    "kan",
+    "transformer",
+)
 
 
 class InputError(Exception):
@@ -104,22 +125,38 @@ def parse_experts(text: str) -> list[str]:
     return names
 
 
+def load_candles(path: Path, pair: str, timeframe: str) -> pd.DataFrame:
+    """``pair``'s candles as freqtrade loads them (``load_pair_history``: sorted,
+    de-duplicated, missing candles filled), from the file :func:`candle_file` found."""
+    from freqtrade.data.history import load_pair_history
+    from freqtrade.enums import CandleType
+
+    futures = path.parent.name == "futures"
+    try:
+        candles = load_pair_history(
+            pair,
+            timeframe,
+            path.parent.parent if futures else path.parent,
+            data_format="feather",
+            candle_type=CandleType.FUTURES if futures else CandleType.SPOT,
+        )
+    except Exception as exc:  # not a feather file, unreadable
+        raise InputError(f"cannot read {path}: {exc}") from exc
+    if candles.empty:
+        raise InputError(f"{path}: freqtrade's loader finds no candles in it")
+    return candles
+
+
 def load_training_set(
-    path: Path, rows: int | None, horizon: int
+    path: Path, rows: int | None, horizon: int, pair: str = "", timeframe: str = ""
 ) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
     """Features, labels and candle dates of the last ``rows`` usable rows of ``path``."""
-    import pandas as pd
 
     from ..strategy.features import build_training_set
 
-    try:
-        candles = pd.read_feather(path)
-    except Exception as exc:  # not a feather file, unreadable
-        raise InputError(f"cannot read {path}: {exc}") from exc
-    missing = {"date", "open", "high", "low", "close", "volume"} - set(candles.columns)
-    if missing:
-        raise InputError(f"{path} lacks the candle columns {sorted(missing)}")
-    candles = candles.sort_values("date").drop_duplicates("date").reset_index(drop=True)
+    pair = pair or path.name.split("-")[0].replace("_", "/", 1)
+    timeframe = timeframe or path.stem.split("-")[1]
+    candles = load_candles(path, pair, timeframe)
     X, y = build_training_set(candles, horizon=horizon)
     if rows is not None:
         X, y = X.iloc[-rows:], y.iloc[-rows:]
@@ -148,7 +185,14 @@ class _Row:
 class TrainingProgress:
     """One row per expert, updated from the ensemble's callbacks (any thread)."""
 
-    STYLES = {"queued": "dim", "training": "yellow", "done": "green", "dropped": "red"}
+    STYLES = {
+        "queued": "dim",
+        "training": "yellow",
+        "done": "green",
+        "dropped": "red",
+        "left out": "red",
+        "skipped": "dim",
+    }
 
     def __init__(self, planned: list[tuple[str, str]], title: str) -> None:
         self.rows = {name: _Row(device) for name, device in planned}
@@ -169,6 +213,36 @@ class TrainingProgress:
             row.note = outcome.worker + (", retried on cpu" if outcome.retried_on_cpu else "")
             if not outcome.ok:
                 row.note = outcome.error or "failed"
+            experts = [r for k, r in self.rows.items() if not k.startswith("fold ")]
+            all_done = all(r.status in ("done", "dropped") for r in experts)
+        if all_done:
+            self.folds_started()
+
+    def on_fold(self, n: int, total: int, status: str, seconds: float | None) -> None:
+        """A stacking fold finished (``done``/``left out``/``skipped``): mark it, and the
+        next fold as training."""
+        with self._lock:
+            # fewer rows than planned give fewer folds: drop the planned rows
+            for key in [k for k in self.rows if k.startswith("fold ")]:
+                if not key.endswith(f"/{total}"):
+                    del self.rows[key]
+            row = self.rows.setdefault(f"fold {n}/{total}", _Row("-", note="stacking"))
+            row.status, row.seconds, row.started = status, seconds, None
+            if n < total:
+                nxt = self.rows.setdefault(f"fold {n + 1}/{total}", _Row("-", note="stacking"))
+                nxt.status, nxt.started = "training", time.perf_counter()
+
+    def add_folds(self, total: int) -> None:
+        with self._lock:
+            for n in range(1, total + 1):
+                self.rows.setdefault(f"fold {n}/{total}", _Row("-", note="stacking"))
+
+    def folds_started(self) -> None:
+        """Every expert is done: the first stacking fold trains now."""
+        with self._lock:
+            first = next((r for k, r in self.rows.items() if k.startswith("fold ")), None)
+            if first is not None and first.status == "queued":
+                first.status, first.started = "training", time.perf_counter()
 
     def finish(self, report: EnsembleReport) -> None:
         """Blend weights and validation log-losses once the ensemble is fitted."""
@@ -235,12 +309,149 @@ def _log_to(target: Console, verbose: bool) -> Iterator[None]:
         log.propagate = previous_propagate
 
 
-def _save(directory: Path, ensemble: Any, meta: dict[str, Any]) -> list[Path]:
+class _FoldLog(logging.Handler):
+    """Turns the ensemble's "stacking fold n/N ..." log lines into progress rows."""
+
+    PATTERN = re.compile(r"stacking fold (\d+)/(\d+)(?:: .* in ([0-9.]+)s| (left out|skipped))")
+
+    def __init__(self, progress: TrainingProgress) -> None:
+        super().__init__(logging.INFO)
+        self.progress = progress
+
+    def emit(self, record: logging.LogRecord) -> None:
+        match = self.PATTERN.match(record.getMessage())
+        if match:
+            n, total, seconds, other = match.groups()
+            status = other or "done"
+            self.progress.on_fold(int(n), int(total), status, float(seconds) if seconds else None)
+
+
+def no_signal_lines(report: dict[str, Any]) -> list[str]:
+    """Plain words for the report's signs that the experts found nothing."""
+    from ..ensemble.calibration import LOG_T_BOUNDS
+
+    bound = math.exp(LOG_T_BOUNDS[1])
+    out = []
+    temps = (report.get("calibration") or {}).get("expert_temperatures") or []
+    at_bound = [
+        e["name"]
+        for e, t in zip([e for e in report["experts"] if not e.get("error")], temps, strict=False)
+        if t is not None and t >= 0.999 * bound
+    ]
+    if at_bound:
+        out.append(
+            f"no signal: {', '.join(at_bound)} calibrated at the temperature bound "
+            f"({bound:.1f}): their probabilities were flattened to the class prior"
+        )
+    early = [e["name"] for e in report["experts"] if (e.get("best_iteration") or 99) <= 5]
+    if early:
+        out.append(
+            f"no signal: {', '.join(early)} stopped improving on validation within 5 "
+            "rounds (best_iteration <= 5)"
+        )
+    return out
+
+
+def log_loss_of(proba: np.ndarray, codes: np.ndarray) -> float:
+    """Mean negative log-likelihood of the true class (probabilities clipped at 1e-12)."""
+    import numpy as np
+
+    p = np.clip(proba[np.arange(codes.shape[0]), codes], 1e-12, 1.0)
+    return float(-np.log(p).mean())
+
+
+@dataclass
+class OutOfSample:
+    """The ensemble and the class prior scored on the tail rows no model saw."""
+
+    rows: int
+    embargo: int
+    first_date: str
+    ensemble_log_loss: float
+    prior_log_loss: float
+    prior: dict[str, float]
+
+    @property
+    def difference(self) -> float:
+        return self.ensemble_log_loss - self.prior_log_loss
+
+    @property
+    def skill(self) -> bool:
+        return self.difference < 0
+
+    def lines(self) -> list[str]:
+        out = [
+            f"out-of-sample: the last {self.rows} rows (from {self.first_date}, after a "
+            f"{self.embargo}-row embargo), seen by neither the experts nor the stacker",
+            f"out-of-sample log-loss: ensemble {self.ensemble_log_loss:.4f}, class prior "
+            f"{self.prior_log_loss:.4f}, difference {self.difference:+.4f} (negative: "
+            "the ensemble is better)",
+        ]
+        if not self.skill:
+            out.append(
+                "no skill over the class prior: on rows it never saw, the ensemble does no "
+                "better than always predicting the training class frequencies"
+            )
+        return out
+
+
+def split_holdout(n: int, holdout: float, embargo: int) -> tuple[int, int]:
+    """``(end of the training rows, start of the out-of-sample tail)``."""
+    tail = max(int(round(n * holdout)), 0)
+    if tail == 0:
+        return n, n
+    start = n - tail
+    end = start - embargo
+    if end < MIN_ROWS or tail < 20:
+        raise InputError(
+            f"{n} rows leave {max(end, 0)} for training and {tail} out of sample after the "
+            f"{embargo}-row embargo; at least {MIN_ROWS} and 20 are needed (more --rows, "
+            "or a different --holdout)"
+        )
+    return end, start
+
+
+def score_out_of_sample(
+    ensemble: Any, X: np.ndarray, labels: np.ndarray, train_labels: np.ndarray, **meta: Any
+) -> tuple[OutOfSample, np.ndarray, np.ndarray]:
+    """Scores, the ensemble's probabilities and the prior's, on the tail rows."""
+    import numpy as np
+
+    classes = list(ensemble.classes_)
+    codes = np.array([classes.index(v) for v in labels])
+    counts = np.array([(train_labels == c).sum() for c in classes], dtype=float)
+    prior = counts / counts.sum()
+    proba = ensemble.predict_proba(X)
+    prior_proba = np.broadcast_to(prior, proba.shape)
+    result = OutOfSample(
+        ensemble_log_loss=log_loss_of(proba, codes),
+        prior_log_loss=log_loss_of(prior_proba, codes),
+        prior=dict(zip(classes, prior.round(6).tolist(), strict=True)),
+        **meta,
+    )
+    return result, proba, prior_proba
+
+
+def _save(
+    directory: Path,
+    ensemble: Any,
+    meta: dict[str, Any],
+    predictions: pd.DataFrame | None,
+) -> list[Path]:
+    """The ensemble (joblib, as FreqAI saves it), each expert natively, report.json and
+    the out-of-sample predictions."""
+    import joblib
+
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for expert in ensemble.experts:
         expert.save(directory / expert.name)
         written.append(directory / expert.name)
+    joblib.dump(ensemble, directory / ENSEMBLE_FILE)
+    written.append(directory / ENSEMBLE_FILE)
+    if predictions is not None:
+        predictions.to_csv(directory / PREDICTIONS_FILE, index=False)
+        written.append(directory / PREDICTIONS_FILE)
     weights = zip(ensemble.experts, ensemble.weights, strict=True)
     report = {
         **meta,
@@ -255,7 +466,20 @@ def _save(directory: Path, ensemble: Any, meta: dict[str, Any]) -> list[Path]:
     return written
 
 
-@app.command("train")
+def _load(directory: Path) -> tuple[Any, dict[str, Any]]:
+    import joblib
+
+    path = directory / ENSEMBLE_FILE
+    if not path.is_file():
+        raise InputError(f"no saved ensemble in {directory} (looked for {ENSEMBLE_FILE})")
+    try:
+        meta = json.loads((directory / "report.json").read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"{directory}/report.json is missing or unreadable: {exc}") from exc
+    return joblib.load(path), meta
+
+
+@app.command("train", short_help="Train the expert ensemble on one pair's candles.")
 def train(
     datadir: Path = typer.Option(
         Path("user_data/data/binance"),
@@ -265,18 +489,35 @@ def train(
     pair: str = typer.Option("BTC/USDT", "--pair", help="Pair to train on."),
     timeframe: str = typer.Option("1h", "--timeframe", help="Candle timeframe."),
     experts: str = typer.Option(
-        "lightgbm,xgboost", "--experts", help="Comma-separated expert names, or 'all'."
+        "lightgbm,xgboost",
+        "--experts",
+        help=f"Comma-separated expert names from {', '.join(EXPERT_NAMES)}; or 'all' (the twelve).",
     ),
     rows: int | None = typer.Option(
         None,
         "--rows",
         min=1,
-        help="Train on the last N usable rows (after the features' warm-up); default all.",
+        help="Use the last N usable rows (after the features' warm-up); default all.",
+    ),
+    holdout: float = typer.Option(
+        0.2,
+        "--holdout",
+        min=0.0,
+        max=0.8,
+        help="Fraction of the rows, at the end, kept out of all training and scored out of "
+        "sample against the class prior (after an embargo of --horizon rows); 0: none.",
     ),
     save: Path | None = typer.Option(
         None,
         "--save",
-        help="Folder for each expert's native save (<DIR>/<expert>/) and report.json.",
+        help="Folder for the ensemble (ensemble.joblib), each expert's native save "
+        "(<DIR>/<expert>/), report.json and the out-of-sample predictions.",
+    ),
+    load: Path | None = typer.Option(
+        None,
+        "--load",
+        help="Do not train: load the ensemble --save wrote and score it on the tail rows "
+        "after its training rows.",
     ),
     horizon: int = typer.Option(
         12, "--horizon", min=1, help="Label horizon in candles (label_period_candles)."
@@ -286,27 +527,92 @@ def train(
         False, "--verbose", "-v", help="Also show the training log (placements, workers)."
     ),
 ) -> None:
-    """Train the expert ensemble on one pair's candles, showing each expert's progress."""
+    """Train the expert ensemble on one pair's candles, showing each expert's progress,
+    then score it out of sample against the class prior."""
+    import numpy as np
+    import pandas as pd
+
+    pair = pair.strip().upper()
     try:
-        path = candle_file(datadir, pair.strip().upper(), timeframe)
+        path = candle_file(datadir, pair, timeframe)
         names = parse_experts(experts)
-        X, y, dates = load_training_set(path, rows, horizon)
+        X, y, dates = load_training_set(path, rows, horizon, pair, timeframe)
+        loaded = _load(load) if load is not None else None
+        if loaded is not None:
+            horizon = int(loaded[1].get("horizon", horizon))
+            last = pd.Timestamp(loaded[1]["last_train_date"])
+            start = int((dates <= last).sum()) + horizon  # dates ascend
+            if start >= len(y):
+                raise InputError(
+                    f"no rows after the saved ensemble's training rows (through {last}) and "
+                    f"its {horizon}-row embargo in {path.name}"
+                )
+            end = start
+        else:
+            end, start = split_holdout(len(y), holdout, horizon)
     except InputError as exc:
         raise _fail(str(exc)) from exc
 
+    X_np = X.to_numpy("float32")
+    labels = y.to_numpy()
+    if loaded is not None:
+        ensemble, meta = loaded
+        if list(meta.get("feature_names", X.columns)) != list(X.columns):
+            raise _fail(f"the saved ensemble's features differ from {path.name}'s")
+        console.print(f"loaded the ensemble trained on {meta['pair']} through {last} from {load}")
+        train_labels = np.array(meta["train_labels"], dtype=object)
+    else:
+        ensemble, meta = _train(
+            X, X_np, labels, dates, end, names, horizon, seed, verbose, pair, timeframe
+        )
+        train_labels = labels[:end]
+        meta["train_labels"] = train_labels.tolist()
+    predictions = None
+    if start < len(y):
+        oos, proba, prior_proba = score_out_of_sample(
+            ensemble,
+            X_np[start:],
+            labels[start:],
+            train_labels,
+            rows=len(y) - start,
+            embargo=horizon,
+            first_date=f"{dates.iloc[start]:%Y-%m-%d %H:%M}",
+        )
+        for line in oos.lines():
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
+        meta["out_of_sample"] = {**oos.__dict__, "difference": oos.difference}
+        classes = list(ensemble.classes_)
+        predictions = pd.DataFrame(
+            {
+                "date": dates.iloc[start:].to_numpy(),
+                "label": labels[start:],
+                **{f"proba_{c}": proba[:, i] for i, c in enumerate(classes)},
+                **{f"prior_{c}": prior_proba[:, i] for i, c in enumerate(classes)},
+            }
+        )
+    if save is not None and loaded is None:
+        written = _save(save, ensemble, meta, predictions)
+        console.print(
+            f"saved the ensemble, {len(ensemble.experts)} expert(s), report.json and "
+            f"{len(written) - len(ensemble.experts) - 2} prediction file(s) in {save}"
+        )
+
+
+def _train(X, X_np, labels, dates, end, names, horizon, seed, verbose, pair, timeframe):
+    """Fit the ensemble on the first ``end`` rows with the live table; (ensemble, meta)."""
     from ..engine.hardware import DevicePlan, get_hardware_info
     from ..engine.hardware.summary import summary_lines
     from ..ensemble import ExpertEnsemble
 
-    pair = pair.strip().upper()
     ensemble = ExpertEnsemble(names, embargo=horizon, seed=seed, feature_names=list(X.columns))
     info = get_hardware_info()
     plan = DevicePlan.build([(e.name, e.library) for e in ensemble.experts], info=info)
-    counts = y.value_counts().to_dict()
+    y_train = labels[:end]
+    counts = {c: int((y_train == c).sum()) for c in ensemble.codec.classes}
     console.print(
-        f"[bold]{pair}[/bold] {timeframe}: {len(y)} rows x {X.shape[1]} features "
-        f"({dates.iloc[0]:%Y-%m-%d %H:%M} to {dates.iloc[-1]:%Y-%m-%d %H:%M}), labels over "
-        f"{horizon} candles: "
+        f"[bold]{pair}[/bold] {timeframe}: {end} rows x {X.shape[1]} features "
+        f"({dates.iloc[0]:%Y-%m-%d %H:%M} to {dates.iloc[end - 1]:%Y-%m-%d %H:%M}) for "
+        f"training, labels over {horizon} candles: "
         + ", ".join(f"{c} {counts.get(c, 0)}" for c in ensemble.codec.classes),
         highlight=False,
         soft_wrap=True,
@@ -314,6 +620,13 @@ def train(
     progress = TrainingProgress(
         [(p.task, str(p.device)) for p in plan], f"Training {len(names)} expert(s)"
     )
+    if ensemble.calibrate and ensemble.blend_method == "stack":
+        progress.add_folds(ensemble.stacking_folds)
+    fold_log = _FoldLog(progress)
+    ensemble_log = logging.getLogger("hyperphysics_strategy.ensemble.ensemble")
+    previous = ensemble_log.level
+    ensemble_log.addHandler(fold_log)
+    ensemble_log.setLevel(min(logging.INFO, ensemble_log.getEffectiveLevel()))
     started = time.perf_counter()
     try:
         # transient: in a terminal the live table gives way to the final one printed
@@ -323,8 +636,8 @@ def train(
             Live(progress, console=console, refresh_per_second=4, transient=True),
         ):
             ensemble.fit(
-                X.to_numpy("float32"),
-                y.to_numpy(),
+                X_np[:end],
+                y_train,
                 on_expert_start=progress.on_start,
                 on_expert_done=progress.on_done,
             )
@@ -334,22 +647,32 @@ def train(
             Text.assemble(("hyperphysics train: ", "bold red"), str(exc)), soft_wrap=True
         )
         raise typer.Exit(1) from exc
+    finally:
+        ensemble_log.removeHandler(fold_log)
+        ensemble_log.setLevel(previous)
     progress.finish(ensemble.report)
     console.print(progress)
     for line in [*ensemble.report.lines(), *summary_lines(info, plan)]:
         console.print(line, highlight=False, markup=False, soft_wrap=True)
-    if save is not None:
-        meta = {
-            "pair": pair,
-            "timeframe": timeframe,
-            "candles": str(path),
-            "rows": len(y),
-            "first_date": str(dates.iloc[0]),
-            "last_date": str(dates.iloc[-1]),
-            "horizon": horizon,
-            "seed": seed,
-            "feature_names": list(X.columns),
-            "seconds": round(time.perf_counter() - started, 3),
-        }
-        written = _save(save, ensemble, meta)
-        console.print(f"saved {len(written) - 1} expert(s) and report.json in {save}")
+    for line in no_signal_lines(ensemble.report.to_dict()):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+    console.print(
+        "(the ensemble's val log-loss above is partly in-sample: the stacker is fitted on "
+        "blocks that include that validation block)",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+    meta = {
+        "pair": pair,
+        "timeframe": timeframe,
+        "rows": end,
+        "first_date": str(dates.iloc[0]),
+        "last_date": str(dates.iloc[end - 1]),
+        "last_train_date": str(dates.iloc[end - 1]),
+        "horizon": horizon,
+        "seed": seed,
+        "feature_names": list(X.columns),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    return ensemble, meta

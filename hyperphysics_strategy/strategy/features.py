@@ -81,6 +81,31 @@ def direction_labels(
     return out
 
 
+def build_features(candles: pd.DataFrame, periods: Sequence[int] = (10, 20)) -> pd.DataFrame:
+    """The strategy's features of plain candles (``date, open, high, low, close, volume``).
+
+    As FreqAI expands them for one timeframe: the indicator features for each period in
+    ``periods`` (``%-rsi-10``, ``%-rsi-20``, ...), then the per-candle shape and the
+    calendar features. One row per candle, on ``candles``' index; the indicators' warm-up
+    rows hold NaN (and an infinite ratio is NaN too). Raises ``ValueError`` naming any
+    missing candle column.
+    """
+    missing = [c for c in ("date", "open", "high", "low", "close", "volume") if c not in candles]
+    if missing:
+        raise ValueError(f"candles lack the columns {missing}")
+    out = candles.copy()
+    if not isinstance(out["date"].dtype, pd.DatetimeTZDtype):
+        out["date"] = pd.to_datetime(out["date"], utc=True)
+    for period in periods:
+        ind = add_indicator_features(candles.copy(), int(period))
+        for col in ind.columns:
+            if col.startswith("%"):
+                out[col.replace("period", str(period))] = ind[col]
+    out = add_calendar_features(add_basic_features(out))
+    cols = [c for c in out.columns if c.startswith("%")]
+    return out[cols].replace([np.inf, -np.inf], np.nan)
+
+
 def build_training_set(
     candles: pd.DataFrame,
     periods: Sequence[int] = (10, 20),
@@ -97,14 +122,8 @@ def build_training_set(
     last ``horizon`` candles) are dropped. Returns ``(features, labels)`` on the kept
     rows of ``candles``' index; the feature columns start with ``%``.
     """
-    out = candles.copy()
-    for period in periods:
-        ind = add_indicator_features(candles.copy(), period)
-        for col in ind.columns:
-            if col.startswith("%"):
-                out[col.replace("period", str(period))] = ind[col]
-    out = add_calendar_features(add_basic_features(out))
-    out[TARGET_COLUMN] = direction_labels(out["close"], horizon, vol_window, threshold_sigma)
-    out = out.replace([np.inf, -np.inf], np.nan).dropna()
+    out = build_features(candles, periods)
+    out[TARGET_COLUMN] = direction_labels(candles["close"], horizon, vol_window, threshold_sigma)
+    out = out.dropna()
     cols = [c for c in out.columns if c.startswith("%")]
     return out[cols], out[TARGET_COLUMN]

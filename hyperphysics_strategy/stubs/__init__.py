@@ -25,10 +25,28 @@ EXAMPLE_CONFIG = "config_hyperphysics.json"
 STRATEGIES: dict[str, str] = {"HyperPhysicsStrategy": "hyperphysics_strategy.strategy"}
 
 
-def _freqai_models() -> dict[str, str]:
-    from hyperphysics_strategy.freqai import FREQAI_MODELS
+#: The FreqAI model classes ``hyperphysics_strategy.freqai`` exports (its ``FREQAI_MODELS``;
+#: a test keeps the two equal). Named here so that ``init`` imports neither torch nor
+#: freqtrade.
+FREQAI_MODEL_NAMES: tuple[str, ...] = (
+    "HyperPhysicsEnsemble",
+    "HyperPhysicsLightGBMClassifier",
+    "HyperPhysicsXGBoostClassifier",
+    "HyperPhysicsCatBoostClassifier",
+    "HyperPhysicsCatBoostAltClassifier",
+    "HyperPhysicsXGBoostRFClassifier",
+    "HyperPhysicsXGBoostDARTClassifier",
+    "HyperPhysicsMLPClassifier",
+    "HyperPhysicsNBeatsClassifier",
+    "HyperPhysicsTiDEClassifier",
+    "HyperPhysicsTabNetClassifier",
+    "HyperPhysicsKANClassifier",
+    "HyperPhysicsTransformerClassifier",
+)
 
-    return {name: "hyperphysics_strategy.freqai" for name in FREQAI_MODELS}
+
+def _freqai_models() -> dict[str, str]:
+    return {name: "hyperphysics_strategy.freqai" for name in FREQAI_MODEL_NAMES}
 
 
 class Action(StrEnum):

@@ -5,16 +5,22 @@ in the installed `hyperphysics_strategy` package. Subclass here to customise it.
 """
 
 import logging
+import sys
 
 try:
     from hyperphysics_strategy.freqai import HyperPhysicsCatBoostAltClassifier as _Base
-except ImportError as exc:  # freqtrade would only log a warning and call the class missing
-    logging.getLogger(__name__).error(
-        "%s: cannot import %s (%s). Install hyperphysics-strategy into the environment "
-        "that runs freqtrade: pip install hyperphysics-strategy",
-        __file__, "hyperphysics_strategy.freqai", exc,
-    )
-    raise
+except Exception as exc:  # freqtrade would only log a warning and call the class missing
+    try:
+        from hyperphysics_strategy.stubs.diagnose import import_problem
+
+        _reason = import_problem(exc, "hyperphysics_strategy.freqai", "HyperPhysicsCatBoostAltClassifier")
+    except ImportError:
+        _reason = (
+            f"hyperphysics-strategy is not importable by {sys.executable} ({exc}): "
+            "pip install hyperphysics-strategy into the Python that runs freqtrade"
+        )
+    logging.getLogger(__name__).error("%s: %s", __file__, _reason)
+    raise ImportError(f"HyperPhysicsCatBoostAltClassifier: {_reason}") from exc
 
 
 class HyperPhysicsCatBoostAltClassifier(_Base): pass  # noqa: E701

@@ -193,13 +193,21 @@ class HyperbolicOrderBook:
         self.columns = FEATURE_COLUMNS
 
     # ------------------------------------------------------------------ single snapshot
-    def update(self, bids, asks) -> dict[str, float]:
+    def update(self, bids, asks, *, apply_hyperbolic: bool = True) -> dict[str, float]:
         """Features of one snapshot; ``bids``/``asks``: [price, size] rows, best first.
 
         Never raises on bad book data (see ``cleaning``); raises ``ValueError`` for inputs
         that are not (L, 2) arrays of numbers. Runs one compiled pass (``_single``) on a
-        clean book; other books are cleaned first.
+        clean book; other books are cleaned first. ``apply_hyperbolic`` (the original
+        design's keyword) is accepted as ``True``: the flat and the hyperbolic features
+        always come together.
         """
+        if apply_hyperbolic is not True:
+            raise ValueError(
+                "apply_hyperbolic=False is not supported: update() always returns the flat "
+                "features (spread, microprice, imbalance_*, *_depth_*) and the hyperbolic "
+                "ones (centroid_distance, bid_*/ask_*) together; read the keys you need"
+            )
         if type(bids) is list and type(asks) is list:
             b, a = _list_side(bids), _list_side(asks)
             if b is not None and a is not None:

@@ -1,0 +1,233 @@
+"""The checks of ``hyperphysics doctor --userdir``: do the stubs load, is the config valid.
+
+Each check returns :class:`Problem` rows (where, what is wrong, how to fix it). Stubs are
+loaded the way freqtrade's resolver loads them (each file run as a top-level module; the
+class must be defined in it); the config is read with freqtrade's own loader, validated
+against freqtrade's own schema, and its ``hyperphysics`` section, FreqAI model, strategy
+and expert list are checked against this package.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import importlib.util
+import inspect
+import json
+import sys
+from copy import deepcopy
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+FREQTRADE_CONFIG_DOC = "https://www.freqtrade.io/en/stable/configuration/"
+
+
+@dataclass(frozen=True)
+class Problem:
+    where: str
+    problem: str
+    fix: str
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def _load_file_as_freqtrade_does(path: Path) -> Any:
+    """Run ``path`` as a top-level module named after the file; return the module."""
+    name = f"_hyperphysics_doctor_{path.parent.name}_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot read {path} as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.modules.pop(name, None)
+    return module
+
+
+def _defined_classes(module: Any, base: type) -> dict[str, type]:
+    return {
+        n: obj
+        for n, obj in vars(module).items()
+        if inspect.isclass(obj) and obj.__module__ == module.__name__ and issubclass(obj, base)
+    }
+
+
+def check_stubs(userdir: Path) -> tuple[list[Problem], dict[str, str]]:
+    """Problems with the strategy and FreqAI model files; and file -> class found."""
+    from freqtrade.freqai.freqai_interface import IFreqaiModel
+    from freqtrade.strategy.interface import IStrategy
+
+    from hyperphysics_strategy.stubs import MANIFEST, planned_files
+
+    problems: list[Problem] = []
+    loaded: dict[str, str] = {}
+    init = f"hyperphysics init {userdir}"
+    try:
+        manifest: dict[str, str] = json.loads((userdir / MANIFEST).read_text())
+    except (OSError, json.JSONDecodeError):
+        manifest = {}
+    planned = {rel: text for rel, text in planned_files().items() if rel.endswith(".py")}
+    for rel, text in planned.items():
+        path = userdir / rel
+        if not path.is_file():
+            problems.append(Problem(rel, "stub missing: freqtrade cannot find this class", init))
+            continue
+        current = hashlib.sha256(path.read_bytes()).hexdigest()
+        if current != hashlib.sha256(text.encode()).hexdigest() and manifest.get(rel) == current:
+            problems.append(Problem(rel, "stub written by an older version", init))
+    for folder, base in (("strategies", IStrategy), ("freqaimodels", IFreqaiModel)):
+        for path in sorted((userdir / folder).glob("*.py")):
+            rel = f"{folder}/{path.name}"
+            try:
+                module = _load_file_as_freqtrade_does(path)
+            except Exception as exc:  # what freqtrade would only log as a warning
+                fix = (
+                    "the message says what to install or upgrade"
+                    if rel in planned
+                    else "fix the error in this file"
+                )
+                problems.append(Problem(rel, f"does not load: {exc}", fix))
+                continue
+            classes = _defined_classes(module, base)
+            if rel in planned and path.stem not in classes:
+                problems.append(Problem(rel, f"defines no class {path.stem}", f"{init} --force"))
+            for name in classes:
+                loaded[rel] = name
+    return problems, loaded
+
+
+def _schema_problems(config: dict[str, Any]) -> list[Problem]:
+    from freqtrade.config_schema.config_schema import CONF_SCHEMA, SCHEMA_MINIMAL_REQUIRED
+    from freqtrade.configuration.config_validation import FreqtradeValidator
+
+    schema = deepcopy(CONF_SCHEMA)
+    schema["required"] = SCHEMA_MINIMAL_REQUIRED
+    problems = []
+    for error in sorted(
+        FreqtradeValidator(schema).iter_errors(deepcopy(config)), key=lambda e: list(e.path)
+    ):
+        where = ".".join(str(p) for p in error.path) or "(top level)"
+        problems.append(Problem(f"config {where}", error.message, f"see {FREQTRADE_CONFIG_DOC}"))
+    known = set(CONF_SCHEMA["properties"]) | {"$schema", "hyperphysics"}
+    for key in config:
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            fix = f"did you mean {close[0]!r}?" if close else "remove it"
+            problems.append(
+                Problem(f"config {key}", "not a freqtrade setting: freqtrade ignores it", fix)
+            )
+    return problems
+
+
+def _hyperphysics_problems(config: dict[str, Any]) -> list[Problem]:
+    from pydantic import ValidationError
+
+    from hyperphysics_strategy.strategy.settings import RiskSettings
+
+    section = config.get("hyperphysics", {})
+    if not isinstance(section, dict):
+        return [Problem("config hyperphysics", "must be an object", "see docs/strategy.md")]
+    try:
+        RiskSettings(**section)
+    except ValidationError as exc:
+        known = ", ".join(RiskSettings.model_fields)
+        problems = []
+        for e in exc.errors():
+            key = ".".join(str(p) for p in e["loc"]) or "(section)"
+            if e["type"] == "extra_forbidden":
+                close = difflib.get_close_matches(key, list(RiskSettings.model_fields), n=1)
+                fix = (f"did you mean {close[0]!r}? " if close else "remove it; ") + (
+                    f"known keys: {known}"
+                )
+                problems.append(Problem(f"config hyperphysics.{key}", "unknown key", fix))
+            else:
+                problems.append(
+                    Problem(f"config hyperphysics.{key}", e["msg"], "see docs/strategy.md")
+                )
+        return problems
+    return []
+
+
+def _model_problems(config: dict[str, Any], loaded: dict[str, str]) -> list[Problem]:
+    from hyperphysics_strategy.cli.train_cmd import EXPERT_NAMES
+
+    problems = []
+    classes = set(loaded.values())
+    freqai = config.get("freqai", {})
+    if isinstance(freqai, dict) and freqai.get("enabled"):
+        model = config.get("freqaimodel")
+        if model and model not in classes:
+            problems.append(
+                Problem(
+                    "config freqaimodel",
+                    f"{model} is not a class in the user dir's freqaimodels/",
+                    "run `hyperphysics init` or pass --freqaimodel with a class it lists",
+                )
+            )
+        params = freqai.get("model_training_parameters", {})
+        experts = params.get("experts", []) if isinstance(params, dict) else []
+        unknown = [e for e in experts if e not in EXPERT_NAMES]
+        if unknown:
+            problems.append(
+                Problem(
+                    "config freqai.model_training_parameters.experts",
+                    f"unknown expert(s) {unknown}",
+                    f"use names from {', '.join(EXPERT_NAMES)}",
+                )
+            )
+    strategy = config.get("strategy")
+    if strategy and strategy not in classes:
+        problems.append(
+            Problem(
+                "config strategy",
+                f"{strategy} is not a class in the user dir's strategies/",
+                "run `hyperphysics init` or pass --strategy with a class defined there",
+            )
+        )
+    return problems
+
+
+def check_config(paths: list[Path], loaded: dict[str, str]) -> list[Problem]:
+    """Problems with the config (freqtrade's schema, then this package's keys); several
+    files are merged as freqtrade merges its ``-c`` files (a later one wins)."""
+    from freqtrade.configuration.load_config import load_config_file
+    from freqtrade.misc import deep_merge_dicts
+
+    config: dict[str, Any] = {}
+    for path in paths:
+        try:
+            config = deep_merge_dicts(load_config_file(str(path)), config)
+        except Exception as exc:  # OperationalException / ConfigurationError with the reason
+            return [Problem(f"config {path}", f"cannot be read: {exc}", "fix the JSON")]
+    return [
+        *_schema_problems(config),
+        *_hyperphysics_problems(config),
+        *_model_problems(config, loaded),
+    ]
+
+
+def check_user_dir(userdir: Path, configs: list[Path] | None) -> dict[str, Any]:
+    """All checks; ``configs`` defaults to the user dir's ``config_hyperphysics.json``."""
+    from hyperphysics_strategy.stubs import EXAMPLE_CONFIG
+
+    userdir = Path(userdir)
+    if not userdir.is_dir():
+        problems = [
+            Problem(str(userdir), "user dir does not exist", f"hyperphysics init {userdir}")
+        ]
+        return {"userdir": str(userdir), "config": None, "loaded": {}, "problems": problems}
+    problems, loaded = check_stubs(userdir)
+    if not configs and (userdir / EXAMPLE_CONFIG).is_file():
+        configs = [userdir / EXAMPLE_CONFIG]
+    if configs:
+        problems += check_config([Path(c) for c in configs], loaded)
+    return {
+        "userdir": str(userdir),
+        "config": [str(c) for c in configs] if configs else None,
+        "loaded": loaded,
+        "problems": problems,
+    }

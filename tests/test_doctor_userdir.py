@@ -1,0 +1,85 @@
+"""``hyperphysics doctor --userdir``: stubs that cannot load and config keys that do not
+exist are flagged, one line each with a fix; a fresh ``init`` dir is clean."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from hyperphysics_strategy.cli import app
+from hyperphysics_strategy.stubs import EXAMPLE_CONFIG, FREQAI_MODEL_NAMES, write_user_dir
+
+runner = CliRunner()
+
+
+def doctor(*args: str):
+    return runner.invoke(app, ["doctor", *args], env={"COLUMNS": "300"})
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory):
+    userdir = tmp_path_factory.mktemp("ud")
+    write_user_dir(userdir)
+    return userdir
+
+
+def test_fresh_user_dir_has_no_problems(fresh):
+    result = doctor("--userdir", str(fresh), "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["ok"] is True and report["problems"] == []
+    assert report["config"] == [str(fresh / EXAMPLE_CONFIG)]
+    assert sorted(report["loaded"].values()) == sorted(
+        [*FREQAI_MODEL_NAMES, "HyperPhysicsStrategy"]
+    )
+
+
+def test_flags_a_stub_that_cannot_load_and_unknown_config_keys(tmp_path):
+    write_user_dir(tmp_path)
+    broken = tmp_path / "freqaimodels" / "HyperPhysicsKANClassifier.py"
+    broken.write_text(broken.read_text().replace("import HyperPhysicsKANClassifier", "import Nope"))
+    config = json.loads((tmp_path / EXAMPLE_CONFIG).read_text())
+    config["hyperphysics"] = {"var_budget": 0.01, "var_budjet": 0.02}
+    config["stake_ammount"] = 10
+    config["max_open_trades"] = "three"
+    config["freqai"]["model_training_parameters"]["experts"] = ["lightgbm", "lgbm"]
+    path = tmp_path / "my_config.json"
+    path.write_text(json.dumps(config))
+
+    result = doctor("--userdir", str(tmp_path), "--config", str(path), "--json")
+    assert result.exit_code == 1, result.output
+    problems = {p["where"]: p for p in json.loads(result.stdout)["problems"]}
+    kan = problems["freqaimodels/HyperPhysicsKANClassifier.py"]
+    assert "does not load" in kan["problem"] and "has no class Nope" in kan["problem"]
+    typo = problems["config hyperphysics.var_budjet"]
+    assert typo["problem"] == "unknown key" and "did you mean 'var_budget'" in typo["fix"]
+    assert "did you mean 'stake_amount'" in problems["config stake_ammount"]["fix"]
+    assert "config max_open_trades" in problems  # freqtrade's own schema: not an integer
+    assert "'lgbm'" in problems["config freqai.model_training_parameters.experts"]["problem"]
+    assert len(problems) == 5, problems
+
+    text = doctor("--userdir", str(tmp_path), "--config", str(path))
+    assert text.exit_code == 1
+    lines = [line for line in text.output.splitlines() if line.startswith("problem:")]
+    assert len(lines) == 5 and all(" fix: " in line for line in lines), text.output
+
+
+def test_missing_user_dir_and_config_without_userdir(tmp_path):
+    result = doctor("--userdir", str(tmp_path / "nope"), "--json")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["problems"][0]["fix"].startswith("hyperphysics init")
+    assert doctor("--config", "x.json").exit_code == 2
+
+
+def test_configs_merge_like_freqtrades(fresh, tmp_path):
+    """A fragment alone lacks freqtrade's required keys; merged after the main one it is fine,
+    and its own bad key is still found."""
+    fragment = tmp_path / "fragment.json"
+    fragment.write_text(json.dumps({"hyperphysics": {"stop_floor": 0.5, "stop_cap": 0.1}}))
+    main = str(fresh / EXAMPLE_CONFIG)
+    result = doctor("--userdir", str(fresh), "-c", main, "-c", str(fragment), "--json")
+    assert result.exit_code == 1
+    problems = json.loads(result.stdout)["problems"]
+    assert len(problems) == 1 and "exceeds stop_cap" in problems[0]["problem"], problems
