@@ -7,7 +7,9 @@ Scheduling follows the hardware module's plan (each expert arrives with its
   after the other, so eight GPUs train eight experts at once;
 * the experts placed on the CPU share ``max_workers`` lanes (minus the GPU lanes, at
   least one), each expert using its placement's thread budget, so together they stay
-  within the usable cores.
+  within the usable cores;
+* every lane takes the longest expert left on its device first (:mod:`.durations`:
+  measured times from earlier rounds, else priors), so that no slow expert trails alone.
 
 Inside a lane, a tree expert trains in the lane's thread (LightGBM, XGBoost and CatBoost
 release the GIL). A torch expert trains in the lane's **worker process** (a
@@ -38,6 +40,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
+from . import durations
 from .experts import Expert, FitData, Placement
 from .experts.torch_base import is_out_of_memory
 
@@ -278,9 +281,14 @@ def train_experts(
     """
     if len(experts) != len(placements):
         raise ValueError(f"{len(experts)} experts but {len(placements)} placements")
-    queues: dict[str, deque[int]] = {}
+    rows = int(data.X.shape[0])
+    by_device: dict[str, list[int]] = {}
     for i, placement in enumerate(placements):
-        queues.setdefault(placement.device or "cpu", deque()).append(i)
+        by_device.setdefault(placement.device or "cpu", []).append(i)
+    queues = {  # each lane takes the longest expert left on its device first
+        device: deque(durations.longest_first(indices, experts, placements, rows))
+        for device, indices in by_device.items()
+    }
     gpu_devices = [d for d in queues if d != "cpu"]
     cpu_lanes = max(1, max_workers - len(gpu_devices)) if "cpu" in queues else 0
     cpu_lanes = min(cpu_lanes, len(queues.get("cpu", ())))
@@ -293,6 +301,8 @@ def train_experts(
 
     def finish(i: int, outcome: TrainingOutcome) -> None:
         expert = outcome.expert
+        if outcome.ok and not outcome.retried_on_cpu:
+            durations.record(expert.name, outcome.device, outcome.seconds, rows)
         with lock:
             outcomes[i] = outcome
             finished[0] += 1
