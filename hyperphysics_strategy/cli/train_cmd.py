@@ -623,13 +623,6 @@ def train(
         else:
             settings = strategy_settings(config, horizon)
             periods, horizon = settings.periods, settings.horizon
-            console.print(
-                f"strategy settings from {settings.source}: indicator periods "
-                f"{list(periods)}, label horizon {horizon} candles",
-                highlight=False,
-                markup=False,
-                soft_wrap=True,
-            )
         X, y, dates = load_training_set(path, rows, horizon, pair, timeframe, periods)
         if loaded is not None:
             last = pd.Timestamp(loaded[1]["last_train_date"])
@@ -644,6 +637,14 @@ def train(
             end, start = split_holdout(len(y), holdout, horizon)
     except InputError as exc:
         raise _fail(str(exc)) from exc
+    if loaded is None:
+        console.print(
+            f"strategy settings from {settings.source}: indicator periods "
+            f"{list(periods)}, label horizon {horizon} candles",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
 
     X_np = X.to_numpy("float32")
     labels = y.to_numpy()
