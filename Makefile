@@ -1,5 +1,5 @@
 # hyperphysics-strategy: the two README commands.
-#   make demo   set up .venv and backtest the strategy on the bundled data (offline)
+#   make demo   set up .venv, backtest the strategy on the bundled data (offline), chart one pair
 #   make test   set up .venv and run lint + the test suite
 #
 # GPU users pick their torch build, e.g. CUDA 12.6 or ROCm 6.4:

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import freqtrade
+from freqtrade.configuration.load_config import load_config_file
 from freqtrade.data.btanalysis import load_backtest_stats
 
 from hyperphysics_strategy.exchange import ExchangeSimulator
@@ -88,7 +89,7 @@ def standalone_config(base: Path, overrides: dict, out: Path) -> Path:
     """``base`` with ``overrides`` applied; dicts merge, but a model's parameter sections are
     replaced whole (freqtrade deep-merges ``-c`` files, which would leak one model's
     parameters into the other's)."""
-    config = json.loads(base.read_text())
+    config = load_config_file(str(base))  # freqtrade's loader: the config has // comments
     replace = {"model_training_parameters", "feature_parameters", "data_split_parameters"}
 
     def merge(into: dict, new: dict) -> None:

@@ -14,6 +14,7 @@ from hyperphysics_strategy.cli import app
 from hyperphysics_strategy.demo import demo_data_dir
 from hyperphysics_strategy.ensemble.experts import EXPERT_REGISTRY
 from hyperphysics_strategy.strategy.features import CLASSES, build_training_set
+from hyperphysics_strategy.strategy.settings import RiskSettings
 
 runner = CliRunner()
 DEMO = str(demo_data_dir())
@@ -151,3 +152,53 @@ def test_no_signal_lines_read_the_report():
     assert len(lines) == 2
     assert "lightgbm calibrated at the temperature bound (148.4)" in lines[0]
     assert "lightgbm stopped improving" in lines[1] and "xgboost" not in " ".join(lines)
+
+
+def test_strategy_settings_come_from_the_config_files(tmp_path):
+    from hyperphysics_strategy.cli.train_cmd import InputError, strategy_settings
+
+    default = strategy_settings(None)  # the config `hyperphysics init` writes
+    assert (default.periods, default.horizon) == ((10, 20), 12)
+    assert default.hyperphysics == RiskSettings().model_dump(mode="json")
+    base = tmp_path / "base.json"
+    base.write_text(
+        '{"freqai": {"feature_parameters": {"indicator_periods_candles": [14, 30],\n'
+        '  // comments, as freqtrade reads them\n  "label_period_candles": 6}},\n'
+        ' "hyperphysics": {"risk_window": 100}}'
+    )
+    later = tmp_path / "later.json"
+    later.write_text('{"freqai": {"feature_parameters": {"indicator_periods_candles": [7]}}}')
+    merged = strategy_settings([base, later])  # a later -c wins, as in freqtrade
+    assert (merged.periods, merged.horizon) == ((7,), 6)
+    assert merged.hyperphysics["risk_window"] == 100
+    assert strategy_settings([base], horizon=3).horizon == 3
+    typo = tmp_path / "typo.json"
+    typo.write_text('{"hyperphysics": {"risk_windw": 100}}')
+    with pytest.raises(InputError, match="hyperphysics.risk_windw"):
+        strategy_settings([typo])
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"freqai": {"feature_parameters": {"indicator_periods_candles": [0]}}}')
+    with pytest.raises(InputError, match="indicator_periods_candles"):
+        strategy_settings([bad])
+
+
+def test_train_builds_the_features_the_config_names(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(
+        '{"freqai": {"feature_parameters": {"indicator_periods_candles": [14],'
+        ' "label_period_candles": 6}}}'
+    )
+    save = tmp_path / "m"
+    result = train("--pair", "SOL/USDT", "--experts", "lightgbm", "--rows", "300",
+                   "--holdout", "0", "-c", str(config), "--save", str(save))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "indicator periods [14], label horizon 6 candles" in result.output
+    report = json.loads((save / "report.json").read_text())
+    assert report["periods"] == [14] and report["horizon"] == 6
+    candles = pd.read_feather(demo_data_dir() / "SOL_USDT-1h.feather")
+    X, _ = build_training_set(candles, periods=(14,), horizon=6)
+    assert report["feature_names"] == list(X.columns) and "%-rsi-14" in X.columns
+    typo = tmp_path / "typo.json"
+    typo.write_text('{"hyperphysics": {"var_budjet": 0.1}}')
+    bad = train("-c", str(typo))
+    assert bad.exit_code == 2 and "hyperphysics.var_budjet" in _one_error_line(bad)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from freqtrade.configuration.load_config import load_config_file
 from typer.testing import CliRunner
 
 from hyperphysics_strategy.cli import app
@@ -40,7 +41,7 @@ def test_flags_a_stub_that_cannot_load_and_unknown_config_keys(tmp_path):
     write_user_dir(tmp_path)
     broken = tmp_path / "freqaimodels" / "HyperPhysicsKANClassifier.py"
     broken.write_text(broken.read_text().replace("import HyperPhysicsKANClassifier", "import Nope"))
-    config = json.loads((tmp_path / EXAMPLE_CONFIG).read_text())
+    config = load_config_file(str(tmp_path / EXAMPLE_CONFIG))
     config["hyperphysics"] = {"var_budget": 0.01, "var_budjet": 0.02}
     config["stake_ammount"] = 10
     config["max_open_trades"] = "three"

@@ -1,6 +1,7 @@
 import json
 import runpy
 
+from freqtrade.configuration.load_config import load_config_file
 from typer.testing import CliRunner
 
 from hyperphysics_strategy.cli import app
@@ -15,7 +16,7 @@ def test_init_into_empty_dir_writes_every_stub(tmp_path):
     assert (ud / "strategies" / "HyperPhysicsStrategy.py").is_file()
     for name in FREQAI_MODELS:
         assert (ud / "freqaimodels" / f"{name}.py").is_file()
-    config = json.loads((ud / EXAMPLE_CONFIG).read_text())
+    config = load_config_file(str(ud / EXAMPLE_CONFIG))  # freqtrade's loader: // comments
     assert config["freqai"]["enabled"] is True
     assert (ud / MANIFEST).is_file()
 

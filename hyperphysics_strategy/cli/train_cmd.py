@@ -147,8 +147,74 @@ def load_candles(path: Path, pair: str, timeframe: str) -> pd.DataFrame:
     return candles
 
 
+@dataclass(frozen=True)
+class StrategySettings:
+    """What the strategy's features and labels depend on, read from a freqtrade config:
+    ``freqai.feature_parameters`` (indicator periods, label horizon) and the validated
+    ``hyperphysics`` section (the strategy's settings model)."""
+
+    periods: tuple[int, ...]
+    horizon: int
+    hyperphysics: dict[str, Any]
+    source: str
+
+
+def _positive_ints(value: Any, key: str) -> tuple[int, ...]:
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+    ):
+        raise InputError(f"{key} must be a non-empty list of positive integers, got {value!r}")
+    return tuple(value)
+
+
+def strategy_settings(configs: list[Path] | None, horizon: int | None = None) -> StrategySettings:
+    """The strategy's settings from ``configs`` (merged as freqtrade merges its ``-c``
+    files, a later one wins), or from the example config that ``hyperphysics init`` writes
+    when there is none; ``horizon``, when given, overrides ``label_period_candles``."""
+    import rapidjson
+    from freqtrade.configuration.load_config import CONFIG_PARSE_MODE, load_config_file
+    from freqtrade.misc import deep_merge_dicts
+
+    from ..strategy.settings import load_settings
+    from ..stubs import EXAMPLE_CONFIG, example_config_text
+
+    config: dict[str, Any] = {}
+    if configs:
+        for path in configs:
+            try:
+                config = deep_merge_dicts(load_config_file(str(path)), config)
+            except Exception as exc:  # OperationalException / ConfigurationError, with reason
+                raise InputError(f"cannot read config {path}: {exc}") from exc
+        source = ", ".join(str(p) for p in configs)
+    else:
+        config = rapidjson.loads(example_config_text(), parse_mode=CONFIG_PARSE_MODE)
+        source = f"the package's {EXAMPLE_CONFIG}"
+    freqai = config.get("freqai") or {}
+    features = freqai.get("feature_parameters") or {}
+    key = "freqai.feature_parameters"
+    periods = _positive_ints(
+        features.get("indicator_periods_candles", [10, 20]), f"{key}.indicator_periods_candles"
+    )
+    if horizon is None:
+        horizon = features.get("label_period_candles", 12)
+        if not isinstance(horizon, int) or isinstance(horizon, bool) or horizon < 1:
+            raise InputError(f"{key}.label_period_candles must be a positive integer: {horizon!r}")
+    try:
+        settings = load_settings(config)
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+    return StrategySettings(periods, horizon, settings.model_dump(mode="json"), source)
+
+
 def load_training_set(
-    path: Path, rows: int | None, horizon: int, pair: str = "", timeframe: str = ""
+    path: Path,
+    rows: int | None,
+    horizon: int,
+    pair: str = "",
+    timeframe: str = "",
+    periods: tuple[int, ...] = (10, 20),
 ) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
     """Features, labels and candle dates of the last ``rows`` usable rows of ``path``."""
 
@@ -157,7 +223,7 @@ def load_training_set(
     pair = pair or path.name.split("-")[0].replace("_", "/", 1)
     timeframe = timeframe or path.stem.split("-")[1]
     candles = load_candles(path, pair, timeframe)
-    X, y = build_training_set(candles, horizon=horizon)
+    X, y = build_training_set(candles, periods=periods, horizon=horizon)
     if rows is not None:
         X, y = X.iloc[-rows:], y.iloc[-rows:]
     if len(y) < MIN_ROWS:
@@ -519,8 +585,19 @@ def train(
         help="Do not train: load the ensemble --save wrote and score it on the tail rows "
         "after its training rows.",
     ),
-    horizon: int = typer.Option(
-        12, "--horizon", min=1, help="Label horizon in candles (label_period_candles)."
+    config: list[Path] | None = typer.Option(
+        None,
+        "--config",
+        "-c",
+        help="freqtrade config file(s), merged like freqtrade's -c: the features' indicator "
+        "periods and the label horizon come from freqai.feature_parameters, and the "
+        "hyperphysics section is validated (default: the config hyperphysics init writes).",
+    ),
+    horizon: int | None = typer.Option(
+        None,
+        "--horizon",
+        min=1,
+        help="Label horizon in candles; default: the config's label_period_candles.",
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the experts."),
     verbose: bool = typer.Option(
@@ -536,10 +613,18 @@ def train(
     try:
         path = candle_file(datadir, pair, timeframe)
         names = parse_experts(experts)
-        X, y, dates = load_training_set(path, rows, horizon, pair, timeframe)
         loaded = _load(load) if load is not None else None
+        if loaded is not None and config:
+            raise InputError("--load rebuilds the features it was saved with: drop --config")
+        if loaded is not None:  # the features and labels it was trained on
+            saved = loaded[1]
+            periods = tuple(saved.get("periods", (10, 20)))
+            horizon = int(saved.get("horizon", horizon or 12))
+        else:
+            settings = strategy_settings(config, horizon)
+            periods, horizon = settings.periods, settings.horizon
+        X, y, dates = load_training_set(path, rows, horizon, pair, timeframe, periods)
         if loaded is not None:
-            horizon = int(loaded[1].get("horizon", horizon))
             last = pd.Timestamp(loaded[1]["last_train_date"])
             start = int((dates <= last).sum()) + horizon  # dates ascend
             if start >= len(y):
@@ -552,6 +637,14 @@ def train(
             end, start = split_holdout(len(y), holdout, horizon)
     except InputError as exc:
         raise _fail(str(exc)) from exc
+    if loaded is None:
+        console.print(
+            f"strategy settings from {settings.source}: indicator periods "
+            f"{list(periods)}, label horizon {horizon} candles",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
 
     X_np = X.to_numpy("float32")
     labels = y.to_numpy()
@@ -565,6 +658,9 @@ def train(
         ensemble, meta = _train(
             X, X_np, labels, dates, end, names, horizon, seed, verbose, pair, timeframe
         )
+        meta["periods"] = list(periods)
+        meta["config"] = settings.source
+        meta["hyperphysics"] = settings.hyperphysics
         train_labels = labels[:end]
         meta["train_labels"] = train_labels.tolist()
     predictions = None

@@ -130,7 +130,7 @@ def _hyperphysics_problems(config: dict[str, Any]) -> list[Problem]:
 
     section = config.get("hyperphysics", {})
     if not isinstance(section, dict):
-        return [Problem("config hyperphysics", "must be an object", "see docs/strategy.md")]
+        return [Problem("config hyperphysics", "must be an object", "see docs/config.md")]
     try:
         RiskSettings(**section)
     except ValidationError as exc:
@@ -146,7 +146,7 @@ def _hyperphysics_problems(config: dict[str, Any]) -> list[Problem]:
                 problems.append(Problem(f"config hyperphysics.{key}", "unknown key", fix))
             else:
                 problems.append(
-                    Problem(f"config hyperphysics.{key}", e["msg"], "see docs/strategy.md")
+                    Problem(f"config hyperphysics.{key}", e["msg"], "see docs/config.md")
                 )
         return problems
     return []

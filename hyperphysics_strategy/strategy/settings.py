@@ -1,7 +1,9 @@
 """The strategy's own config section, ``"hyperphysics": {...}``, validated with pydantic.
 
 Unknown keys are rejected, so a typo fails at start-up with the key named instead of
-being silently ignored.
+being silently ignored. Each field's ``description`` is its documentation: the section that
+``hyperphysics init`` writes and docs/config.md are generated from this model
+(``stubs/settings_doc.py``), so a new key needs a description and nothing else.
 """
 
 from __future__ import annotations
@@ -14,24 +16,51 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 class RiskSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    #: Fraction of the wallet that one position's one-day 99% VaR may use.
-    var_budget: float = Field(0.02, gt=0, le=1)
-    #: Trailing candles for rolling VaR/ES (288 = one day of 5m candles).
-    risk_window: int = Field(288, ge=20)
-    #: Stop distance = es_stop_multiplier * ES_99 * sqrt(label horizon), within the bounds.
-    es_stop_multiplier: float = Field(1.0, gt=0)
-    stop_floor: float = Field(0.01, gt=0, lt=1)
-    stop_cap: float = Field(0.12, gt=0, lt=1)
-    #: Days to expiry of the synthetic at-the-money option whose Greeks are features.
-    option_days: float = Field(7.0, gt=0)
-    #: L2 levels per side recorded live and used for the hyperbolic features.
-    orderbook_levels: int = Field(20, ge=1, le=1000)
-    #: Pause entries when this many closed trades lost more than their one-day VaR...
-    max_var_breaches: int = Field(3, ge=1)
-    #: ...within this many hours.
-    breach_lookback_hours: float = Field(24.0, gt=0)
-    #: How long the pause lasts.
-    breach_pause_minutes: int = Field(120, ge=1)
+    var_budget: float = Field(
+        0.02,
+        gt=0,
+        le=1,
+        description="Fraction of the wallet that one position's one-day 99% VaR may use.",
+    )
+    risk_window: int = Field(
+        288, ge=20, description="Trailing candles for rolling VaR/ES (288 = one day of 5m candles)."
+    )
+    es_stop_multiplier: float = Field(
+        1.0,
+        gt=0,
+        description="Stop distance = es_stop_multiplier x ES_99 x sqrt(label horizon), "
+        "clipped to [stop_floor, stop_cap].",
+    )
+    stop_floor: float = Field(
+        0.01, gt=0, lt=1, description="Smallest stop distance, as a fraction of the entry price."
+    )
+    stop_cap: float = Field(
+        0.12, gt=0, lt=1, description="Largest stop distance, as a fraction of the entry price."
+    )
+    option_days: float = Field(
+        7.0,
+        gt=0,
+        description="Days to expiry of the synthetic at-the-money option whose Greeks are "
+        "features.",
+    )
+    orderbook_levels: int = Field(
+        20,
+        ge=1,
+        le=1000,
+        description="L2 levels per side recorded live and used for the hyperbolic features.",
+    )
+    max_var_breaches: int = Field(
+        3,
+        ge=1,
+        description="Pause entries when this many closed trades lost more than their one-day VaR "
+        "within breach_lookback_hours.",
+    )
+    breach_lookback_hours: float = Field(
+        24.0, gt=0, description="Window, in hours, in which VaR breaches are counted."
+    )
+    breach_pause_minutes: int = Field(
+        120, ge=1, description="How long entries pause after max_var_breaches breaches, in minutes."
+    )
 
     @model_validator(mode="after")
     def _bounds(self) -> RiskSettings:

@@ -81,7 +81,12 @@ def render_stub(kind: str, name: str, module: str) -> str:
 
 
 def example_config_text() -> str:
-    return resources.files("hyperphysics_strategy.demo").joinpath("config.json").read_text()
+    """The demo's config plus the ``hyperphysics`` section generated from the settings model
+    (every key at its default, described in ``//`` comments, which freqtrade accepts)."""
+    from .settings_doc import with_section
+
+    base = resources.files("hyperphysics_strategy.demo").joinpath("config.json").read_text()
+    return with_section(base)
 
 
 def planned_files() -> dict[str, str]:

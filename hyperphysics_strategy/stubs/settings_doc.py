@@ -1,0 +1,170 @@
+"""The ``hyperphysics`` config section and its reference table, generated from the settings model.
+
+Both come from :class:`~hyperphysics_strategy.strategy.settings.RiskSettings` alone (each
+field's default, bounds and ``description``), so a key added to the model appears in the
+config that ``hyperphysics init`` writes and in ``docs/config.md`` without another edit.
+
+freqtrade reads its config files with ``//`` comments allowed (its docs: "Configure the
+bot"), so each key of the written section carries its description as a comment.
+
+Regenerate the reference page with ``python -m hyperphysics_strategy.stubs.settings_doc``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from annotated_types import Ge, Gt, Le, Lt, MaxLen, MinLen
+from pydantic import BaseModel
+
+from hyperphysics_strategy.strategy.settings import RiskSettings
+
+SECTION = "hyperphysics"
+DOC_PAGE = "docs/config.md"
+_BOUNDS = ((Gt, "gt", ">"), (Ge, "ge", ">="), (Lt, "lt", "<"), (Le, "le", "<="))
+_LENGTHS = ((MinLen, "min_length", "length >="), (MaxLen, "max_length", "length <="))
+
+
+@dataclass(frozen=True)
+class SettingDoc:
+    """One key of the section: dotted name, default (JSON-ready), bounds, description."""
+
+    key: str
+    default: Any
+    bounds: str
+    description: str
+
+
+def _bounds(metadata: list[Any]) -> str:
+    parts = []
+    for item in metadata:
+        for kind, attr, sign in (*_BOUNDS, *_LENGTHS):
+            if isinstance(item, kind):
+                parts.append(f"{sign} {getattr(item, attr)}")
+    return ", ".join(parts)
+
+
+def setting_docs(model: type[BaseModel] = RiskSettings, prefix: str = "") -> list[SettingDoc]:
+    """Every key of ``model`` in declaration order; a nested model's keys are dotted."""
+    defaults = model().model_dump(mode="json")
+    rows = []
+    for name, field in model.model_fields.items():
+        key = f"{prefix}{name}"
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            rows += setting_docs(annotation, f"{key}.")
+            continue
+        description = " ".join((field.description or "").split())
+        rows.append(SettingDoc(key, defaults[name], _bounds(field.metadata), description))
+    return rows
+
+
+def undocumented_keys(model: type[BaseModel] = RiskSettings) -> list[str]:
+    """Keys whose field has no ``description`` (each key must have one)."""
+    return [row.key for row in setting_docs(model) if not row.description]
+
+
+def default_section(model: type[BaseModel] = RiskSettings) -> dict[str, Any]:
+    """The section with every key at its default, as ``model`` validates it."""
+    return model().model_dump(mode="json")
+
+
+def _comment(text: str, indent: str, width: int = 92) -> list[str]:
+    return textwrap.wrap(
+        text, width=width, initial_indent=f"{indent}// ", subsequent_indent=f"{indent}// "
+    )
+
+
+def render_section(model: type[BaseModel] = RiskSettings, indent: str = "    ") -> str:
+    """``"hyperphysics": {...}`` as config text: every key at its default, its description
+    in a ``//`` comment above it, its bounds in one after it (freqtrade accepts comments)."""
+    lines = [
+        *_comment(
+            "HyperPhysicsStrategy's own settings, each at its default (a comment above each "
+            "key says what it does, one after it the values allowed); unknown keys are errors. "
+            f"The same table: {DOC_PAGE} in the hyperphysics-strategy sources.",
+            indent,
+        ),
+        f'{indent}"{SECTION}": {{',
+    ]
+    lines += _render_object(model, default_section(model), indent * 2, indent)
+    lines.append(f"{indent}}}")
+    return "\n".join(lines)
+
+
+def _render_object(
+    model: type[BaseModel], values: dict[str, Any], indent: str, step: str
+) -> list[str]:
+    docs = {row.key: row for row in setting_docs(model)}
+    names = list(model.model_fields)
+    lines: list[str] = []
+    for i, name in enumerate(names):
+        comma = "," if i < len(names) - 1 else ""
+        annotation = model.model_fields[name].annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            lines.append(f'{indent}"{name}": {{')
+            lines += _render_object(annotation, values[name], indent + step, step)
+            lines.append(f"{indent}}}{comma}")
+            continue
+        row = docs[name]
+        lines += _comment(row.description, indent)
+        bounds = f"  // {row.bounds}" if row.bounds else ""
+        lines.append(f"{indent}{json.dumps(name)}: {json.dumps(values[name])}{comma}{bounds}")
+    return lines
+
+
+def with_section(config_text: str, model: type[BaseModel] = RiskSettings) -> str:
+    """``config_text`` (a JSON object without the section) with the section appended."""
+    body = config_text.rstrip()
+    if not body.endswith("}"):
+        raise ValueError("the example config must be one JSON object")
+    return f"{body[:-1].rstrip()},\n{render_section(model)}\n}}\n"
+
+
+def render_markdown(model: type[BaseModel] = RiskSettings) -> str:
+    """The reference page ``docs/config.md``."""
+    out = [
+        "# The `hyperphysics` config section",
+        "",
+        "<!-- generated from hyperphysics_strategy/strategy/settings.py by",
+        "     `python -m hyperphysics_strategy.stubs.settings_doc`; do not edit by hand -->",
+        "",
+        "`HyperPhysicsStrategy` reads its own settings from the `hyperphysics` section of the",
+        "freqtrade config. The section is validated at start-up: a key that is not listed here,",
+        "or a value out of its bounds, stops the bot with the key named",
+        "(`hyperphysics doctor --userdir DIR -c FILE` reports the same without starting it).",
+        "Every key is optional; a missing key takes its default.",
+        "",
+        "`hyperphysics init` writes this section, every key at its default with its description",
+        "as a `//` comment, into `config_hyperphysics.json` (freqtrade reads `//` and `/* */`",
+        "comments in config files). freqtrade's own keys (`freqai`, `exchange`, ...) are",
+        "described in [strategy.md](strategy.md#config-keys-config_hyperphysicsjson).",
+        "",
+        "| key | default | allowed | meaning |",
+        "| --- | --- | --- | --- |",
+    ]
+    for row in setting_docs(model):
+        bounds = row.bounds or "any"
+        meaning = row.description.replace("|", r"\|")
+        out.append(
+            f"| `{SECTION}.{row.key}` | `{json.dumps(row.default)}` | {bounds} | {meaning} |"
+        )
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write ``docs/config.md`` (or the path given) from the settings model."""
+    args = sys.argv[1:] if argv is None else argv
+    target = Path(args[0]) if args else Path(DOC_PAGE)
+    target.write_text(render_markdown())
+    print(f"wrote {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

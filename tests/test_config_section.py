@@ -1,0 +1,81 @@
+"""The ``hyperphysics`` section that ``hyperphysics init`` writes, and docs/config.md, come
+from the settings model: every key at its default, every key documented."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from freqtrade.configuration.load_config import load_config_file
+from pydantic import Field, create_model
+from typer.testing import CliRunner
+
+from hyperphysics_strategy.cli import app
+from hyperphysics_strategy.strategy.settings import RiskSettings, load_settings
+from hyperphysics_strategy.stubs import EXAMPLE_CONFIG
+from hyperphysics_strategy.stubs.settings_doc import (
+    render_markdown,
+    setting_docs,
+    undocumented_keys,
+    with_section,
+)
+from tests.conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    userdir = tmp_path_factory.mktemp("ud")
+    result = CliRunner().invoke(app, ["init", str(userdir)])
+    assert result.exit_code == 0, result.output
+    path = userdir / EXAMPLE_CONFIG
+    return path.read_text(), load_config_file(str(path))
+
+
+def test_init_config_holds_every_key_at_the_models_default(written):
+    _, config = written
+    defaults = {name: field.default for name, field in RiskSettings.model_fields.items()}
+    assert config["hyperphysics"] == defaults
+    assert load_settings(config) == RiskSettings()  # extra="forbid" accepts the section
+
+
+def test_every_key_is_documented_in_the_model_the_config_and_docs(written):
+    text, _ = written
+    assert undocumented_keys() == [], "give each settings field a description="
+    lines = text.splitlines()
+    for row in setting_docs():
+        at = next(i for i, line in enumerate(lines) if line.strip().startswith(f'"{row.key}":'))
+        above = []
+        for line in reversed(lines[:at]):
+            if not line.strip().startswith("//"):
+                break
+            above.insert(0, line.strip().removeprefix("//").strip())
+        assert " ".join(above) == row.description, row.key
+    page = (ROOT / "docs" / "config.md").read_text()
+    assert page == render_markdown(), (
+        "docs/config.md is stale: python -m hyperphysics_strategy.stubs.settings_doc"
+    )
+    for name in RiskSettings.model_fields:
+        assert re.search(rf"^\| `hyperphysics\.{name}` \| ", page, re.M), name
+
+
+def test_a_key_added_to_the_model_appears_without_another_edit(tmp_path):
+    grown = create_model(
+        "Grown",
+        __base__=RiskSettings,
+        barrier_k_up=(float, Field(2.0, gt=0, description="Upper barrier in sigmas.")),
+        undocumented=(int, 3),
+    )
+    path = tmp_path / "config.json"
+    path.write_text(with_section('{\n    "strategy": "HyperPhysicsStrategy"\n}\n', grown))
+    section = load_config_file(str(path))["hyperphysics"]
+    assert section["barrier_k_up"] == 2.0 and section["undocumented"] == 3
+    assert '"barrier_k_up": 2.0,  // > 0' in path.read_text()
+    assert "| `hyperphysics.barrier_k_up` | `2.0` | > 0 | Upper barrier in sigmas. |" in (
+        render_markdown(grown)
+    )
+    assert undocumented_keys(grown) == ["undocumented"]
+
+
+def test_example_config_must_be_one_object():
+    with pytest.raises(ValueError, match="one JSON object"):
+        with_section('["not", "an", "object"]')
