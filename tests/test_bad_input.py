@@ -1,0 +1,161 @@
+"""Bad input a running bot meets, one test per class (issue 16; see docs/reliability.md).
+
+Each test asserts a clear error naming the problem, or a correct degraded result, and
+that nothing already saved was lost. The kill tests fork a child that saves or records
+in a loop and SIGKILL it at random moments; the child only writes files (no OpenMP work),
+so forking from the test process is safe.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from hyperphysics_strategy.engine.manifest import MANIFEST, CorruptSaveError
+from hyperphysics_strategy.ensemble import make_expert
+from hyperphysics_strategy.ensemble.experts import FitData, Placement
+
+KILLS = 24
+
+
+def _data(n: int = 600, seed: int = 0) -> FitData:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 6)).astype(np.float32)
+    s = X[:, 0] + 0.3 * rng.normal(size=n)
+    y = np.where(s > 0.5, 0, np.where(s < -0.5, 2, 1))
+    k = n * 4 // 5
+    return FitData(X[:k], y[:k], np.ones(k), X[k:], y[k:], np.ones(n - k), 3)
+
+
+FAST = {
+    "lightgbm": {"n_estimators": 30},
+    "xgboost": {"n_estimators": 30},
+    "mlp": {"max_epochs": 3, "hidden": [16]},
+}
+
+
+@pytest.fixture(scope="module")
+def trained():
+    data = _data()
+    return data, {
+        name: make_expert(name, params, seed=1).fit(data, Placement(threads=1))
+        for name, params in FAST.items()
+    }
+
+
+MODEL_FILE = {"lightgbm": "model.txt", "xgboost": "model.ubj", "mlp": "model.pt"}
+
+
+def kill_repeatedly(
+    work: Callable[[], None], check: Callable[[], None], kills: int, max_delay: float
+) -> None:
+    """Fork a child running ``work`` (a loop), SIGKILL it after a random delay, ``check``."""
+    rng = random.Random(16)
+    for _ in range(kills):
+        pid = os.fork()
+        if pid == 0:  # child: never returns into pytest
+            try:
+                work()
+            finally:
+                os._exit(0)
+        time.sleep(rng.uniform(0.0, max_delay))
+        os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFSIGNALED(status), "the child ended before it was killed"
+        check()
+
+
+# -- 1. corrupted and truncated model files, half-written saves, kills during a save -------
+
+
+@pytest.mark.parametrize("name", list(FAST))
+def test_corrupted_model_file_is_refused_before_the_native_loader(trained, tmp_path, name):
+    """One flipped byte (xgboost/lightgbm crash natively on some) gives a named error."""
+    data, experts = trained
+    expert = experts[name]
+    expert.save(tmp_path / name)
+    target = tmp_path / name / MODEL_FILE[name]
+    raw = bytearray(target.read_bytes())
+    raw[len(raw) // 2] ^= 0x40
+    target.write_bytes(bytes(raw))
+    with pytest.raises(CorruptSaveError, match=MODEL_FILE[name]) as info:
+        type(expert).load(tmp_path / name)
+    assert "sha256" in str(info.value)
+    assert info.value.path == target
+
+
+def test_truncated_model_file_is_refused(trained, tmp_path):
+    """A truncated LightGBM model.txt (SIGABRT in LightGBM) is refused, naming the file."""
+    _, experts = trained
+    expert = experts["lightgbm"]
+    expert.save(tmp_path / "lgb")
+    target = tmp_path / "lgb" / "model.txt"
+    target.write_bytes(target.read_bytes()[: target.stat().st_size // 2])
+    with pytest.raises(CorruptSaveError, match=r"model\.txt.*truncated"):
+        type(expert).load(tmp_path / "lgb")
+
+
+def test_half_written_save_without_manifest_is_refused(trained, tmp_path):
+    """A folder without the manifest (an interrupted or pre-manifest save) is refused."""
+    data, experts = trained
+    expert = experts["lightgbm"]
+    expert.save(tmp_path / "lgb")
+    (tmp_path / "lgb" / MANIFEST).unlink()
+    with pytest.raises(CorruptSaveError, match=MANIFEST):
+        type(expert).load(tmp_path / "lgb")
+    # and saving again over it works: the old save is replaced as a whole
+    expert.save(tmp_path / "lgb")
+    again = type(expert).load(tmp_path / "lgb")
+    np.testing.assert_array_equal(again.predict_proba(data.X_val), expert.predict_proba(data.X_val))
+
+
+def test_save_never_replaces_a_folder_that_is_not_a_model(trained, tmp_path):
+    """Saving onto a folder with other files refuses and leaves those files alone."""
+    _, experts = trained
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="not a saved model"):
+        experts["lightgbm"].save(tmp_path)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_sigkill_during_expert_saves_never_loads_wrongly(tmp_path):
+    """24 kills at random points of a loop that saves two different models alternately
+    onto one folder: what is on disk loads and predicts exactly as one of them was saved,
+    or is refused with a named error; a mix of the two never loads."""
+    data = _data(seed=2)
+    params = {"max_epochs": 2, "hidden": [16]}
+    a = make_expert("mlp", params, seed=11).fit(data, Placement(threads=1))
+    b = make_expert("mlp", params, seed=12).fit(data, Placement(threads=1))
+    expected = {11: a.predict_proba(data.X_val), 12: b.predict_proba(data.X_val)}
+    assert not np.allclose(expected[11], expected[12])
+    target = tmp_path / "mlp"
+    seen = {"a": 0, "b": 0, "refused": 0}
+
+    def work() -> None:
+        while True:
+            a.save(target)
+            b.save(target)
+
+    def check() -> None:
+        cls = type(a)
+        try:
+            loaded = cls.load(target)
+        except CorruptSaveError as exc:
+            assert target.name in str(exc)
+            seen["refused"] += 1
+            return
+        np.testing.assert_array_equal(loaded.predict_proba(data.X_val), expected[loaded.seed])
+        seen["a" if loaded.seed == 11 else "b"] += 1
+
+    a.save(target)  # a first complete save: a kill may only ever replace it whole
+    kill_repeatedly(work, check, KILLS, max_delay=0.25)
+    assert seen["a"] + seen["b"] + seen["refused"] == KILLS
+    assert seen["a"] > 0 and seen["b"] > 0, seen  # the children really saved
+    assert seen["refused"] == 0, seen  # the previous save always survives a kill
