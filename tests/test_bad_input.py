@@ -13,6 +13,8 @@ import random
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -159,3 +161,99 @@ def test_sigkill_during_expert_saves_never_loads_wrongly(tmp_path):
     assert seen["a"] + seen["b"] + seen["refused"] == KILLS
     assert seen["a"] > 0 and seen["b"] > 0, seen  # the children really saved
     assert seen["refused"] == 0, seen  # the previous save always survives a kill
+
+
+# -- 1b. FreqAI's model folder: atomic save, verified load ---------------------------------
+
+
+def _drawer(root: Path):
+    from freqtrade.freqai.data_drawer import FreqaiDataDrawer
+
+    from hyperphysics_strategy.freqai.model_store import install_crash_safe_saves
+
+    drawer = FreqaiDataDrawer(root, {"freqai": {}})
+    install_crash_safe_saves(drawer)
+    return drawer
+
+
+def _kitchen(root: Path, data: FitData, live: bool):
+    import pandas as pd
+
+    features = pd.DataFrame(data.X_val, columns=[f"%f{i}" for i in range(data.X_val.shape[1])])
+    return SimpleNamespace(
+        data_path=root / "sub-train-BTC_1700000000",
+        model_filename="cb_btc_1700000000",
+        live=live,
+        data={},
+        training_features_list=list(features.columns),
+        label_list=["&s-up"],
+        feature_pipeline={"scaler": "fitted"},
+        label_pipeline={"labels": "fitted"},
+        data_dictionary={
+            "train_features": features,
+            "train_dates": pd.Series(pd.date_range("2024-01-01", periods=len(features))),
+        },
+    )
+
+
+def test_freqai_corrupt_model_is_refused_and_retrained(trained, tmp_path):
+    """A flipped byte in FreqAI's model.joblib (SIGSEGV in xgboost's __setstate__) is
+    refused before cloudpickle reads it: live mode logs it, resets the pair so FreqAI
+    retrains and returns no model; backtesting raises the named error."""
+    from hyperphysics_strategy.freqai.model_store import verified_model_folder
+
+    data, experts = trained
+    model = experts["xgboost"]
+    drawer = _drawer(tmp_path)
+    drawer.pair_dict["BTC/USDT"] = dict(drawer.empty_pair_dict)
+    drawer.save_data(model, "BTC/USDT", _kitchen(tmp_path, data, live=True))
+    folder = tmp_path / "sub-train-BTC_1700000000"
+    assert (folder / MANIFEST).is_file()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
+    assert drawer.pair_dict["BTC/USDT"]["data_path"] == str(folder)
+
+    # an intact save loads after a restart and predicts exactly as saved
+    fresh = _drawer(tmp_path)
+    loaded = fresh.load_data("BTC/USDT", _kitchen(tmp_path, data, live=True))
+    np.testing.assert_array_equal(loaded.predict_proba(data.X_val), model.predict_proba(data.X_val))
+
+    joblib_file = folder / "cb_btc_1700000000_model.joblib"
+    raw = bytearray(joblib_file.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    joblib_file.write_bytes(bytes(raw))
+    assert "model.joblib" in str(verified_model_folder(folder))
+
+    with pytest.raises(CorruptSaveError, match="model.joblib"):
+        _drawer(tmp_path).load_data("BTC/USDT", _kitchen(tmp_path, data, live=False))
+    restarted = _drawer(tmp_path)
+    assert restarted.load_data("BTC/USDT", _kitchen(tmp_path, data, live=True)) is None
+    assert restarted.pair_dict["BTC/USDT"]["trained_timestamp"] == 0  # FreqAI retrains
+    assert _drawer(tmp_path).pair_dict["BTC/USDT"]["model_filename"] == ""  # persisted
+
+
+def test_sigkill_during_freqai_saves_never_loads_wrongly(trained, tmp_path):
+    """24 kills while FreqAI's save_data alternately saves two models: after each kill a
+    restarted drawer loads one of them exactly as saved (pair_dictionary.json stays valid)."""
+    data, experts = trained
+    a = experts["xgboost"]
+    b = make_expert("xgboost", FAST["xgboost"], seed=2).fit(data, Placement(threads=1))
+    expected = {1: a.predict_proba(data.X_val), 2: b.predict_proba(data.X_val)}
+    assert not np.allclose(expected[1], expected[2])
+    drawer = _drawer(tmp_path)
+    drawer.pair_dict["BTC/USDT"] = dict(drawer.empty_pair_dict)
+    drawer.save_data(a, "BTC/USDT", _kitchen(tmp_path, data, live=True))
+    seen = {1: 0, 2: 0}
+
+    def work() -> None:
+        while True:
+            for model in (a, b):
+                drawer.save_data(model, "BTC/USDT", _kitchen(tmp_path, data, live=True))
+
+    def check() -> None:
+        loaded = _drawer(tmp_path).load_data("BTC/USDT", _kitchen(tmp_path, data, live=True))
+        assert loaded is not None, "the previous model was lost"
+        np.testing.assert_array_equal(loaded.predict_proba(data.X_val), expected[loaded.seed])
+        seen[loaded.seed] += 1
+
+    kill_repeatedly(work, check, KILLS, max_delay=0.25)
+    assert seen[1] > 0 and seen[2] > 0, seen
