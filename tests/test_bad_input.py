@@ -545,6 +545,7 @@ def test_half_open_connections_hold_a_bounded_number_of_threads():
         (b"Content-Length: -5", b"not a non-negative integer"),
         (b"Content-Length: 99999999999", b"exceeds"),
         (b"Content-Length: 3\r\nContent-Length: 4", b"conflicting"),
+        (b"Transfer-Encoding: chunked", b"chunked request bodies"),
     ],
 )
 def test_malformed_framing_gets_http_400_not_a_traceback(tmp_path, header, problem, caplog):
@@ -579,3 +580,54 @@ def test_empty_or_nan_candle_files_fail_at_start_up_naming_the_file(tmp_path, mu
     with pytest.raises(ValueError, match=message) as info:
         ExchangeSimulator(datadir)
     assert "BTC_USDT-5m.feather" in str(info.value)
+
+
+# -- 4. no false certainty: degenerate training input gets a named error ------------------
+
+
+def _ensemble():
+    from hyperphysics_strategy.ensemble import ExpertEnsemble
+
+    return ExpertEnsemble(
+        experts=("lightgbm",), expert_params={"lightgbm": {"n_estimators": 5}}, stacking_folds=0
+    )
+
+
+def _labels(codes):
+    return np.array(["buy", "neutral", "sell"], dtype=object)[codes]
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("one-class-training", r"training labels hold one class \('neutral'\)"),
+        ("one-class-validation", r"validation labels hold one class \('sell'\)"),
+        ("lengths", "training set: 480 feature rows, 479 labels"),
+        ("negative-weights", "training weights hold 1 negative values"),
+        ("nan-weights", "validation weights hold 1 NaN/inf values"),
+        ("zero-weights", "training weights are all zero"),
+        ("text-features", "training features must be numeric"),
+    ],
+)
+def test_degenerate_training_input_is_refused_by_name(case, message):
+    """One class gave p = 1.0 on every row ("val log-loss 0.0000"); X and y of different
+    lengths trained silently; negative weights gave p(sell) = 1. Now: named errors."""
+    data = _data()
+    X, y, w = data.X, _labels(data.y), data.weight.copy()
+    Xv, yv, wv = data.X_val, _labels(data.y_val), data.weight_val.copy()
+    if case == "one-class-training":
+        y = np.full(len(y), "neutral", dtype=object)
+    elif case == "one-class-validation":
+        yv = np.full(len(yv), "sell", dtype=object)
+    elif case == "lengths":
+        y = y[:-1]
+    elif case == "negative-weights":
+        w[3] = -1.0
+    elif case == "nan-weights":
+        wv[0] = np.nan
+    elif case == "zero-weights":
+        w[:] = 0.0
+    elif case == "text-features":
+        X = X.astype(str)
+    with pytest.raises(ValueError, match=message):
+        _ensemble().fit(X, y, w, Xv, yv, wv)
