@@ -217,11 +217,19 @@ def test_freqai_corrupt_model_is_refused_and_retrained(trained, tmp_path):
     loaded = fresh.load_data("BTC/USDT", _kitchen(tmp_path, data, live=True))
     np.testing.assert_array_equal(loaded.predict_proba(data.X_val), model.predict_proba(data.X_val))
 
+    # backtesting asks model_exists first: a saved window counts only while it verifies
+    from hyperphysics_strategy.freqai import HyperPhysicsEnsemble
+
+    freqai_model = object.__new__(HyperPhysicsEnsemble)  # only .dd is read by model_exists
+    freqai_model.dd = fresh
+    assert freqai_model.model_exists(_kitchen(tmp_path, data, live=False))
+
     joblib_file = folder / "cb_btc_1700000000_model.joblib"
     raw = bytearray(joblib_file.read_bytes())
     raw[len(raw) // 2] ^= 0x01
     joblib_file.write_bytes(bytes(raw))
     assert "model.joblib" in str(verified_model_folder(folder))
+    assert not freqai_model.model_exists(_kitchen(tmp_path, data, live=False))  # retrain
 
     with pytest.raises(CorruptSaveError, match="model.joblib"):
         _drawer(tmp_path).load_data("BTC/USDT", _kitchen(tmp_path, data, live=False))
