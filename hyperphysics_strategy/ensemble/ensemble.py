@@ -29,6 +29,7 @@ from .calibration import (
 from .crossfit import forward_folds
 from .drift import DriftReport, feature_drift
 from .experts import Expert, FitData, Placement, make_expert
+from .inputs import check_features, check_set, check_weights
 from .labels import DEFAULT_CLASSES, LabelCodec
 from .metrics import balanced_accuracy, log_loss
 from .sampling import stratified_indices
@@ -269,21 +270,20 @@ class ExpertEnsemble:
         rows (the end of the validation set) goes into ``report.drift`` and the log.
         """
         started = time.perf_counter()
-        X = np.ascontiguousarray(X, dtype=np.float32)
+        X = check_features(X, "training")
         y = self.codec.encode(labels)
-        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
+        w = check_weights(sample_weight, X.shape[0], "training")
         if X_val is None or labels_val is None:
+            check_set(X, y, w, self.codec.classes, "training")
             train_idx, val_idx = time_ordered_split(len(y), self.validation_fraction, self.embargo)
             X_val, y_val, w_val = X[val_idx], y[val_idx], w[val_idx]
             X, y, w = X[train_idx], y[train_idx], w[train_idx]
         else:
-            X_val = np.ascontiguousarray(X_val, dtype=np.float32)
+            X_val = check_features(X_val, "validation")
             y_val = self.codec.encode(labels_val)
-            w_val = (
-                np.ones(len(y_val))
-                if sample_weight_val is None
-                else np.asarray(sample_weight_val, float)
-            )
+            w_val = check_weights(sample_weight_val, X_val.shape[0], "validation")
+        check_set(X, y, w, self.codec.classes, "training")
+        check_set(X_val, y_val, w_val, self.codec.classes, "validation")
         n_before = len(y)
         keep = stratified_indices(y, self.max_train_rows, self.seed)
         if keep.shape[0] < n_before:

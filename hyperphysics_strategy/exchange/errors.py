@@ -36,6 +36,11 @@ class BinanceError(Exception):
         return {"code": self.code, "msg": self.msg}
 
 
+def bad_request(detail: str) -> BinanceError:
+    """A request whose HTTP framing is malformed (HTTP 400, ``-1000``)."""
+    return BinanceError(400, UNKNOWN, f"Malformed request: {detail}.")
+
+
 def illegal_chars(name: str, legal: str) -> BinanceError:
     """A parameter that does not match its pattern (``-1100``)."""
     return BinanceError(

@@ -259,12 +259,40 @@ def discover_pairs(datadir: Path) -> list[str]:
     return sorted(discover_files(datadir))
 
 
+def _check_values(path: Path, df: pd.DataFrame) -> None:
+    """``ValueError`` naming the file, the count and the first date of candles with a
+    missing date, a NaN or infinite value, or a price that is not positive (served
+    candles would otherwise carry "nan" strings)."""
+    values = df[list(_COLUMNS)].to_numpy(np.float64)
+    prices = df[["open", "high", "low", "close"]].to_numpy(np.float64)
+    with np.errstate(invalid="ignore"):
+        bad = (
+            ~np.isfinite(values).all(axis=1)
+            | (prices <= 0).any(axis=1)
+            | df["date"].isna().to_numpy()
+        )
+    if bad.any():
+        first = df["date"].iloc[int(np.argmax(bad))]
+        raise ValueError(
+            f"{path}: {int(bad.sum())} of {len(df)} candles have a missing date, a NaN or "
+            f"infinite value, or a price <= 0 (first at {first}); repair or re-download "
+            "the file"
+        )
+
+
 def load_frame(path: Path, timeframe_ms: int) -> OhlcvFrame:
     """Read one freqtrade feather file; rows sorted by date, duplicates dropped."""
     df = pd.read_feather(path)
     missing = {"date", *_COLUMNS} - set(df.columns)
     if missing:
         raise ValueError(f"{path}: missing columns {sorted(missing)}")
+    if len(df) == 0:
+        return OhlcvFrame(
+            timeframe_ms=timeframe_ms,
+            open_time=np.empty(0, dtype=np.int64),
+            **{c: np.empty(0) for c in _COLUMNS},
+        )
+    _check_values(path, df)
     dates = pd.to_datetime(df["date"], utc=True)
     open_time = (dates.astype("datetime64[ms, UTC]").astype("int64")).to_numpy(np.int64)
     order = np.argsort(open_time, kind="stable")
@@ -278,7 +306,8 @@ def load_datadir(datadir: Path, pairs: list[str] | None = None) -> dict[str, Pai
     """Load every spot pair (or only ``pairs``) from ``datadir``, keyed by Binance symbol.
 
     Raises ``FileNotFoundError`` when the folder does not exist and ``ValueError`` when
-    it holds no usable file or a requested pair is missing.
+    it holds no usable file, a requested pair is missing or empty, or a file holds NaN,
+    infinite or non-positive prices (naming the file).
     """
     datadir = Path(datadir)
     if not datadir.is_dir():
@@ -291,15 +320,24 @@ def load_datadir(datadir: Path, pairs: list[str] | None = None) -> dict[str, Pai
             raise ValueError(f"no candle files for {absent} in {datadir}")
         files = {p: f for p, f in files.items() if p in wanted}
     result: dict[str, PairData] = {}
+    empty: list[Path] = []
     for pair, by_tf in files.items():
         frames = {tf: load_frame(path, tf) for tf, path in by_tf.items()}
         frames = {tf: fr for tf, fr in frames.items() if len(fr) > 0}
         if not frames:
-            logger.warning("skipping %s: its candle files are empty", pair)
+            names = ", ".join(p.name for p in by_tf.values())
+            if pairs is not None:
+                raise ValueError(f"{pair}: its candle files in {datadir} are empty ({names})")
+            logger.warning("skipping %s: its candle files are empty (%s)", pair, names)
+            empty.extend(by_tf.values())
             continue
         base, quote = pair.split("/")
         data = PairData(base=base, quote=quote, frames=frames)
         result[data.symbol] = data
+    if not result and empty:
+        raise ValueError(
+            f"every candle file in {datadir} is empty: {', '.join(p.name for p in empty)}"
+        )
     if not result:
         raise ValueError(f"no spot candle files (<BASE>_<QUOTE>-<tf>.feather) found in {datadir}")
     return result

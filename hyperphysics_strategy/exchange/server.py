@@ -1,5 +1,13 @@
 """HTTP layer: a loopback-only threading server that routes GET requests to handlers
-and answers every failure with a Binance-style JSON error."""
+and answers every failure with a Binance-style JSON error.
+
+Sized for freqtrade plus tests: a listen backlog of ``REQUEST_QUEUE_SIZE`` (a burst of
+connects waits in the kernel instead of timing out), at most ``MAX_WORKERS`` handler
+threads (a connection beyond them waits up to ``SLOT_WAIT_S`` for a free one, then gets
+a 503), and a ``HANDLER_TIMEOUT_S`` socket timeout so a half-open or idle keep-alive
+connection frees its thread. Malformed framing (a non-numeric, negative or oversized
+``Content-Length``) is answered with HTTP 400 and the connection closed.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +25,17 @@ from .endpoints import Handler
 from .params import QueryParams
 
 logger = logging.getLogger(__name__)
+
+#: listen() backlog: connects the kernel queues while every worker is busy.
+REQUEST_QUEUE_SIZE = 256
+#: Most connections handled at once (one thread each).
+MAX_WORKERS = 64
+#: Seconds a connection may stay silent (half-open, idle keep-alive) before it is closed.
+HANDLER_TIMEOUT_S = 15.0
+#: Seconds an accepted connection waits for a free worker before a 503.
+SLOT_WAIT_S = 10.0
+#: Largest request body read (the simulator serves GET; bodies are read and dropped).
+MAX_BODY_BYTES = 1 << 20
 
 
 def loopback_address(host: str) -> str:
@@ -63,9 +82,42 @@ class _RequestHandler(BaseHTTPRequestHandler):
     server_version = "hyperphysics-binance-simulator/1.0"
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
+    timeout = HANDLER_TIMEOUT_S  # the base class closes a connection that times out
+
+    def setup(self) -> None:
+        self.timeout = self.server.handler_timeout_s
+        super().setup()
+
+    def _body_length(self) -> int | None:
+        """The request's ``Content-Length`` (0 when absent); ``None`` after answering 400."""
+        raw = self.headers.get_all("Content-Length") or []
+        values = {v.strip() for v in raw}
+        problem = ""
+        if len(values) > 1:
+            problem = f"conflicting Content-Length headers {sorted(values)}"
+        elif values:
+            (value,) = values
+            if not value.isdigit():
+                problem = f"Content-Length {value!r} is not a non-negative integer"
+            elif int(value) > MAX_BODY_BYTES:
+                problem = f"Content-Length {value} exceeds {MAX_BODY_BYTES} bytes"
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            problem = "chunked request bodies are not supported"
+        if problem:
+            self.close_connection = True
+            err = errors.bad_request(problem)
+            self._send(err.status, err.body())
+            self.server.count_request()
+            return None
+        return int(values.pop()) if values else 0
 
     def do_GET(self) -> None:  # noqa: N802  (http.server naming)
         """Route a GET request."""
+        length = self._body_length()
+        if length is None:
+            return
+        if length:
+            self.rfile.read(length)
         url = urlsplit(self.path)
         handler = self.server.routes.get(url.path)
         try:
@@ -86,7 +138,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _other(self) -> None:
         """Any non-GET method: 405 on known paths, 404 elsewhere."""
         url = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
+        length = self._body_length()
+        if length is None:
+            return
         if length:
             self.rfile.read(length)
         if url.path in self.server.routes:
@@ -117,8 +171,26 @@ class BinanceHTTPServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = REQUEST_QUEUE_SIZE
 
-    def __init__(self, host: str, port: int, routes: dict[str, Handler]) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        routes: dict[str, Handler],
+        *,
+        max_workers: int = MAX_WORKERS,
+        handler_timeout_s: float = HANDLER_TIMEOUT_S,
+        slot_wait_s: float = SLOT_WAIT_S,
+    ) -> None:
+        if max_workers < 1 or handler_timeout_s <= 0 or slot_wait_s < 0:
+            raise ValueError(
+                "max_workers must be >= 1, handler_timeout_s > 0 and slot_wait_s >= 0; got "
+                f"{max_workers}, {handler_timeout_s}, {slot_wait_s}"
+            )
+        self.max_workers = int(max_workers)
+        self.handler_timeout_s = float(handler_timeout_s)
+        self.slot_wait_s = float(slot_wait_s)
         address = loopback_address(host)
         self.address_family = (
             socket.AF_INET6 if ipaddress.ip_address(address).version == 6 else socket.AF_INET
@@ -126,7 +198,40 @@ class BinanceHTTPServer(ThreadingHTTPServer):
         self.routes = routes
         self.requests_served = 0
         self._count_lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(self.max_workers)
         super().__init__((address, port), _RequestHandler)
+
+    def process_request(self, request: socket.socket, client_address: Any) -> None:
+        """Handle the connection in a worker thread, at most ``max_workers`` at once."""
+        if not self._slots.acquire(timeout=self.slot_wait_s):
+            self._busy(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: socket.socket, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def _busy(self, request: socket.socket) -> None:
+        """No worker freed up within ``slot_wait_s``: answer 503 and close."""
+        err = errors.BinanceError(503, errors.UNKNOWN, "Server busy: too many connections.")
+        payload = json.dumps(err.body()).encode()
+        head = (
+            f"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+        ).encode()
+        try:
+            request.settimeout(1.0)
+            request.sendall(head + payload)
+        except OSError:
+            pass
+        self.shutdown_request(request)
 
     def count_request(self) -> None:
         """Count one answered request (for status displays)."""

@@ -4,7 +4,9 @@
 ``freqai.model_training_parameters.experts``; the single-expert classes fix the list to
 one expert so users can pick one model by name. All share FreqAI's own train/predict
 pipeline (``BaseClassifierModel``): feature filtering, the datasieve pipeline, outlier
-checks, saving with joblib.
+checks, saving with joblib. The drawer's save and load are made crash-safe
+(:mod:`.model_store`): the model folder is committed by one rename with a sha256 manifest,
+and verified before cloudpickle loads it.
 
 ``model_training_parameters`` (free-form in freqtrade) is read as::
 
@@ -34,6 +36,7 @@ from hyperphysics_strategy.ensemble import DEFAULT_CLASSES, EXPERT_REGISTRY, Exp
 from hyperphysics_strategy.ensemble.stacking import DEFAULT_C as DEFAULT_STACKING_C
 
 from .history_dates import install_history_date_fix
+from .model_store import install_crash_safe_saves, verified_model_folder
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +52,7 @@ class HyperPhysicsEnsemble(BaseClassifierModel):
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
         install_history_date_fix(self.dd)
+        install_crash_safe_saves(self.dd)
 
     # -- configuration ------------------------------------------------------------------
     def expert_names(self) -> tuple[str, ...]:
@@ -67,6 +71,16 @@ class HyperPhysicsEnsemble(BaseClassifierModel):
         return int(self.freqai_info.get("feature_parameters", {}).get("label_period_candles", 0))
 
     # -- FreqAI contract ------------------------------------------------------------------
+    def model_exists(self, dk: FreqaiDataKitchen) -> bool:
+        """A saved model counts only if its folder matches its manifest (else: retrain)."""
+        if not super().model_exists(dk):
+            return False
+        problem = verified_model_folder(dk.data_path)
+        if problem is not None:
+            logger.warning("HyperPhysics: not using the saved model, retraining: %s", problem)
+            return False
+        return True
+
     def train(self, unfiltered_df: DataFrame, pair: str, dk: FreqaiDataKitchen, **kwargs: Any):
         model = super().train(unfiltered_df, pair, dk, **kwargs)
         logger.info(

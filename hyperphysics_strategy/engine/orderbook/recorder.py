@@ -12,15 +12,25 @@ or a ``.tmp`` file that readers ignore; it loses at most the snapshot being writ
 the file. Readers merge the main file with all parts and drop duplicate timestamps (a crash
 between the rename and the part deletion), keeping the last.
 
-Schema (fixed): ``timestamp`` int64 (ms since the epoch, UTC) and ``bid_px``, ``bid_sz``,
+Schema: ``timestamp`` int64 (ms since the epoch, UTC) and ``bid_px``, ``bid_sz``,
 ``ask_px``, ``ask_sz`` as fixed-length ``Array(Float64, levels)`` (NaN for missing levels).
+Files written with different ``levels`` (the setting changed between restarts) are padded
+with NaN to the widest one when read or compacted, never trimmed.
+
+Nothing is ever compacted over: a main file or part that cannot be read is quarantined
+(renamed to ``<name>.<ms>.corrupt``, with a warning) before compaction, so its bytes stay
+on disk for recovery. Exchange and pair names become file names only after
+:func:`safe_name`: they can never point outside ``<root>``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 import os
+import re
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,22 +39,79 @@ import numpy as np
 if TYPE_CHECKING:  # polars is imported where history is written or read, not on import
     import polars as pl
 
+logger = logging.getLogger(__name__)
+
 COLUMNS = ("bid_px", "bid_sz", "ask_px", "ask_sz")
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def safe_name(name: str, what: str = "name") -> str:
+    """A file-name-safe form of an exchange or pair name: every character but ASCII
+    letters, digits, ``_`` and ``-`` becomes ``_`` (so ``/``, ``:`` and ``.`` cannot
+    form a path). ``ValueError`` for an empty name or one with no letter or digit."""
+    if not isinstance(name, str) or not re.search(r"[A-Za-z0-9]", name):
+        raise ValueError(f"{what} {name!r} has no letter or digit: not a usable {what}")
+    return _UNSAFE.sub("_", name)
 
 
 def pair_filename(pair: str) -> str:
-    """``BTC/USDT:USDT`` -> ``BTC_USDT_USDT.parquet`` (``/`` and ``:`` become ``_``)."""
-    return pair.replace("/", "_").replace(":", "_") + ".parquet"
+    """``BTC/USDT:USDT`` -> ``BTC_USDT_USDT.parquet`` (see :func:`safe_name`)."""
+    return safe_name(pair, "pair") + ".parquet"
 
 
 def pair_path(root: str | os.PathLike, exchange: str, pair: str) -> Path:
-    return Path(root) / exchange / pair_filename(pair)
+    """``<root>/<exchange>/<PAIR>.parquet`` with both names made safe; always under root."""
+    path = Path(root) / safe_name(exchange, "exchange") / pair_filename(pair)
+    if not path.resolve().is_relative_to(Path(root).resolve()):  # pragma: no cover - safety net
+        raise ValueError(f"{exchange!r}/{pair!r} would write outside {root}")
+    return path
 
 
 def _schema(levels: int) -> dict:
     import polars as pl
 
     return {"timestamp": pl.Int64, **{c: pl.Array(pl.Float64, levels) for c in COLUMNS}}
+
+
+def _width(df: pl.DataFrame) -> int:
+    """The level count of a history frame (``ValueError`` if it is not one)."""
+    import polars as pl
+
+    if df.columns[:1] != ["timestamp"] or set(df.columns) != {"timestamp", *COLUMNS}:
+        raise ValueError(f"columns {df.columns} are not an order-book history")
+    widths = {df.schema[c].size for c in COLUMNS if isinstance(df.schema[c], pl.Array)}
+    if len(widths) != 1 or len([c for c in COLUMNS if isinstance(df.schema[c], pl.Array)]) != 4:
+        raise ValueError(f"schema {df.schema} is not an order-book history")
+    return widths.pop()
+
+
+def _pad(df: pl.DataFrame, levels: int) -> pl.DataFrame:
+    """Pad every level column of ``df`` with NaN to ``levels`` (never trims)."""
+    import polars as pl
+
+    width = _width(df)
+    if width == levels:
+        return df
+    cols = {"timestamp": df["timestamp"].cast(pl.Int64)}
+    for c in COLUMNS:
+        arr = np.full((df.height, levels), np.nan)
+        arr[:, :width] = np.asarray(df[c].to_numpy(), dtype=np.float64).reshape(df.height, width)
+        cols[c] = pl.Series(c, arr, dtype=pl.Array(pl.Float64, levels))
+    return pl.DataFrame(cols)
+
+
+def quarantine(path: Path, reason: str) -> Path:
+    """Rename an unreadable history file to ``<name>.<ms>.corrupt`` and warn; return it."""
+    dest = path.with_name(f"{path.name}.{time.time_ns() // 1_000_000}.corrupt")
+    os.replace(path, dest)
+    _fsync_dir(path.parent)
+    logger.warning(
+        "order-book history %s is unreadable (%s): moved to %s, not compacted over",
+        path,
+        reason,
+        dest.name,
+    )
+    return dest
 
 
 def _fsync_dir(path: Path) -> None:
@@ -94,6 +161,7 @@ class OrderBookRecorder:
         if levels < 1:
             raise ValueError(f"levels must be >= 1, got {levels}")
         self.root = Path(root)
+        safe_name(exchange, "exchange")  # fail at construction, not at the first record
         self.exchange = exchange
         self.levels = int(levels)
         self.compact_every = int(compact_every)
@@ -145,32 +213,49 @@ def _part_files(main: Path) -> list[Path]:
     return sorted(f for f in parts.iterdir() if f.suffix == ".parquet")
 
 
-def _read_frames(main: Path, levels: int | None) -> pl.DataFrame | None:
+def _read_frames(
+    main: Path, levels: int | None, quarantine_bad: bool = False
+) -> pl.DataFrame | None:
+    """Main file + parts, deduplicated by timestamp and padded to one width.
+
+    An unreadable file is skipped with a warning (readers), or quarantined
+    (``quarantine_bad``, compaction) so that compaction never writes over it.
+    """
     import polars as pl
 
     frames = []
     files = ([main] if main.is_file() else []) + _part_files(main)
     for f in files:
         try:
-            frames.append(pl.read_parquet(f))
-        except Exception:  # a damaged part: skip it, never lose the rest
+            df = pl.read_parquet(f)
+            _width(df)
+        except FileNotFoundError:  # a part compacted away meanwhile
             continue
+        except Exception as exc:  # damaged: never lose the rest, never overwrite it
+            if quarantine_bad:
+                quarantine(f, f"{type(exc).__name__}: {exc}")
+            else:
+                logger.warning("skipping unreadable order-book history %s: %s", f, exc)
+            continue
+        frames.append(df)
     if not frames:
         return None
-    df = pl.concat(frames, how="vertical_relaxed")
-    df = df.unique(subset="timestamp", keep="last", maintain_order=True).sort("timestamp")
-    if levels is not None:
-        df = df.cast(_schema(levels))
-    return df
+    width = max([_width(df) for df in frames] + [levels or 0])
+    df = pl.concat([_pad(df, width) for df in frames], how="vertical_relaxed")
+    return df.unique(subset="timestamp", keep="last", maintain_order=True).sort("timestamp")
 
 
 def compact_file(main: Path, levels: int | None = None) -> None:
-    """Atomically rewrite ``main`` with all its parts merged, then remove those parts."""
+    """Atomically rewrite ``main`` with all its parts merged, then remove those parts.
+
+    Unreadable files are quarantined first; levels of different widths are padded to the
+    widest (and at least ``levels``).
+    """
     main = Path(main)
     parts = _part_files(main)
     if not parts:
         return
-    df = _read_frames(main, levels)
+    df = _read_frames(main, levels, quarantine_bad=True)
     if df is None:
         return
     _write_atomic(df, main)

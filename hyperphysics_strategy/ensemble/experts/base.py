@@ -17,6 +17,17 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from hyperphysics_strategy.engine.manifest import (
+    CorruptSaveError,
+    recover,
+    staged_directory,
+    verify_manifest,
+)
+
+__all__ = ["CorruptSaveError", "Expert", "FitData", "Placement"]
+
+META_FILE = "meta.json"
+
 
 @dataclass
 class FitData:
@@ -104,10 +115,12 @@ class Expert(abc.ABC):
 
     # -- persistence (native formats) -------------------------------------------------
     def save(self, directory: Path) -> None:
-        """Write the model in its library's native format plus ``meta.json``."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        self._save_native(directory)
+        """Write the model in its library's native format plus ``meta.json``, crash-safely.
+
+        Everything is written into a staging folder with a sha256 manifest written last,
+        then renamed onto ``directory`` in one step (see :mod:`...engine.manifest`): a kill
+        at any point leaves the previous save or the new one, never a mix.
+        """
         meta = {
             "name": self.name,
             "params": self.params,
@@ -116,14 +129,25 @@ class Expert(abc.ABC):
             "n_features": self.n_features,
             "best_iteration": self.best_iteration,
         }
-        tmp = directory / "meta.json.tmp"
-        tmp.write_text(json.dumps(meta, indent=2, default=str))
-        tmp.replace(directory / "meta.json")
+        with staged_directory(Path(directory), markers=(META_FILE,)) as staging:
+            self._save_native(staging)
+            (staging / META_FILE).write_text(json.dumps(meta, indent=2, default=str))
 
     @classmethod
     def load(cls, directory: Path) -> Expert:
+        """Load a save after checking its bytes against the manifest.
+
+        Raises :class:`CorruptSaveError` (a ``ValueError``) naming the file when the save is
+        incomplete, truncated or corrupted; the native loader never sees such bytes.
+        """
         directory = Path(directory)
-        meta = json.loads((directory / "meta.json").read_text())
+        recover(directory)  # a replace killed between its two renames: roll it back
+        verify_manifest(directory)
+        meta = json.loads((directory / META_FILE).read_text())
+        if meta.get("name") != cls.name:
+            raise ValueError(
+                f"{directory / META_FILE}: a saved {meta.get('name')!r} expert, not {cls.name!r}"
+            )
         expert = cls(params=meta["params"], seed=meta["seed"])
         expert.n_classes = meta["n_classes"]
         expert.n_features = meta["n_features"]

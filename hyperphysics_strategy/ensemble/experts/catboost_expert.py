@@ -82,9 +82,7 @@ class CatBoostExpert(CompiledTrees, Expert):
         return np.asarray(out, dtype=np.float64).reshape(X.shape[0], -1)
 
     def _save_native(self, directory: Path) -> None:
-        tmp = directory / "model.cbm.tmp"
-        self.model.save_model(str(tmp), format="cbm")
-        tmp.replace(directory / "model.cbm")
+        self.model.save_model(str(directory / "model.cbm"), format="cbm")
 
     def _load_native(self, directory: Path) -> None:
         self.model = catboost.CatBoostClassifier()

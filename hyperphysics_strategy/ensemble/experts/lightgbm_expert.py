@@ -62,9 +62,7 @@ class LightGBMExpert(CompiledTrees, Expert):
         ).reshape(X.shape[0], -1)
 
     def _save_native(self, directory: Path) -> None:
-        tmp = directory / "model.txt.tmp"
-        self.booster.save_model(str(tmp), num_iteration=self.best_iteration)
-        tmp.replace(directory / "model.txt")
+        self.booster.save_model(str(directory / "model.txt"), num_iteration=self.best_iteration)
 
     def _load_native(self, directory: Path) -> None:
         self.booster = lgb.Booster(model_file=str(directory / "model.txt"))

@@ -262,9 +262,7 @@ class TorchExpert(Expert):
         return self._new_module()
 
     def _save_native(self, directory: Path) -> None:
-        tmp = directory / "model.pt.tmp"
-        torch.save(self._tensors(), tmp)
-        tmp.replace(directory / "model.pt")
+        torch.save(self._tensors(), directory / "model.pt")
 
     def _load_native(self, directory: Path) -> None:
         tensors = torch.load(directory / "model.pt", map_location="cpu", weights_only=True)

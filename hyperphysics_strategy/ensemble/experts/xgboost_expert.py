@@ -103,9 +103,7 @@ class XGBoostExpert(CompiledTrees, Expert):
         return np.asarray(out, dtype=np.float64).reshape(X.shape[0], -1)
 
     def _save_native(self, directory: Path) -> None:
-        tmp = directory / "model.tmp.ubj"
-        self.booster.save_model(str(tmp))
-        tmp.replace(directory / "model.ubj")
+        self.booster.save_model(str(directory / "model.ubj"))
 
     def _load_native(self, directory: Path) -> None:
         self.booster = xgb.Booster()
