@@ -639,3 +639,74 @@ def test_degenerate_training_input_is_refused_by_name(case, message):
         X = X.astype(str)
     with pytest.raises(ValueError, match=message):
         _ensemble().fit(X, y, w, Xv, yv, wv)
+
+
+# -- 5. FreqAI parameters: validated at start-up, strict types, unknown keys named --------
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"calibrate": "false"}, r"calibrate: Input should be a valid boolean \(got 'false'\)"),
+        ({"expert_timeout": "10"}, r"expert_timeout: Input should be a valid number \(got '10'\)"),
+        ({"calibrat": False}, r"calibrat: unknown key, did you mean 'calibrate'\?"),
+        ({"stacking_c": 0.1}, r"stacking_c: unknown key, did you mean 'stacking_C'\?"),
+        ({"n_estimators": 300}, r"n_estimators: unknown key.*lightgbm\.n_estimators"),
+        ({"experts": ["lightgbm", "lgbm"]}, r"unknown expert\(s\) \['lgbm'\].*'lightgbm'"),
+        ({"blend_method": "mean"}, r"blend_method: Input should be 'stack' or 'simplex'"),
+        ({"use_processes": 1}, r"use_processes: Input should be a valid boolean"),
+    ],
+)
+def test_bad_freqai_parameters_fail_at_start_up_naming_the_key(params, message):
+    """``calibrate: "false"`` left calibration on, ``expert_timeout: "10"`` failed every
+    expert, misspelled keys were ignored. Now the model's constructor refuses them before
+    FreqAI sets anything up, naming the key (and the closest valid one)."""
+    from hyperphysics_strategy.freqai import HyperPhysicsEnsemble, HyperPhysicsMLPClassifier
+
+    for model in (HyperPhysicsEnsemble, HyperPhysicsMLPClassifier):
+        with pytest.raises(ValueError, match=message) as info:
+            model({"freqai": {"model_training_parameters": params}})
+        assert "freqai.model_training_parameters." in str(info.value)
+
+
+def test_freqai_parameter_defaults_are_unchanged_and_reach_the_ensemble():
+    """An empty section gives the ensemble's own defaults (backwards compatible), and a
+    valid ``calibrate: false`` really turns calibration off in the trained ensemble."""
+    import inspect
+
+    import pandas as pd
+
+    from hyperphysics_strategy.ensemble import ExpertEnsemble
+    from hyperphysics_strategy.freqai import HyperPhysicsEnsemble
+    from hyperphysics_strategy.freqai.parameters import load_training_parameters
+
+    defaults = load_training_parameters({})
+    signature = inspect.signature(ExpertEnsemble).parameters
+    keys = ["experts", "seed", "max_train_rows", "drift_rows", "use_processes"]
+    keys += ["expert_timeout", "calibrate", "blend_method", "stacking_folds", "stacking_C"]
+    for key in keys:
+        assert getattr(defaults, key) == signature[key].default, key
+    assert load_training_parameters(None) == defaults
+
+    data = _data()
+    columns = [f"%f{i}" for i in range(data.X.shape[1])]
+    params = {"calibrate": False, "use_processes": False, "lightgbm": {"n_estimators": 5}}
+    model = SimpleNamespace(
+        params=load_training_parameters(params),
+        expert_names=lambda: ("lightgbm",),
+        class_names=["buy", "neutral", "sell"],
+        _label_period=lambda: 0,
+    )
+    dictionary = {
+        "train_features": pd.DataFrame(data.X, columns=columns),
+        "train_labels": pd.DataFrame({"&s": _labels(data.y)}),
+        "train_weights": data.weight,
+        "test_features": pd.DataFrame(data.X_val, columns=columns),
+        "test_labels": pd.DataFrame({"&s": _labels(data.y_val)}),
+        "test_weights": data.weight_val,
+    }
+    ensemble = HyperPhysicsEnsemble.fit(model, dictionary, SimpleNamespace(pair="BTC", data={}))
+    assert ensemble.calibrate is False and ensemble.stacker is None
+    assert ensemble.experts[0].params == {"n_estimators": 5}
+    assert np.isfinite(ensemble.predict_proba(data.X_val)).all()
+

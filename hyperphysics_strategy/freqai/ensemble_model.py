@@ -8,7 +8,9 @@ checks, saving with joblib. The drawer's save and load are made crash-safe
 (:mod:`.model_store`): the model folder is committed by one rename with a sha256 manifest,
 and verified before cloudpickle loads it.
 
-``model_training_parameters`` (free-form in freqtrade) is read as::
+``model_training_parameters`` (free-form in freqtrade) is validated at start-up by
+:class:`.parameters.TrainingParameters` (unknown keys, strings for booleans or numbers are
+errors naming the key) and read as::
 
     {
       "experts": ["lightgbm", "xgboost"],   # HyperPhysicsEnsemble only
@@ -33,14 +35,12 @@ from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 from pandas import DataFrame
 
 from hyperphysics_strategy.ensemble import DEFAULT_CLASSES, EXPERT_REGISTRY, ExpertEnsemble
-from hyperphysics_strategy.ensemble.stacking import DEFAULT_C as DEFAULT_STACKING_C
 
 from .history_dates import install_history_date_fix
 from .model_store import install_crash_safe_saves, verified_model_folder
+from .parameters import TrainingParameters, load_training_parameters
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_EXPERTS: tuple[str, ...] = ("lightgbm", "xgboost")
 
 
 class HyperPhysicsEnsemble(BaseClassifierModel):
@@ -50,22 +50,25 @@ class HyperPhysicsEnsemble(BaseClassifierModel):
     EXPERTS: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, config: dict[str, Any]) -> None:
+        # bad parameters fail at start-up, naming the key, before FreqAI sets anything up
+        self.params: TrainingParameters = load_training_parameters(
+            config.get("freqai", {}).get("model_training_parameters")
+        )
+        if self.EXPERTS is not None and "experts" in self.params.model_fields_set:
+            logger.warning(
+                "%s trains %s alone: freqai.model_training_parameters.experts is ignored",
+                type(self).__name__,
+                ", ".join(self.EXPERTS),
+            )
+        for name in self.expert_names():  # a missing library: ImportError naming it, now
+            EXPERT_REGISTRY[name]
         super().__init__(config)
         install_history_date_fix(self.dd)
         install_crash_safe_saves(self.dd)
 
     # -- configuration ------------------------------------------------------------------
     def expert_names(self) -> tuple[str, ...]:
-        if self.EXPERTS is not None:
-            return self.EXPERTS
-        names = tuple(self.model_training_parameters.get("experts", DEFAULT_EXPERTS))
-        unknown = [n for n in names if n not in EXPERT_REGISTRY]
-        if unknown or not names:
-            raise ValueError(
-                f"freqai.model_training_parameters.experts lists unknown experts {unknown}; "
-                f"known: {sorted(EXPERT_REGISTRY)}"
-            )
-        return names
+        return self.EXPERTS if self.EXPERTS is not None else self.params.experts
 
     def _label_period(self) -> int:
         return int(self.freqai_info.get("feature_parameters", {}).get("label_period_candles", 0))
@@ -91,24 +94,24 @@ class HyperPhysicsEnsemble(BaseClassifierModel):
         return model
 
     def fit(self, data_dictionary: dict, dk: FreqaiDataKitchen, **kwargs: Any) -> ExpertEnsemble:
-        params = self.model_training_parameters
+        params = self.params
         names = self.expert_names()
         classes = tuple(self.class_names) if self.class_names else DEFAULT_CLASSES
         ensemble = ExpertEnsemble(
             experts=names,
-            expert_params={name: dict(params.get(name, {})) for name in names},
+            expert_params={name: params.expert_params(name) for name in names},
             classes=classes,
             embargo=self._label_period(),
-            seed=int(params.get("seed", 0)),
-            max_train_rows=params.get("max_train_rows", 500_000),
-            drift_rows=int(params.get("drift_rows", 500)),
+            seed=params.seed,
+            max_train_rows=params.max_train_rows,
+            drift_rows=params.drift_rows,
             feature_names=list(data_dictionary["train_features"].columns),
-            use_processes=params.get("use_processes"),
-            expert_timeout=params.get("expert_timeout"),
-            calibrate=bool(params.get("calibrate", True)),
-            blend_method=str(params.get("blend_method", "stack")),
-            stacking_folds=int(params.get("stacking_folds", 3)),
-            stacking_C=float(params.get("stacking_C", DEFAULT_STACKING_C)),
+            use_processes=params.use_processes,
+            expert_timeout=params.expert_timeout,
+            calibrate=params.calibrate,
+            blend_method=params.blend_method,
+            stacking_folds=params.stacking_folds,
+            stacking_C=params.stacking_C,
         )
         X = data_dictionary["train_features"].to_numpy()
         y = data_dictionary["train_labels"].iloc[:, 0].to_numpy()

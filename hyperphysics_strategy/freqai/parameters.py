@@ -1,0 +1,155 @@
+"""``freqai.model_training_parameters`` of the HyperPhysics models, validated with pydantic.
+
+freqtrade passes this section through unchecked. Read by hand, ``"calibrate": "false"``
+left calibration on (a non-empty string is truthy), ``"expert_timeout": "10"`` made every
+expert fail at the first comparison, and a misspelled key was silently ignored. Here
+unknown keys are errors that name the key and the closest valid one, booleans are strict
+(``true``/``false`` only) and numbers must be JSON numbers. The defaults are those the
+models always used (a test keeps them equal to :class:`~..ensemble.ExpertEnsemble`'s).
+
+Each expert's own section (``"lightgbm": {...}``) holds the library's keyword arguments
+and is passed to the expert as it is.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from hyperphysics_strategy.ensemble import EXPERT_REGISTRY
+from hyperphysics_strategy.ensemble.stacking import DEFAULT_C
+
+SECTION = "freqai.model_training_parameters"
+
+
+def _expert_section(name: str) -> Any:
+    return Field(
+        default_factory=dict,
+        description=f"Keyword arguments of the {name} expert (its library's parameters), "
+        "passed to it unchanged.",
+    )
+
+
+class TrainingParameters(BaseModel):
+    """What the FreqAI models of this package read from ``model_training_parameters``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    experts: tuple[str, ...] = Field(
+        ("lightgbm", "xgboost"),
+        min_length=1,
+        description="Experts that HyperPhysicsEnsemble trains and blends (the single-expert "
+        "models train their own expert and ignore this key).",
+    )
+    seed: int = Field(0, ge=0, strict=True, description="Seed of the first expert (+1 each).")
+    max_train_rows: int | None = Field(
+        500_000,
+        ge=1,
+        strict=True,
+        description="Training rows beyond this are stratified-sampled; null: all rows.",
+    )
+    drift_rows: int = Field(
+        500,
+        ge=0,
+        strict=True,
+        description="Most recent rows whose feature drift (PSI) against the training rows is "
+        "reported; 0: no drift report.",
+    )
+    use_processes: bool | None = Field(
+        None,
+        strict=True,
+        description="null: torch experts train in worker processes, tree experts in threads; "
+        "true: every expert in a process; false: every expert in a thread.",
+    )
+    expert_timeout: float | None = Field(
+        None,
+        gt=0,
+        strict=True,
+        description="Seconds one expert may train before it is dropped; null: no limit.",
+    )
+    calibrate: bool = Field(
+        True,
+        strict=True,
+        description="Prior shift, shrunk blend weights and tempering (or the stacked model) "
+        "fitted on held-out predictions; false: plain validation-loss weights.",
+    )
+    blend_method: Literal["stack", "simplex"] = Field(
+        "stack",
+        description="stack: logistic model on out-of-fold predictions; simplex: shrunk "
+        "simplex weights and one temperature on the validation block.",
+    )
+    stacking_folds: int = Field(
+        3,
+        ge=0,
+        strict=True,
+        description="Forward-chaining folds whose out-of-fold predictions train the stacked "
+        "blend (0: the validation block only).",
+    )
+    stacking_C: float = Field(
+        DEFAULT_C,
+        gt=0,
+        strict=True,
+        description="Inverse L2 strength of the stacked logistic blend.",
+    )
+    lightgbm: dict[str, Any] = _expert_section("lightgbm")
+    xgboost: dict[str, Any] = _expert_section("xgboost")
+    catboost: dict[str, Any] = _expert_section("catboost")
+    xgboost_rf: dict[str, Any] = _expert_section("xgboost_rf")
+    xgboost_dart: dict[str, Any] = _expert_section("xgboost_dart")
+    catboost_alt: dict[str, Any] = _expert_section("catboost_alt")
+    mlp: dict[str, Any] = _expert_section("mlp")
+    nbeats: dict[str, Any] = _expert_section("nbeats")
+    tide: dict[str, Any] = _expert_section("tide")
+    tabnet: dict[str, Any] = _expert_section("tabnet")
+    kan: dict[str, Any] = _expert_section("kan")
+    transformer: dict[str, Any] = _expert_section("transformer")
+
+    @field_validator("experts")
+    @classmethod
+    def _known_experts(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [n for n in names if n not in EXPERT_REGISTRY]
+        if unknown:
+            hints = "".join(f" ({n!r}: {_closest(n, list(EXPERT_REGISTRY))})" for n in unknown)
+            raise ValueError(
+                f"unknown expert(s) {unknown}{hints}; known: {', '.join(EXPERT_REGISTRY)}"
+            )
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"expert listed twice: {', '.join(twice)}")
+        return names
+
+    def expert_params(self, name: str) -> dict[str, Any]:
+        """A copy of expert ``name``'s own section."""
+        return dict(getattr(self, name))
+
+
+def _closest(key: str, candidates: list[str]) -> str:
+    match = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
+    return f"did you mean {match[0]!r}?" if match else "no similar key"
+
+
+def _problem(error: Any) -> str:
+    loc = [str(p) for p in error["loc"]]
+    where = ".".join([SECTION, *loc])
+    if error["type"] == "extra_forbidden":
+        key = loc[-1]
+        hint = _closest(key, list(TrainingParameters.model_fields))
+        if hint == "no similar key" and len(loc) == 1:
+            hint += " (an expert's parameters go in its own section, e.g. lightgbm.n_estimators)"
+        return f"{where}: unknown key, {hint}"
+    return f"{where}: {error['msg']} (got {error['input']!r})"
+
+
+def load_training_parameters(section: Any) -> TrainingParameters:
+    """Validate ``model_training_parameters``; ``ValueError`` naming every bad key."""
+    if section is None:
+        section = {}
+    if not isinstance(section, dict):
+        raise ValueError(f"{SECTION} must be an object, got {type(section).__name__}")
+    try:
+        return TrainingParameters(**section)
+    except ValidationError as exc:
+        problems = "; ".join(_problem(e) for e in exc.errors())
+        raise ValueError(f"invalid FreqAI parameters: {problems}") from None
