@@ -710,3 +710,103 @@ def test_freqai_parameter_defaults_are_unchanged_and_reach_the_ensemble():
     assert ensemble.experts[0].params == {"n_estimators": 5}
     assert np.isfinite(ensemble.predict_proba(data.X_val)).all()
 
+
+# -- 6. experts that fail: out of memory, a missing library, a crash ---------------------
+
+
+def _cpu_and_cuda(experts):
+    """Placement provider of a machine with one (fake) CUDA device for the torch experts."""
+    import torch
+
+    placements = [
+        Placement("cuda:0", {"device": torch.device("cuda", 0), "num_threads": 1}, 1)
+        if e.library == "torch"
+        else Placement("cpu", {"n_jobs": 1}, 1)
+        for e in experts
+    ]
+    return placements, 2
+
+
+def test_gpu_out_of_memory_retries_the_expert_once_on_the_cpu(monkeypatch, caplog):
+    """A torch expert that raises ``torch.cuda.OutOfMemoryError`` on its GPU is trained
+    again on the CPU; the ensemble keeps it and reports where it trained."""
+    import torch
+
+    from hyperphysics_strategy.ensemble import ExpertEnsemble
+    from hyperphysics_strategy.ensemble.experts import TorchExpert
+
+    devices = []
+    original = TorchExpert._train_on
+
+    def train_on(self, device, data):
+        devices.append(str(device))
+        if device.type == "cuda":
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return original(self, device, data)
+
+    monkeypatch.setattr(TorchExpert, "_train_on", train_on)
+    data = _data()
+    ensemble = ExpertEnsemble(
+        experts=("lightgbm", "mlp"),
+        expert_params={"lightgbm": {"n_estimators": 5}, "mlp": FAST["mlp"]},
+        placement_provider=_cpu_and_cuda,
+        use_processes=False,  # the patch lives in this process
+        stacking_folds=0,
+    )
+    with caplog.at_level("WARNING"):
+        ensemble.fit(data.X, _labels(data.y), data.weight, data.X_val, _labels(data.y_val))
+    assert devices == ["cuda:0", "cpu"]
+    assert "ran out of memory on cuda:0" in caplog.text
+    report = {e.name: e for e in ensemble.report.experts}
+    assert report["mlp"].error is None and report["mlp"].device == "cpu"
+    assert [e.name for e in ensemble.experts] == ["lightgbm", "mlp"]
+    assert np.isfinite(ensemble.predict_proba(data.X_val)).all()
+
+
+def test_missing_gpu_library_is_named_with_the_pip_command(monkeypatch):
+    """An expert whose library does not import fails by name (with ``pip install``), at
+    the FreqAI model's start-up; the experts that do not need it still load."""
+    import sys
+
+    from hyperphysics_strategy.ensemble import EXPERT_REGISTRY, make_expert
+    from hyperphysics_strategy.freqai import HyperPhysicsCatBoostClassifier, HyperPhysicsEnsemble
+
+    monkeypatch.setitem(sys.modules, "catboost", None)  # import catboost -> ImportError
+    monkeypatch.delitem(
+        sys.modules, "hyperphysics_strategy.ensemble.experts.catboost_expert", raising=False
+    )
+    named = r"expert 'catboost' cannot be loaded.*pip install catboost"
+    with pytest.raises(ImportError, match=named):
+        EXPERT_REGISTRY["catboost"]
+    config = {"freqai": {"model_training_parameters": {"experts": ["lightgbm", "catboost"]}}}
+    with pytest.raises(ImportError, match="pip install catboost"):
+        HyperPhysicsEnsemble(config)
+    with pytest.raises(ImportError, match="pip install catboost"):
+        HyperPhysicsCatBoostClassifier({"freqai": {}})
+    assert make_expert("lightgbm").name == "lightgbm"
+
+
+def test_an_expert_that_crashes_is_dropped_and_the_rest_still_blend(monkeypatch):
+    """One expert raising inside its library is logged and dropped; the ensemble trains
+    with the others and says which expert was dropped and why."""
+    from hyperphysics_strategy.ensemble import ExpertEnsemble
+    from hyperphysics_strategy.ensemble.experts.xgboost_expert import XGBoostExpert
+
+    def crash(self, data, placement):
+        raise RuntimeError("segfault-free stand-in for a library crash")
+
+    monkeypatch.setattr(XGBoostExpert, "fit", crash)
+    data = _data()
+    ensemble = ExpertEnsemble(
+        experts=("lightgbm", "xgboost"),
+        expert_params={"lightgbm": {"n_estimators": 5}},
+        use_processes=False,
+        stacking_folds=0,
+    )
+    ensemble.fit(data.X, _labels(data.y), data.weight, data.X_val, _labels(data.y_val))
+    report = {e.name: e for e in ensemble.report.experts}
+    assert report["xgboost"].error == "RuntimeError: segfault-free stand-in for a library crash"
+    assert any("xgboost" in line and "dropped" in line for line in ensemble.report.lines())
+    assert [e.name for e in ensemble.experts] == ["lightgbm"]
+    p = ensemble.predict_proba(data.X_val)
+    assert np.isfinite(p).all() and np.allclose(p.sum(axis=1), 1.0)
