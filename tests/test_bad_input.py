@@ -810,3 +810,80 @@ def test_an_expert_that_crashes_is_dropped_and_the_rest_still_blend(monkeypatch)
     assert [e.name for e in ensemble.experts] == ["lightgbm"]
     p = ensemble.predict_proba(data.X_val)
     assert np.isfinite(p).all() and np.allclose(p.sum(axis=1), 1.0)
+
+
+# -- 7. torch weights: never unpickled, GPU-saved files load on a CPU-only process --------
+
+
+def _rewrite_model_pt(path: Path, edit: Callable[[bytes], bytes]) -> None:
+    """Rewrite the pickle inside torch's zip file ``path`` with ``edit``."""
+    import zipfile
+
+    original = path.read_bytes()
+    tmp = path.with_suffix(".orig")
+    tmp.write_bytes(original)
+    with zipfile.ZipFile(tmp) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename.endswith("data.pkl"):
+                data = edit(data)
+            zout.writestr(info, data)
+    tmp.unlink()
+
+
+def test_gpu_trained_torch_model_loads_on_a_cpu_only_process(trained, tmp_path):
+    """A ``model.pt`` whose tensors were saved from ``cuda:0`` (the storage location in
+    the file says so) loads onto the CPU and predicts as saved; so does a pickled expert
+    (FreqAI's joblib) whose placement names a GPU."""
+    import pickle
+
+    import torch
+
+    from hyperphysics_strategy.engine.manifest import write_manifest
+
+    data, experts = trained
+    folder = tmp_path / "mlp"
+    experts["mlp"].save(folder)
+    cpu, cuda = b"X\x03\x00\x00\x00cpu", b"X\x06\x00\x00\x00cuda:0"  # storage location
+    _rewrite_model_pt(folder / "model.pt", lambda pickled: pickled.replace(cpu, cuda))
+    write_manifest(folder)
+    if not torch.cuda.is_available():  # the file really needs a GPU unless mapped
+        with pytest.raises(RuntimeError, match="CUDA device"):
+            torch.load(folder / "model.pt", weights_only=True)
+    loaded = make_expert("mlp").load(folder)
+    expected = experts["mlp"].predict_proba(data.X_val)
+    np.testing.assert_allclose(loaded.predict_proba(data.X_val), expected, rtol=1e-6)
+
+    gpu = pickle.loads(pickle.dumps(experts["mlp"]))
+    gpu.placement = Placement("cuda:0", {"device": torch.device("cuda", 0)}, 1)
+    restored = pickle.loads(pickle.dumps(gpu))
+    np.testing.assert_allclose(restored.predict_proba(data.X_val), expected, rtol=1e-6)
+
+
+class _Payload:
+    """Pickles as a call that would leave a marker file (it must never run)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_torch_weights_are_never_unpickled(trained, tmp_path):
+    """A ``model.pt`` holding a pickled object (valid manifest: written by an attacker, not
+    damaged) is refused by name; the object's code never runs."""
+    import torch
+
+    from hyperphysics_strategy.engine.manifest import write_manifest
+
+    _, experts = trained
+    folder = tmp_path / "mlp"
+    experts["mlp"].save(folder)
+    marker = tmp_path / "pwned"
+    torch.save({"input.mean": _Payload(marker)}, folder / "model.pt")
+    write_manifest(folder)
+    with pytest.raises(CorruptSaveError, match=r"model\.pt: holds more than plain tensors"):
+        make_expert("mlp").load(folder)
+    assert not marker.exists()
+

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import math
+import pickle
 import threading
 from pathlib import Path
 from typing import Any, ClassVar
@@ -32,6 +33,8 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from torch import nn
+
+from hyperphysics_strategy.engine.manifest import CorruptSaveError
 
 from .base import Expert, FitData
 
@@ -265,7 +268,14 @@ class TorchExpert(Expert):
         torch.save(self._tensors(), directory / "model.pt")
 
     def _load_native(self, directory: Path) -> None:
-        tensors = torch.load(directory / "model.pt", map_location="cpu", weights_only=True)
+        """Load ``model.pt`` as plain tensors (``weights_only``: a pickled object is never
+        run) onto the CPU, whatever device it was trained on."""
+        path = directory / "model.pt"
+        try:
+            tensors = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            reason = str(exc).strip().splitlines()[0]
+            raise CorruptSaveError(path, f"holds more than plain tensors ({reason})") from exc
         self._restore(tensors)
 
     def __getstate__(self) -> dict[str, Any]:
