@@ -887,3 +887,88 @@ def test_torch_weights_are_never_unpickled(trained, tmp_path):
         make_expert("mlp").load(folder)
     assert not marker.exists()
 
+
+# -- 8. the simulator binds to loopback only ---------------------------------------------
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.5", "example.com"])
+def test_simulator_refuses_to_bind_beyond_loopback(tmp_path, host):
+    """The simulator serves a fake exchange without authentication: any host that is not
+    a loopback address is refused by name before any candle is read or a port opened."""
+    from hyperphysics_strategy.exchange import ExchangeSimulator
+
+    with pytest.raises(ValueError, match="loopback") as info:
+        ExchangeSimulator(tmp_path / "never-read", host=host)
+    assert host in str(info.value)
+
+
+# -- 9. bad config keys and CLI arguments ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("section", "named"),
+    [
+        ({"var_budjet": 0.02}, "hyperphysics.var_budjet: Extra inputs are not permitted"),
+        ({"orderbook_levels": "twenty"}, "hyperphysics.orderbook_levels"),
+        ({"stop_floor": 0.2, "stop_cap": 0.1}, "stop_floor 0.2 exceeds stop_cap 0.1"),
+    ],
+)
+def test_bad_hyperphysics_config_keys_are_named(section, named):
+    """The strategy's own section refuses unknown keys and bad values, naming them (the
+    strategy reads it at start-up; ``hyperphysics doctor`` suggests the closest key)."""
+    from hyperphysics_strategy.strategy.settings import load_settings
+
+    with pytest.raises(ValueError, match="invalid hyperphysics config") as info:
+        load_settings({"hyperphysics": section})
+    assert named in str(info.value)
+
+
+def _cli(*args: str):
+    from typer.testing import CliRunner
+
+    from hyperphysics_strategy.cli import app
+
+    return CliRunner().invoke(app, list(args))
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["train", "--rows", "abc"], "Invalid value for '--rows'"),
+        (["train", "--holdout", "0.95"], "Invalid value for '--holdout'"),
+        (["train", "--no-such-option"], "No such option: --no-such-option"),
+        (["exchange", "--host", "0.0.0.0"], "refusing to bind the exchange simulator"),
+        (["train", "--pair", "BTCUSDT"], "pair must look like BTC/USDT"),
+    ],
+)
+def test_bad_cli_arguments_exit_2_with_a_message(args, named):
+    result = _cli(*args)
+    assert result.exit_code == 2, result.output
+    assert named in " ".join(result.output.split()), result.output
+    assert "Traceback" not in result.output
+
+
+def test_train_save_onto_an_unwritable_path_fails_before_training(tmp_path, monkeypatch):
+    """``--save`` onto a path that cannot be written used to fail after training (the
+    model was lost); now it is exit 2 naming the path, before anything trains, and the
+    file in the way is untouched."""
+    from hyperphysics_strategy.cli import train_cmd
+    from hyperphysics_strategy.demo import demo_data_dir
+
+    def never(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(train_cmd, "_train", never)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("keep me")
+    common = ["train", "--datadir", str(demo_data_dir()), "--rows", "200"]
+    for save, problem in [
+        (blocker / "models", "cannot write there"),
+        (blocker, "exists and is not a folder"),
+    ]:
+        result = _cli(*common, "--save", str(save))
+        assert result.exit_code == 2, result.output
+        line = " ".join(result.output.split())
+        assert f"--save {save}" in line and problem in line, line
+    assert blocker.read_text() == "keep me"
+

@@ -532,6 +532,23 @@ def _save(
     return written
 
 
+def check_writable(directory: Path) -> None:
+    """Fail before training if ``--save``'s folder cannot be written (it used to fail
+    after training, and the trained ensemble was lost): create it and write a probe file.
+    Raises :class:`InputError` naming the folder and the reason."""
+    import tempfile
+
+    if directory.exists() and not directory.is_dir():
+        raise InputError(f"--save {directory}: exists and is not a folder")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".write-check-"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise InputError(f"--save {directory}: cannot write there ({reason})") from exc
+
+
 def _load(directory: Path) -> tuple[Any, dict[str, Any]]:
     import joblib
 
@@ -614,6 +631,8 @@ def train(
         path = candle_file(datadir, pair, timeframe)
         names = parse_experts(experts)
         loaded = _load(load) if load is not None else None
+        if save is not None and loaded is None:
+            check_writable(save)
         if loaded is not None and config:
             raise InputError("--load rebuilds the features it was saved with: drop --config")
         if loaded is not None:  # the features and labels it was trained on
