@@ -972,3 +972,84 @@ def test_train_save_onto_an_unwritable_path_fails_before_training(tmp_path, monk
         assert f"--save {save}" in line and problem in line, line
     assert blocker.read_text() == "keep me"
 
+
+# -- 10. too little history, constant features, duplicated timestamps, zero volume -------
+
+
+def test_too_little_history_is_a_named_error():
+    data = _data()
+    with pytest.raises(ValueError, match="12 rows are too few for a 15% validation split"):
+        _ensemble().fit(data.X[:12], _labels(data.y[:12]))
+
+
+def test_constant_features_train_without_false_certainty():
+    """A constant column is ignored by every expert (no division by its zero spread);
+    when every column is constant, the ensemble predicts one prior for all rows."""
+    from hyperphysics_strategy.ensemble import ExpertEnsemble
+
+    data = _data()
+    X, Xv = data.X.copy(), data.X_val.copy()
+    X[:, 3], Xv[:, 3] = 7.0, 7.0
+    params = {"lightgbm": {"n_estimators": 5}, "mlp": FAST["mlp"]}
+    ensemble = ExpertEnsemble(
+        experts=("lightgbm", "mlp"), expert_params=params, use_processes=False, stacking_folds=0
+    )
+    ensemble.fit(X, _labels(data.y), None, Xv, _labels(data.y_val))
+    assert all(e.error is None for e in ensemble.report.experts)
+    p = ensemble.predict_proba(Xv)
+    assert np.isfinite(p).all() and ensemble.report.val_balanced_accuracy > 0.6
+
+    flat = np.ones_like(X)
+    p = _ensemble().fit(flat, _labels(data.y)).predict_proba(np.ones_like(Xv))
+    assert np.isfinite(p).all() and np.allclose(p, p[0]) and p.max() < 0.9
+
+
+def _candles_file(folder: Path, edit: Callable) -> Path:
+    import pandas as pd
+
+    from hyperphysics_strategy.demo import demo_data_dir
+
+    candles = pd.read_feather(demo_data_dir() / "ETH_USDT-1h.feather")
+    folder.mkdir(exist_ok=True)
+    path = folder / "ETH_USDT-1h.feather"
+    edit(candles).reset_index(drop=True).to_feather(path)
+    return path
+
+
+def test_duplicated_timestamps_are_dropped_before_the_features(tmp_path):
+    """30 repeated candles in the file: ``hyperphysics train``'s loader (freqtrade's)
+    drops them, and the features and labels are exactly those of the clean file."""
+    import pandas as pd
+
+    from hyperphysics_strategy.cli.train_cmd import load_training_set
+
+    def repeat(c):
+        return pd.concat([c, c.iloc[100:130]]).sort_values("date", kind="stable")
+
+    X, y, _ = load_training_set(_candles_file(tmp_path / "clean", lambda c: c), None, 12)
+    X2, y2, dates2 = load_training_set(_candles_file(tmp_path / "dup", repeat), None, 12)
+    assert dates2.is_unique and len(X2) == len(X)
+    pd.testing.assert_frame_equal(X2.reset_index(drop=True), X.reset_index(drop=True))
+    assert (y2.to_numpy() == y.to_numpy()).all()
+
+
+def test_zero_volume_candles_cost_at_most_the_rows_they_touch(tmp_path):
+    """20 zero-volume candles (freqtrade also fills missing candles with volume 0): the
+    features stay finite, and the only rows lost are candles with zero volume."""
+    import pandas as pd
+
+    from hyperphysics_strategy.cli.train_cmd import load_training_set
+
+    zeroed = range(500, 520)
+
+    def zero_volume(c):
+        return c.assign(volume=c["volume"].where(~c.index.isin(zeroed), 0.0))
+
+    clean = _candles_file(tmp_path / "clean", lambda c: c)
+    zero = _candles_file(tmp_path / "zero", zero_volume)
+    X, _, dates = load_training_set(clean, None, 12)
+    X0, _, dates0 = load_training_set(zero, None, 12)
+    assert np.isfinite(X0.to_numpy()).all()
+    zero_dates = set(pd.read_feather(zero)["date"].iloc[list(zeroed)])
+    lost = set(dates) - set(dates0)
+    assert set(dates0) <= set(dates) and lost <= zero_dates, sorted(lost - zero_dates)[:3]
