@@ -46,6 +46,7 @@ def test_flags_a_stub_that_cannot_load_and_unknown_config_keys(tmp_path):
     config["stake_ammount"] = 10
     config["max_open_trades"] = "three"
     config["freqai"]["model_training_parameters"]["experts"] = ["lightgbm", "lgbm"]
+    config["freqai"]["model_training_parameters"]["calibrat"] = False
     path = tmp_path / "my_config.json"
     path.write_text(json.dumps(config))
 
@@ -59,12 +60,14 @@ def test_flags_a_stub_that_cannot_load_and_unknown_config_keys(tmp_path):
     assert "did you mean 'stake_amount'" in problems["config stake_ammount"]["fix"]
     assert "config max_open_trades" in problems  # freqtrade's own schema: not an integer
     assert "'lgbm'" in problems["config freqai.model_training_parameters.experts"]["problem"]
-    assert len(problems) == 5, problems
+    calibrat = problems["config freqai.model_training_parameters.calibrat"]
+    assert calibrat["problem"] == "unknown key" and "did you mean 'calibrate'" in calibrat["fix"]
+    assert len(problems) == 6, problems
 
     text = doctor("--userdir", str(tmp_path), "--config", str(path))
     assert text.exit_code == 1
     lines = [line for line in text.output.splitlines() if line.startswith("problem:")]
-    assert len(lines) == 5 and all(" fix: " in line for line in lines), text.output
+    assert len(lines) == 6 and all(" fix: " in line for line in lines), text.output
 
 
 def test_missing_user_dir_and_config_without_userdir(tmp_path):

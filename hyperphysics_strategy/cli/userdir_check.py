@@ -168,17 +168,12 @@ def _model_problems(config: dict[str, Any], loaded: dict[str, str]) -> list[Prob
                     "run `hyperphysics init` or pass --freqaimodel with a class it lists",
                 )
             )
-        params = freqai.get("model_training_parameters", {})
-        experts = params.get("experts", []) if isinstance(params, dict) else []
-        unknown = [e for e in experts if e not in EXPERT_NAMES]
-        if unknown:
-            problems.append(
-                Problem(
-                    "config freqai.model_training_parameters.experts",
-                    f"unknown expert(s) {unknown}",
-                    f"use names from {', '.join(EXPERT_NAMES)}",
-                )
-            )
+        from hyperphysics_strategy.freqai.parameters import parameter_problems
+
+        for where, problem, fix in parameter_problems(freqai.get("model_training_parameters")):
+            if where.endswith(".experts"):
+                fix = f"use names from {', '.join(EXPERT_NAMES)}"
+            problems.append(Problem(f"config {where}", problem, fix))
     strategy = config.get("strategy")
     if strategy and strategy not in classes:
         problems.append(

@@ -22,6 +22,7 @@ from hyperphysics_strategy.ensemble import EXPERT_REGISTRY
 from hyperphysics_strategy.ensemble.stacking import DEFAULT_C
 
 SECTION = "freqai.model_training_parameters"
+_EXPERT_KEYS_HINT = "an expert's parameters go in its own section, e.g. lightgbm.n_estimators"
 
 
 def _expert_section(name: str) -> Any:
@@ -130,26 +131,38 @@ def _closest(key: str, candidates: list[str]) -> str:
     return f"did you mean {match[0]!r}?" if match else "no similar key"
 
 
-def _problem(error: Any) -> str:
-    loc = [str(p) for p in error["loc"]]
-    where = ".".join([SECTION, *loc])
-    if error["type"] == "extra_forbidden":
-        key = loc[-1]
-        hint = _closest(key, list(TrainingParameters.model_fields))
-        if hint == "no similar key" and len(loc) == 1:
-            hint += " (an expert's parameters go in its own section, e.g. lightgbm.n_estimators)"
-        return f"{where}: unknown key, {hint}"
-    return f"{where}: {error['msg']} (got {error['input']!r})"
+def parameter_problems(section: Any) -> list[tuple[str, str, str]]:
+    """Every problem of ``section``, as ``(key path, problem, fix)``; empty when valid."""
+    if section is None:
+        return []
+    if not isinstance(section, dict):
+        return [(SECTION, f"must be an object, got {type(section).__name__}", "see the docs")]
+    try:
+        TrainingParameters(**section)
+    except ValidationError as exc:
+        out = []
+        for error in exc.errors():
+            loc = [str(p) for p in error["loc"]]
+            where = ".".join([SECTION, *loc])
+            if error["type"] == "extra_forbidden":
+                fix = _closest(loc[-1], list(TrainingParameters.model_fields))
+                if fix == "no similar key" and len(loc) == 1:
+                    fix += f" ({_EXPERT_KEYS_HINT})"
+                out.append((where, "unknown key", fix))
+            else:
+                msg = error["msg"].removeprefix("Value error, ")
+                out.append((where, f"{msg} (got {error['input']!r})", "see docs/ensemble.md"))
+        return out
+    return []
 
 
 def load_training_parameters(section: Any) -> TrainingParameters:
     """Validate ``model_training_parameters``; ``ValueError`` naming every bad key."""
-    if section is None:
-        section = {}
-    if not isinstance(section, dict):
-        raise ValueError(f"{SECTION} must be an object, got {type(section).__name__}")
-    try:
-        return TrainingParameters(**section)
-    except ValidationError as exc:
-        problems = "; ".join(_problem(e) for e in exc.errors())
-        raise ValueError(f"invalid FreqAI parameters: {problems}") from None
+    problems = parameter_problems(section)
+    if problems:
+        text = "; ".join(
+            f"{where}: {problem}, {fix}" if problem == "unknown key" else f"{where}: {problem}"
+            for where, problem, fix in problems
+        )
+        raise ValueError(f"invalid FreqAI parameters: {text}")
+    return TrainingParameters(**(section or {}))
