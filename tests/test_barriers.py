@@ -13,6 +13,7 @@ from hyperphysics_strategy.ensemble.barriers import (
     NEUTRAL,
     SELL,
     barrier_distances,
+    mean_time_return,
     time_barrier_mean_return,
     trailing_sigma,
     triple_barrier,
@@ -127,7 +128,7 @@ def test_steady_rise_is_buy_and_time_mean_is_the_neutral_returns():
         np.mean(np.expm1(out.log_return[out.label == NEUTRAL]))
     )
     assert time_barrier_mean_return(out, "short") == pytest.approx(
-        np.mean(np.expm1(-out.log_return[out.label == NEUTRAL]))
+        -np.mean(np.expm1(out.log_return[out.label == NEUTRAL]))
     )
 
 
@@ -145,3 +146,13 @@ def test_bad_input_is_named():
         trailing_sigma(x, 1)
     with pytest.raises(ValueError, match="positive"):
         trailing_sigma(np.r_[x, -1.0], 3)
+
+
+def test_mean_time_return_of_a_label_column(btc):
+    high, low, close = (btc[c].to_numpy() for c in ("high", "low", "close"))
+    out = triple_barrier(high, low, close, trailing_sigma(close, 100), 12)
+    got = mean_time_return(close, out.label == NEUTRAL, 12)
+    rows = [t for t in range(close.size - 12) if out.label[t] == NEUTRAL]
+    assert got == pytest.approx(np.mean([close[t + 12] / close[t] - 1 for t in rows]))
+    assert got == pytest.approx(time_barrier_mean_return(out))
+    assert np.isnan(mean_time_return(close[:5], np.ones(5, bool), 12))

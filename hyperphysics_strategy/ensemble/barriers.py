@@ -182,12 +182,28 @@ def triple_barrier(
 
 
 def time_barrier_mean_return(outcome: BarrierOutcome, side: str = "long") -> float:
-    """Mean simple return of the rows that ended at the time barrier (NaN when none);
-    for ``side="short"`` the short's return ``c_t / c_{t+h} - 1``."""
+    """Mean return of the rows that ended at the time barrier (NaN when none): the long's
+    ``c_{t+h} / c_t - 1``, or for ``side="short"`` the short's ``1 - c_{t+h} / c_t``."""
     if side not in SIDES:
         raise ValueError(f"side must be one of {SIDES}, got {side!r}")
     at_time = outcome.label == NEUTRAL
     if not at_time.any():
         return float("nan")
-    r = outcome.log_return[at_time]
-    return float(np.mean(np.expm1(r if side == "long" else -r)))
+    gain = np.expm1(outcome.log_return[at_time])
+    return float(np.mean(gain if side == "long" else -gain))
+
+
+def mean_time_return(close: np.ndarray, at_time: np.ndarray, horizon: int) -> float:
+    """Mean long return ``c_{t+h} / c_t - 1`` over the candles ``t`` that ``at_time`` marks
+    (the time-barrier outcomes of a label column); NaN when none has ``t + h`` in the data."""
+    close = np.asarray(close, dtype=np.float64).ravel()
+    at_time = np.asarray(at_time, dtype=bool).ravel()
+    if at_time.size != close.size:
+        raise ValueError(f"need one flag per candle, got {at_time.size} for {close.size}")
+    _check(horizon, 1.0, 1.0)
+    m = close.size - horizon
+    if m <= 0:
+        return float("nan")
+    gain = close[horizon:] / close[:m] - 1.0
+    pick = at_time[:m] & np.isfinite(gain)
+    return float(gain[pick].mean()) if pick.any() else float("nan")
