@@ -68,6 +68,8 @@ def test_trailing_sigma_matches_the_window_std(btc):
     want = naive_sigma(close, 50)
     assert np.isnan(got[:50]).all()
     np.testing.assert_allclose(got[50:], want[50:], rtol=1e-9)
+    # the same value, to the bit, whatever the first candle (recursive-analysis stable)
+    np.testing.assert_array_equal(trailing_sigma(close[777:], 50)[50:], got[777 + 50 :])
 
 
 @pytest.mark.parametrize(

@@ -61,38 +61,29 @@ class BarrierOutcome:
     lower: np.ndarray
 
 
-def trailing_sigma(close: np.ndarray, window: int, min_periods: int | None = None) -> np.ndarray:
-    """Standard deviation of one-candle log returns over the trailing ``window`` candles.
+def trailing_sigma(close: np.ndarray, window: int) -> np.ndarray:
+    """Standard deviation (ddof 1) of one-candle log returns over the trailing ``window``
+    candles.
 
     Entry ``t`` uses the returns ending at candles ``t-window+1 .. t`` (so it is known when
-    candle ``t`` closes); NaN until ``min_periods`` (default ``window``) returns exist.
+    candle ``t`` closes); NaN until ``window`` returns exist. Each window is computed on its
+    own values (no running sums), so a value does not depend on where the data starts:
+    ``freqtrade recursive-analysis`` sees the same number whatever the startup candles.
     """
-    close = np.asarray(close, dtype=np.float64)
+    close = np.asarray(close, dtype=np.float64).ravel()
     if window < 2:
         raise ValueError(f"volatility window must be >= 2 candles, got {window}")
-    min_periods = window if min_periods is None else int(min_periods)
-    if not 2 <= min_periods <= window:
-        raise ValueError(f"min_periods must lie in 2..{window}, got {min_periods}")
     if close.size and not (np.isfinite(close).all() and (close > 0).all()):
         raise ValueError("close prices must be finite and positive")
-    n = close.size
-    out = np.full(n, np.nan)
-    if n < 2:
-        return out
+    out = np.full(close.size, np.nan)
     r = np.diff(np.log(close))  # r[i-1] = return ending at candle i
-    # Cumulative sums of centred returns keep the rolling variance accurate.
-    r = r - r.mean()
-    c1 = np.concatenate(([0.0], np.cumsum(r)))
-    c2 = np.concatenate(([0.0], np.cumsum(r * r)))
-    end = np.arange(1, n)  # returns r[start:end] end at candle `end`
-    start = np.maximum(0, end - window)
-    count = end - start
-    s1 = c1[end] - c1[start]
-    s2 = c2[end] - c2[start]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        var = (s2 - s1 * s1 / count) / (count - 1)
-    var = np.where(count >= min_periods, np.maximum(var, 0.0), np.nan)
-    out[1:] = np.sqrt(var)
+    if r.size < window:
+        return out
+    windows = sliding_window_view(r, window)  # windows[j] ends at candle j + window
+    block = max(1, _BLOCK_CELLS // window)
+    for lo in range(0, windows.shape[0], block):  # blocks of rows, not candles one by one
+        part = windows[lo : lo + block]
+        out[lo + window : lo + window + part.shape[0]] = part.std(axis=1, ddof=1)
     return out
 
 
