@@ -67,7 +67,7 @@ def test_trailing_sigma_matches_the_window_std(btc):
     got = trailing_sigma(close, 50)
     want = naive_sigma(close, 50)
     assert np.isnan(got[:50]).all()
-    np.testing.assert_allclose(got[50:], want[50:], rtol=1e-9)
+    np.testing.assert_allclose(got[50:], want[50:], rtol=1e-6)  # returns in 1e-8 units
     # the same value, to the bit, whatever the first candle (recursive-analysis stable)
     np.testing.assert_array_equal(trailing_sigma(close[777:], 50)[50:], got[777 + 50 :])
 
@@ -158,3 +158,10 @@ def test_mean_time_return_of_a_label_column(btc):
     assert got == pytest.approx(np.mean([close[t + 12] / close[t] - 1 for t in rows]))
     assert got == pytest.approx(time_barrier_mean_return(out))
     assert np.isnan(mean_time_return(close[:5], np.ones(5, bool), 12))
+
+
+def test_trailing_sigma_refuses_returns_too_large_for_its_integer_sums():
+    close = np.exp(np.r_[0.0, np.zeros(200), 3.0].cumsum())  # one candle of x e^3
+    assert np.isfinite(trailing_sigma(close, 100)[-1])  # 100 x (3e8)^2 fits int64
+    with pytest.raises(ValueError, match="too large"):
+        trailing_sigma(close, 200)  # 200 x (3e8)^2 does not

@@ -40,6 +40,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 SELL, NEUTRAL, BUY = 0, 1, 2
 SIDES = ("long", "short")
 _BLOCK_CELLS = 1 << 22  # rows x horizon compared per block (~4 MB of booleans)
+_QUANTUM = 1e-8  # integer unit of log returns in trailing_sigma
 
 
 @dataclass(frozen=True)
@@ -66,9 +67,12 @@ def trailing_sigma(close: np.ndarray, window: int) -> np.ndarray:
     candles.
 
     Entry ``t`` uses the returns ending at candles ``t-window+1 .. t`` (so it is known when
-    candle ``t`` closes); NaN until ``window`` returns exist. Each window is computed on its
-    own values (no running sums), so a value does not depend on where the data starts:
-    ``freqtrade recursive-analysis`` sees the same number whatever the startup candles.
+    candle ``t`` closes); NaN until ``window`` returns exist. A value must not depend on
+    where the data starts (``freqtrade recursive-analysis`` compares runs with different
+    startup candles), which floating-point running sums do not guarantee. So the returns
+    are counted in integer units of ``1e-8`` (a millionth of a basis point): integer
+    running sums are exact, every window's sums are exact, and the variance follows from
+    them by the same float operations whatever the first candle.
     """
     close = np.asarray(close, dtype=np.float64).ravel()
     if window < 2:
@@ -79,11 +83,19 @@ def trailing_sigma(close: np.ndarray, window: int) -> np.ndarray:
     r = np.diff(np.log(close))  # r[i-1] = return ending at candle i
     if r.size < window:
         return out
-    windows = sliding_window_view(r, window)  # windows[j] ends at candle j + window
-    block = max(1, _BLOCK_CELLS // window)
-    for lo in range(0, windows.shape[0], block):  # blocks of rows, not candles one by one
-        part = windows[lo : lo + block]
-        out[lo + window : lo + window + part.shape[0]] = part.std(axis=1, ddof=1)
+    q = np.rint(r / _QUANTUM).astype(np.int64)
+    if window * float(np.abs(q).max()) ** 2 >= 2.0**63:  # a window's sum must fit int64
+        raise ValueError(
+            f"one-candle log returns up to {np.abs(r).max():.3g} over {window} candles "
+            "are too large for the volatility window: check the candles"
+        )
+    zero = np.zeros(1, dtype=np.int64)
+    c1 = np.concatenate((zero, np.cumsum(q)))
+    c2 = np.concatenate((zero, np.cumsum(q * q)))  # may wrap; window differences are exact
+    s1 = (c1[window:] - c1[:-window]).astype(np.float64)
+    s2 = (c2[window:] - c2[:-window]).astype(np.float64)
+    var = np.maximum(s2 - s1 * s1 / window, 0.0) / (window - 1)
+    out[window:] = np.sqrt(var) * _QUANTUM
     return out
 
 
