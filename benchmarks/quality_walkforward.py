@@ -5,7 +5,7 @@
 
 For every pair (1h candles from ../shared/data/candles/binance), features and labels
 come from ``hyperphysics_strategy.strategy.features`` (indicators over 10 and 20 candles,
-candle shape, calendar; direction labels over 12 candles, threshold 0.5 sigma). Each
+candle shape, calendar; triple-barrier labels over 12 candles, barriers 1 sigma x sqrt(12)). Each
 fold trains on ``--train`` rows, leaves a 12-row embargo and tests on the next
 ``--test`` rows; folds step forward by ``--test`` rows. Out-of-sample metrics are the
 plain (unweighted) log-loss and the balanced accuracy, averaged over folds and pairs.

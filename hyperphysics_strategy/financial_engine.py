@@ -7,7 +7,7 @@ A thin facade for notebooks and other bots, in the original design's names::
     hp.calculate_risk_metrics(returns)          # VaR / ES at 95% and 99%, three methods
     hp.train_signals(features, labels)          # fit the expert ensemble (sell/neutral/buy)
     hp.train_from_candles(candles)              # ... or on the strategy's features and labels
-    hp.generate_trading_signals(dataframe)      # probabilities and a -1/0/+1 signal per row
+    hp.generate_trading_signals(dataframe)      # probabilities, EVs, a -1/0/+1 signal per row
 
 It imports no freqtrade. ``generate_trading_signals`` uses the feature columns the
 ensemble was trained on, else the columns whose names start with ``%`` (FreqAI's feature
@@ -33,10 +33,12 @@ from hyperphysics_strategy.engine.devices import resolve_device
 from hyperphysics_strategy.engine.orderbook import HyperbolicOrderBook
 from hyperphysics_strategy.engine.risk import GPURiskEngine
 from hyperphysics_strategy.ensemble import ExpertEnsemble
+from hyperphysics_strategy.ensemble.barriers import barrier_distances, trailing_sigma
 from hyperphysics_strategy.ensemble.decision import (
-    DEFAULT_MIN_MARGIN,
-    DEFAULT_MIN_PROBABILITY,
-    edge_signal,
+    DEFAULT_EV_MARGIN,
+    ev_signal,
+    long_expected_value,
+    short_expected_value,
 )
 
 _CANDLE_COLUMNS = {"date", "open", "high", "low", "close", "volume"}
@@ -102,7 +104,7 @@ class HyperPhysicsFinancialEngine:
         experts: Sequence[str] = ("lightgbm", "xgboost"),
     ) -> ExpertEnsemble:
         """Fit an ensemble on one pair's plain candles, with the strategy's features and
-        direction labels over ``horizon`` candles (:func:`build_training_set`)."""
+        triple-barrier labels over ``horizon`` candles (:func:`build_training_set`)."""
         from hyperphysics_strategy.strategy.features import build_training_set
 
         features, labels = build_training_set(candles, periods=periods, horizon=horizon)
@@ -113,15 +115,27 @@ class HyperPhysicsFinancialEngine:
         self,
         dataframe: pd.DataFrame,
         feature_columns: Sequence[str] | None = None,
-        min_probability: float = DEFAULT_MIN_PROBABILITY,
-        min_margin: float = DEFAULT_MIN_MARGIN,
+        horizon: int = 12,
+        vol_window: int = 288,
+        k_up: float = 1.0,
+        k_down: float = 1.0,
+        fee: float = 0.001,
+        m_time: float = 0.0,
+        margin: float = DEFAULT_EV_MARGIN,
     ) -> pd.DataFrame:
-        """Class probabilities and ``signal`` (+1 buy, -1 sell, 0 none) for every row.
+        """Class probabilities, the EV of a long and a short, and ``signal`` (+1 long, -1
+        short, 0 none) for every row.
 
-        A row signals by the strategy's entry rule (:func:`ensemble.decision.edge_signal`):
-        its class probability reaches ``min_probability`` and beats the opposite class by
-        ``min_margin``; rows with missing features get probabilities NaN and signal 0.
+        A row signals by the strategy's entry rule (:mod:`ensemble.decision`): the EV of the
+        triple-barrier bet (barriers ``k_up`` / ``k_down`` x sigma x sqrt(``horizon``), sigma
+        the trailing volatility of ``dataframe["close"]`` over ``vol_window`` candles, ``fee``
+        per side, ``m_time`` the training rows' mean time-barrier return) exceeds ``margin``
+        x sigma x sqrt(``horizon``). Rows with missing features get probabilities NaN and
+        signal 0.
         """
+        if "close" not in dataframe.columns:
+            raise ValueError("dataframe lacks the column 'close' (the barriers' volatility)")
+        close = dataframe["close"].to_numpy(dtype=np.float64)
         if self.ensemble is None:
             raise ValueError(
                 "no trained ensemble: pass one to the constructor or call train_signals"
@@ -151,10 +165,16 @@ class HyperPhysicsFinancialEngine:
         if ok.any():
             proba[ok] = self.ensemble.predict_proba(X[ok])
         out = pd.DataFrame(proba, columns=list(self.ensemble.classes_), index=dataframe.index)
-        buy, sell = out.get("buy"), out.get("sell")
+        sigma = trailing_sigma(close, vol_window)
+        d_up, d_down = barrier_distances(sigma, horizon, k_up, k_down)
+        probs = (out.get("buy"), out.get("sell"), out.get("neutral"))
         signal = np.zeros(len(out), dtype=np.int8)
-        if buy is not None and sell is not None:
-            signal[edge_signal(buy, sell, min_probability, min_margin)] = 1
-            signal[edge_signal(sell, buy, min_probability, min_margin)] = -1
+        if all(p is not None for p in probs):
+            scale = sigma * np.sqrt(horizon)
+            out["ev_long"] = long_expected_value(*probs, d_up, d_down, m_time, fee)
+            out["ev_short"] = short_expected_value(*probs, d_up, d_down, m_time, fee)
+            signal[ev_signal(out["ev_long"], scale, margin)] = 1
+            short = ev_signal(out["ev_short"], scale, margin)
+            signal[short & (out["ev_short"].to_numpy() > out["ev_long"].to_numpy())] = -1
         out["signal"] = signal
         return out

@@ -131,7 +131,7 @@ def eth_1h(shared_candles):
     df = pd.read_feather(shared_candles / "ETH_USDT-1h.feather")
     df = F.add_indicator_features(df, 14)
     df = F.add_basic_features(df)
-    df["&s-direction"] = F.direction_labels(df["close"], 12, 100, 0.5)
+    df["&s-direction"] = F.barrier_labels(df, 12, 100)
     df = df.dropna()
     cols = [c for c in df.columns if c.startswith("%")]
     return df[cols].to_numpy(np.float32), df["&s-direction"].to_numpy(), cols

@@ -6,21 +6,24 @@ from hyperphysics_strategy.strategy import features
 from tests.conftest import load_candles
 
 
-def test_labels_follow_volatility_scaled_thresholds():
-    # Flat-ish noise then a strong rise: the rise must be labelled buy, the noise mostly neutral.
+def test_barrier_labels_name_the_barrier_touched_first():
+    # Flat-ish noise then a strong rise: the rise is labelled buy, the noise mostly neutral.
     rng = np.random.default_rng(0)
     steps = np.r_[rng.normal(0, 0.001, 400), np.full(50, 0.01)]
-    close = pd.Series(100 * np.exp(np.cumsum(steps)))
-    labels = features.direction_labels(close, horizon=5, vol_window=100, threshold_sigma=1.0)
+    close = 100 * np.exp(np.cumsum(steps))
+    df = pd.DataFrame({"close": close, "high": close * 1.0002, "low": close * 0.9998})
+    labels = features.barrier_labels(df, horizon=5, vol_window=100, k_up=2.0, k_down=2.0)
     assert labels.iloc[-5:].isna().all()  # future unknown
+    assert labels.iloc[:100].isna().all()  # volatility warm-up
     assert (labels.iloc[400:440] == "buy").all()
     assert (labels.iloc[100:380] == "neutral").mean() > 0.5
-    assert set(labels.dropna()) <= {"buy", "neutral", "sell"}
+    assert set(labels.dropna()) == {"buy", "neutral", "sell"}
 
 
 def test_labels_reject_bad_horizon():
+    df = pd.DataFrame({"close": [1.0, 2.0], "high": [1.0, 2.0], "low": [1.0, 2.0]})
     with pytest.raises(ValueError, match="horizon"):
-        features.direction_labels(pd.Series([1.0, 2.0]), 0, 10, 1.0)
+        features.barrier_labels(df, 0, 10)
 
 
 def test_features_are_finite_after_warmup(shared_candles):

@@ -28,6 +28,7 @@ errors naming the key) and read as::
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any, ClassVar
 
 from freqtrade.freqai.base_models.BaseClassifierModel import BaseClassifierModel
@@ -35,12 +36,18 @@ from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 from pandas import DataFrame
 
 from hyperphysics_strategy.ensemble import DEFAULT_CLASSES, EXPERT_REGISTRY, ExpertEnsemble
+from hyperphysics_strategy.ensemble.barriers import mean_time_return
 
 from .history_dates import install_history_date_fix
 from .model_store import install_crash_safe_saves, verified_model_folder
 from .parameters import TrainingParameters, load_training_parameters
 
 logger = logging.getLogger(__name__)
+
+#: Extra return (FreqAI ``extra_returns_per_train``): mean time-barrier return of the
+#: training rows, which the strategy's expected value needs.
+M_TIME = "hp_m_time"
+TIME_CLASS = "neutral"
 
 
 class HyperPhysicsEnsemble(BaseClassifierModel):
@@ -86,12 +93,31 @@ class HyperPhysicsEnsemble(BaseClassifierModel):
 
     def train(self, unfiltered_df: DataFrame, pair: str, dk: FreqaiDataKitchen, **kwargs: Any):
         model = super().train(unfiltered_df, pair, dk, **kwargs)
+        self._record_time_return(unfiltered_df, dk)
         logger.info(
             "HyperPhysics %s: model trained on candles through %s",
             pair,
             unfiltered_df["date"].iloc[-1],
         )
         return model
+
+    def _record_time_return(self, df: DataFrame, dk: FreqaiDataKitchen) -> None:
+        """Save ``m_time``, the mean return ``c_{t+h}/c_t - 1`` of the training rows whose
+        label is the time barrier (``neutral``), in the model's metadata; FreqAI returns it
+        with every prediction of this model as the column ``hp_m_time``."""
+        horizon = self._label_period()
+        labels = df[dk.label_list[0]] if dk.label_list else None
+        m_time = float("nan")
+        if horizon >= 1 and labels is not None and "close" in df.columns:
+            m_time = mean_time_return(df["close"].to_numpy(), labels == TIME_CLASS, horizon)
+        if math.isnan(m_time):  # no time-barrier rows: assume no drift
+            m_time = 0.0
+        # A fresh dict: FreqAI starts dk.data's from the config's, shared by every pair.
+        dk.data["extra_returns_per_train"] = {
+            **dk.data.get("extra_returns_per_train", {}),
+            M_TIME: m_time,
+        }
+        logger.info("HyperPhysics %s: mean time-barrier return %.5f", dk.pair, m_time)
 
     def fit(self, data_dictionary: dict, dk: FreqaiDataKitchen, **kwargs: Any) -> ExpertEnsemble:
         params = self.params

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import talib.abstract as ta
 
+from hyperphysics_strategy.ensemble.barriers import trailing_sigma, triple_barrier
+
 TARGET_COLUMN = "&s-direction"
 CLASSES = ("sell", "neutral", "buy")
 
@@ -57,28 +59,35 @@ def add_calendar_features(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def direction_labels(
-    close: pd.Series, horizon: int, vol_window: int, threshold_sigma: float
-) -> pd.Series:
-    """Three-class target from the forward return over ``horizon`` candles.
+def barrier_sigma(close: pd.Series, vol_window: int) -> pd.Series:
+    """Trailing volatility of one-candle log returns (see ``ensemble.barriers``), known at
+    each candle; NaN for the first ``vol_window`` candles."""
+    return pd.Series(trailing_sigma(close.to_numpy(dtype=np.float64), vol_window), close.index)
 
-    The threshold scales with recent volatility: with ``sigma`` the standard deviation of
-    one-candle log returns over the trailing ``vol_window`` candles, a move counts as
-    ``buy`` when the forward log return exceeds ``threshold_sigma * sigma * sqrt(horizon)``,
-    as ``sell`` below minus that, and as ``neutral`` in between. Rows whose future is not
-    yet known (the last ``horizon``) or whose volatility is not yet defined are NaN, and
-    FreqAI drops them from training.
+
+def barrier_labels(
+    df: pd.DataFrame,
+    horizon: int,
+    vol_window: int = 288,
+    k_up: float = 1.0,
+    k_down: float = 1.0,
+    side: str = "long",
+) -> pd.Series:
+    """Triple-barrier target: ``buy`` / ``sell`` / ``neutral`` by the barrier that the next
+    ``horizon`` candles' highs and lows touch first (:func:`ensemble.barriers.triple_barrier`:
+    barriers ``k_up`` / ``k_down`` x sigma x sqrt(horizon) from the close, a candle touching
+    both counts as the side's stop). The last ``horizon`` candles and the volatility warm-up
+    are NaN, and FreqAI drops them from training.
     """
-    if horizon < 1:
-        raise ValueError(f"label horizon must be >= 1 candle, got {horizon}")
-    log_close = np.log(close.astype(float))
-    forward = log_close.shift(-horizon) - log_close
-    sigma = log_close.diff().rolling(vol_window, min_periods=max(2, vol_window // 2)).std()
-    threshold = threshold_sigma * sigma * np.sqrt(horizon)
-    labels = np.where(forward > threshold, "buy", np.where(forward < -threshold, "sell", "neutral"))
-    out = pd.Series(labels, index=close.index, dtype=object)
-    out[forward.isna() | threshold.isna()] = np.nan
-    return out
+    close = df["close"]
+    out = triple_barrier(
+        df["high"], df["low"], close, barrier_sigma(close, vol_window), horizon, k_up, k_down, side
+    )
+    names = np.asarray(CLASSES, dtype=object)
+    labels = pd.Series(np.nan, index=df.index, dtype=object)
+    ok = np.isfinite(out.label)
+    labels[ok] = names[out.label[ok].astype(np.int64)]
+    return labels
 
 
 def build_features(candles: pd.DataFrame, periods: Sequence[int] = (10, 20)) -> pd.DataFrame:
@@ -110,20 +119,21 @@ def build_training_set(
     candles: pd.DataFrame,
     periods: Sequence[int] = (10, 20),
     horizon: int = 12,
-    vol_window: int = 100,
-    threshold_sigma: float = 0.5,
+    vol_window: int = 288,
+    k_up: float = 1.0,
+    k_down: float = 1.0,
 ) -> tuple[pd.DataFrame, pd.Series]:
-    """Features and direction labels of one pair's candles, outside FreqAI.
+    """Features and triple-barrier labels of one pair's candles, outside FreqAI.
 
     The strategy's features as FreqAI would expand them for one timeframe: the indicator
     features for each period in ``periods`` (``%-rsi-10``, ``%-rsi-20``, ...), the
-    per-candle shape and the calendar features, and the ``direction_labels`` target over
+    per-candle shape and the calendar features, and the ``barrier_labels`` target over
     ``horizon`` candles. Rows with an infinite or missing value (indicator warm-up, the
     last ``horizon`` candles) are dropped. Returns ``(features, labels)`` on the kept
     rows of ``candles``' index; the feature columns start with ``%``.
     """
     out = build_features(candles, periods)
-    out[TARGET_COLUMN] = direction_labels(candles["close"], horizon, vol_window, threshold_sigma)
+    out[TARGET_COLUMN] = barrier_labels(candles, horizon, vol_window, k_up, k_down)
     out = out.dropna()
     cols = [c for c in out.columns if c.startswith("%")]
     return out[cols], out[TARGET_COLUMN]

@@ -1,11 +1,17 @@
-"""HyperPhysicsStrategy: trades the HyperPhysics ensemble's class probabilities.
+"""HyperPhysicsStrategy: trades the triple-barrier bet the HyperPhysics ensemble predicts.
 
-The FreqAI model (``HyperPhysicsEnsemble`` or a single expert) predicts, for each candle,
-the probabilities that the price moves down (``sell``), stays within a volatility band
-(``neutral``) or moves up (``buy``) over the next ``label_period_candles``. The strategy
-enters long when ``buy`` is likely enough and more likely than ``sell``, and exits when
-``sell`` becomes likely; with ``trading_mode: futures`` it trades the mirror image short.
-Thresholds are hyperoptable.
+For each candle the target is a triple-barrier label (``ensemble.barriers``): barriers
+``barrier_k_up`` / ``barrier_k_down`` x sigma x sqrt(h) above and below the close, ``h`` =
+``label_period_candles``, and the class names the barrier touched first (``buy`` upper,
+``sell`` lower, ``neutral`` the time barrier). The FreqAI model (``HyperPhysicsEnsemble``
+or a single expert) predicts the three probabilities.
+
+A trade is that same bet: the barriers are fixed at entry and stored on the trade, the
+take-profit exits through ``custom_roi``, the stop through ``custom_stoploss`` (the nearer
+of the lower barrier and the ES stop; the static ``stoploss`` is a hard cap) and the time
+barrier through ``custom_exit`` after ``h`` candles. A side enters when the bet's expected
+value after fees (``ensemble.decision``) exceeds a hyperoptable margin times sigma x
+sqrt(h); with ``trading_mode: futures`` shorts take the mirrored bet.
 
 Risk is managed the way a risk desk would: each position is sized so that its one-day
 99% VaR uses a fixed fraction of the wallet, its stop sits at a multiple of the 99%
@@ -15,6 +21,7 @@ Expected Shortfall, and entries pause when realised losses breach VaR too often.
 from __future__ import annotations
 
 import logging
+import math
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,15 +29,22 @@ from typing import Any
 import pandas as pd
 from freqtrade.exchange import timeframe_to_seconds
 from freqtrade.persistence import Order, Trade
-from freqtrade.strategy import DecimalParameter, IStrategy, stoploss_from_open
+from freqtrade.strategy import (
+    DecimalParameter,
+    IStrategy,
+    stoploss_from_absolute,
+    stoploss_from_open,
+)
 
 from hyperphysics_strategy.engine.hardware import log_summary
 from hyperphysics_strategy.engine.risk import GPURiskEngine
 from hyperphysics_strategy.ensemble.decision import (
-    DEFAULT_MIN_MARGIN,
-    DEFAULT_MIN_PROBABILITY,
-    edge_signal,
+    DEFAULT_EV_MARGIN,
+    ev_signal,
+    long_expected_value,
+    short_expected_value,
 )
+from hyperphysics_strategy.freqai.ensemble_model import M_TIME  # the model's extra return
 
 from . import features, risk_features, sizing, var_guard
 from .orderbook_features import OrderBookFeatures
@@ -40,6 +54,11 @@ logger = logging.getLogger(__name__)
 
 ES_STOP = "hp_es_stop"  # trade custom data: stop distance fixed at entry
 VAR_1D = "hp_var_99_1d"  # trade custom data: one-day 99% VaR at entry
+TAKE_PRICE = "hp_take_price"  # trade custom data: take-profit barrier price
+STOP_PRICE = "hp_stop_price"  # trade custom data: stop barrier price
+TIME_CANDLES = "hp_time_candles"  # trade custom data: time barrier, in candles
+SIGMA = "hp_sigma"  # dataframe: trailing one-candle volatility (the barriers' sigma)
+DEFAULT_FEE = 0.001  # fee per side assumed by the EV when the config sets none
 
 
 class HyperPhysicsStrategy(IStrategy):
@@ -50,25 +69,22 @@ class HyperPhysicsStrategy(IStrategy):
     startup_candle_count: int = 300  # covers the one-day risk window of 5m candles
     can_short = False  # set from trading_mode in __init__
 
-    minimal_roi = {"0": 0.04, "120": 0.02, "360": 0.0}
-    stoploss = -0.15  # hard limit; the ES stop (custom_stoploss) sits inside it
+    # Exits are the trade's own barriers (custom_roi, custom_stoploss, custom_exit); the
+    # table only keeps freqtrade's ROI check running for custom_roi, it never binds.
+    minimal_roi = {"0": 100.0}
+    use_custom_roi = True
+    stoploss = -0.15  # hard limit; the barrier / ES stop (custom_stoploss) sits inside it
     use_custom_stoploss = True
-    use_exit_signal = True
+    use_exit_signal = True  # needed for custom_exit (the time barrier)
     exit_profit_only = False
 
-    # Entry and exit thresholds on the predicted class probabilities. The ensemble's
-    # probabilities are calibrated (near the class frequencies when it sees no edge, e.g.
-    # sell 0.25 / neutral 0.5 / buy 0.25), so the defaults ask for a directional edge
-    # (p(buy) - p(sell)) large enough to pay the fees (see docs/strategy.md).
-    entry_probability = DecimalParameter(
-        0.20, 0.80, decimals=2, default=DEFAULT_MIN_PROBABILITY, space="buy"
-    )
-    entry_margin = DecimalParameter(0.0, 0.30, decimals=2, default=DEFAULT_MIN_MARGIN, space="buy")
-    exit_probability = DecimalParameter(0.20, 0.80, decimals=2, default=0.35, space="sell")
+    # Enter when the bet's EV after fees exceeds entry_ev_margin x sigma x sqrt(h).
+    entry_ev_margin = DecimalParameter(0.0, 0.5, decimals=2, default=DEFAULT_EV_MARGIN, space="buy")
 
-    # Target definition (see features.direction_labels).
+    # Target and barrier definition (see ensemble.barriers), fixed for training.
     label_vol_window = 288
-    label_threshold_sigma = 0.5
+    barrier_k_up = 1.0
+    barrier_k_down = 1.0
 
     # FreqAI strips the "%" feature columns from the dataframe it returns, so the plots
     # use the "hp_" copies that risk_features and orderbook_features keep for them.
@@ -100,6 +116,13 @@ class HyperPhysicsStrategy(IStrategy):
         super().__init__(config)
         self.can_short = config.get("trading_mode", "spot") != "spot"
         self.settings = load_settings(config)
+        # FreqAI returns the model's hp_m_time with its predictions (saved in its metadata)
+        # only for keys declared here.
+        freqai = config.get("freqai")
+        if isinstance(freqai, dict):
+            extra = dict(freqai.get("extra_returns_per_train") or {})
+            extra.setdefault(M_TIME, 0.0)
+            freqai["extra_returns_per_train"] = extra
         self.risk_engine = GPURiskEngine(seed=0)
         self.orderbooks = OrderBookFeatures(
             Path(config["user_data_dir"]) / "orderbooks",
@@ -140,9 +163,10 @@ class HyperPhysicsStrategy(IStrategy):
         self, dataframe: pd.DataFrame, metadata: dict, **kwargs: Any
     ) -> pd.DataFrame:
         self.freqai.class_names = list(features.CLASSES)
-        dataframe[features.TARGET_COLUMN] = features.direction_labels(
-            dataframe["close"], self._horizon(), self.label_vol_window, self.label_threshold_sigma
-        )
+        dataframe[features.TARGET_COLUMN] = features.barrier_labels(
+            dataframe, self._horizon(), self.label_vol_window, self.barrier_k_up,
+            self.barrier_k_down,
+        )  # fmt: skip
         return dataframe
 
     def _horizon(self) -> int:
@@ -163,6 +187,7 @@ class HyperPhysicsStrategy(IStrategy):
             dataframe = risk_features.add_risk_management_columns(
                 dataframe, self.risk_engine, timeframe_seconds, self.settings.risk_window
             )
+        dataframe[SIGMA] = features.barrier_sigma(dataframe["close"], self.label_vol_window)
         if "hp_ob_source" not in dataframe.columns:
             dataframe = self.orderbooks.add(
                 dataframe, metadata["pair"], timeframe_seconds, features=False
@@ -180,28 +205,42 @@ class HyperPhysicsStrategy(IStrategy):
             )
         return dataframe
 
-    def _confident(self, df: pd.DataFrame, side: str, other: str) -> pd.Series:
-        edge = edge_signal(
-            df[side], df[other], self.entry_probability.value, self.entry_margin.value
-        )
-        return (df["do_predict"] == 1) & edge
+    def _fee(self) -> float:
+        fee = self.config.get("fee")
+        return DEFAULT_FEE if fee is None else float(fee)
+
+    def _barrier_distances(self, sigma):
+        scale = sigma * self._horizon() ** 0.5
+        return self.barrier_k_up * scale, self.barrier_k_down * scale
 
     def populate_entry_trend(self, df: pd.DataFrame, metadata: dict) -> pd.DataFrame:
-        df.loc[self._confident(df, "buy", "sell"), ["enter_long", "enter_tag"]] = (1, "p_buy")
+        sigma = df[SIGMA]
+        d_up, d_down = self._barrier_distances(sigma)
+        m_time = df[M_TIME] if M_TIME in df.columns else 0.0
+        probs = (df["buy"], df["sell"], df["neutral"])
+        scale = sigma * self._horizon() ** 0.5
+        margin = float(self.entry_ev_margin.value)
+        fee = self._fee()
+        ok = df["do_predict"] == 1
+        # Signal columns always exist: freqtrade would otherwise read the probability
+        # columns "buy" / "sell" as legacy entry / exit signals.
+        df["enter_long"] = 0
+        df["hp_ev_long"] = long_expected_value(*probs, d_up, d_down, m_time, fee)
+        long = ok & ev_signal(df["hp_ev_long"], scale, margin)
+        df.loc[long, ["enter_long", "enter_tag"]] = (1, "ev_long")
         if self.can_short:
-            df.loc[self._confident(df, "sell", "buy"), ["enter_short", "enter_tag"]] = (
-                1,
-                "p_sell",
-            )
+            df["enter_short"] = 0
+            df["hp_ev_short"] = short_expected_value(*probs, d_up, d_down, m_time, fee)
+            short = ok & ev_signal(df["hp_ev_short"], scale, margin)
+            df.loc[short, ["enter_short", "enter_tag"]] = (1, "ev_short")
         return df
 
     def populate_exit_trend(self, df: pd.DataFrame, metadata: dict) -> pd.DataFrame:
-        df.loc[df["sell"] >= self.exit_probability.value, ["exit_long", "exit_tag"]] = (1, "p_sell")
+        # Exits are the trade's barriers (custom_roi, custom_stoploss, custom_exit). The
+        # columns stay 0 so that freqtrade does not read the "sell" probability as a signal.
+        df["exit_long"] = 0
         if self.can_short:
-            df.loc[df["buy"] >= self.exit_probability.value, ["exit_short", "exit_tag"]] = (
-                1,
-                "p_buy",
-            )
+            df["exit_short"] = 0
         return df
 
     # -- risk ----------------------------------------------------------------------------------
@@ -255,6 +294,46 @@ class HyperPhysicsStrategy(IStrategy):
         row = self._last_row(pair)
         if row is not None and pd.notna(row.get(VAR_1D)):
             trade.set_custom_data(VAR_1D, float(row[VAR_1D]))
+        sigma = float(row.get(SIGMA, float("nan"))) if row is not None else float("nan")
+        if sigma > 0:  # the bet's barriers, from the fill price and the signal's sigma
+            d_up, d_down = self._barrier_distances(sigma)
+            price = float(trade.open_rate)
+            take, stop = (
+                (price * math.exp(d_up), price * math.exp(-d_down))
+                if not trade.is_short
+                else (price * math.exp(-d_up), price * math.exp(d_down))
+            )
+            trade.set_custom_data(TAKE_PRICE, take)
+            trade.set_custom_data(STOP_PRICE, stop)
+        trade.set_custom_data(TIME_CANDLES, self._horizon())
+
+    def custom_roi(
+        self,
+        pair: str,
+        trade: Trade,
+        current_time: datetime,
+        trade_duration: int,
+        entry_tag: str | None,
+        side: str,
+        **kwargs: Any,
+    ) -> float | None:
+        """The profit ratio (fees included) at the take-profit barrier."""
+        take = trade.get_custom_data(TAKE_PRICE)
+        return None if take is None else trade.calc_profit_ratio(float(take))
+
+    def custom_exit(
+        self,
+        pair: str,
+        trade: Trade,
+        current_time: datetime,
+        current_rate: float,
+        current_profit: float,
+        **kwargs: Any,
+    ) -> str | None:
+        """The time barrier: exit at the open of the candle ``h`` candles after entry."""
+        candles = trade.get_custom_data(TIME_CANDLES) or self._horizon()
+        limit = timedelta(seconds=timeframe_to_seconds(self.timeframe) * int(candles))
+        return "time_barrier" if current_time - trade.open_date_utc >= limit else None
 
     def custom_stoploss(
         self,
@@ -266,12 +345,19 @@ class HyperPhysicsStrategy(IStrategy):
         after_fill: bool,
         **kwargs: Any,
     ) -> float | None:
+        """The nearer of the stop barrier and the ES stop (relative to ``current_rate``)."""
+        stops = []
         distance = trade.get_custom_data(ES_STOP)
-        if distance is None:
-            return None  # keep the static stoploss
-        return stoploss_from_open(
-            -float(distance), current_profit, is_short=trade.is_short, leverage=trade.leverage
-        )
+        if distance is not None:
+            stops.append(
+                stoploss_from_open(-float(distance), current_profit, trade.is_short, trade.leverage)
+            )
+        price = trade.get_custom_data(STOP_PRICE)
+        if price is not None:
+            stops.append(
+                stoploss_from_absolute(float(price), current_rate, trade.is_short, trade.leverage)
+            )
+        return min(stops) if stops else None  # None keeps the static stoploss
 
     def confirm_trade_entry(
         self,

@@ -1,0 +1,112 @@
+"""`freqtrade lookahead-analysis` and `recursive-analysis` on HyperPhysicsStrategy.
+
+Both re-run FreqAI (training included) over truncated ranges, so they run on one pair
+and one short backtest window. freqtrade itself says that the targets (the ``&``
+columns of ``set_freqai_targets``) look ahead by design.
+
+A FreqAI limitation shows up too: a backtest cut at a signal candle gets no prediction
+for that last candle (FreqAI fills it with 0), so lookahead-analysis lists every column
+FreqAI returns (the class probabilities, ``do_predict``, the model's ``hp_m_time``) and
+those computed from them at that candle (``hp_ev_long``, ``enter_long``, ``enter_tag``)
+among its "biased indicators" although the signals themselves agree: the cut run shows
+exactly 0.0 for every class probability, which a prediction (summing to 1) never does.
+The test checks that, accepts exactly those columns, and requires no biased entry or exit
+signal and no other column.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+from hyperphysics_strategy.exchange import ExchangeSimulator
+from hyperphysics_strategy.runner import (
+    config_paths,
+    freqtrade_command,
+    prepare_user_dir,
+    run_streaming,
+    write_simulator_config,
+)
+from tests.freqtrade_e2e import assert_clean_log, write_json
+
+pytestmark = pytest.mark.e2e
+
+PAIRS = ["BTC/USDT"]
+FAST = {
+    "exchange": {"pair_whitelist": PAIRS},
+    "freqai": {
+        "identifier": "e2e-bias",
+        "train_period_days": 7,
+        "backtest_period_days": 2,
+        "feature_parameters": {"indicator_periods_candles": [10]},
+        "model_training_parameters": {
+            "lightgbm": {"n_estimators": 40},
+            "xgboost": {"n_estimators": 40},
+        },
+    },
+}
+# Signals are needed to check them: a negative EV margin makes the strategy trade.
+TRADING = {"strategy_name": "HyperPhysicsStrategy", "params": {"buy": {"entry_ev_margin": -0.3}}}
+FREQAI_RETURNS = {"sell", "neutral", "buy", "do_predict", "hp_m_time"}
+FROM_PREDICTIONS = {"hp_ev_long", "enter_long", "enter_tag"}
+LOOKAHEAD_VALUE = re.compile(r"found look ahead bias in column (\S+)\. (\S+) != (\S+)\s*$")
+LOOKAHEAD_INDICATOR = re.compile(r"=> found lookahead in indicator (\S+)")
+
+
+def run(tmp_path, subcommand: str, *args: str) -> str:
+    userdir = tmp_path / "user_data"
+    datadir = prepare_user_dir(userdir)
+    write_json(userdir / "strategies" / "HyperPhysicsStrategy.json", TRADING)
+    override = write_json(tmp_path / "fast.json", FAST)
+    with ExchangeSimulator(datadir, mode="historical") as sim:
+        write_simulator_config(userdir, sim, PAIRS)
+        cmd = freqtrade_command(
+            subcommand, userdir, config_paths(userdir, override),
+            "--strategy", "HyperPhysicsStrategy", "--freqaimodel", "HyperPhysicsEnsemble",
+            *args,
+        )  # fmt: skip
+        log_path = tmp_path / f"{subcommand}.log"
+        rc = run_streaming(cmd, log_path, echo=False)
+    log = log_path.read_text()
+    assert rc == 0, log[-4000:]
+    assert_clean_log(log)
+    return log
+
+
+def test_lookahead_analysis_finds_no_bias(tmp_path):
+    export = tmp_path / "lookahead.csv"
+    log = run(
+        tmp_path, "lookahead-analysis", "--timerange", "20210420-20210422",
+        "--minimum-trade-amount", "1", "--targeted-trade-amount", "2",
+        "--lookahead-analysis-exportfilename", str(export),
+    )  # fmt: skip
+    table = pd.read_csv(export)
+    assert len(table) == 1, table
+    row = table.iloc[0]
+    assert row["total_signals"] >= 1, log[-3000:]
+    assert row["biased_entry_signals"] == 0 and row["biased_exit_signals"] == 0, row
+    biased = {c.strip() for c in str(row["biased_indicators"]).split(",")} - {"", "nan"}
+    others = {c for c in biased if "&" not in c} - FREQAI_RETURNS - FROM_PREDICTIONS
+    assert others == set(), biased
+    # the cut run did not predict its last candle: FreqAI's zero fill, not a model's output
+    cut = {
+        m.group(1): m.group(3) for line in log.splitlines() if (m := LOOKAHEAD_VALUE.search(line))
+    }
+    probabilities = {c: v for c, v in cut.items() if c in ("sell", "neutral", "buy")}
+    assert probabilities and set(probabilities.values()) == {"0.0"}, cut
+
+
+def test_recursive_analysis_finds_no_bias_in_the_strategy_columns(tmp_path):
+    log = run(
+        tmp_path, "recursive-analysis", "--timerange", "20210420-20210422",
+        "--startup-candle", "600",
+    )  # fmt: skip
+    lookahead = set(LOOKAHEAD_INDICATOR.findall(log))
+    assert {c for c in lookahead if "&" not in c} - FREQAI_RETURNS - FROM_PREDICTIONS == set(), log[
+        -3000:
+    ]
+    # the strategy's own columns do not change with the startup candles
+    for column in ("hp_sigma", "hp_var_99_1d", "hp_es_99"):
+        assert not re.search(rf"│\s*{column}\s*│", log), log[-3000:]
