@@ -1053,3 +1053,94 @@ def test_zero_volume_candles_cost_at_most_the_rows_they_touch(tmp_path):
     zero_dates = set(pd.read_feather(zero)["date"].iloc[list(zeroed)])
     lost = set(dates) - set(dates0)
     assert set(dates0) <= set(dates) and lost <= zero_dates, sorted(lost - zero_dates)[:3]
+
+
+# -- the strategy's per-candle hot path (outside FreqAI) -------------------------------------
+
+
+def _live_strategy(tmp_path: Path, orderbook: Callable):
+    """The strategy as a dry run sees it: a fake ``dp`` whose ``orderbook`` is given and a
+    fake FreqAI that returns fixed predictions (what FreqAI does is not under test)."""
+    import pandas as pd
+
+    from hyperphysics_strategy.strategy.hyperphysics_strategy import HyperPhysicsStrategy
+
+    strat = HyperPhysicsStrategy(
+        {
+            "user_data_dir": tmp_path,
+            "stake_currency": "USDT",
+            "exchange": {"name": "binance"},
+            "freqai": {"enabled": True, "feature_parameters": {"label_period_candles": 12}},
+        }
+    )
+    strat.dp = SimpleNamespace(runmode=SimpleNamespace(value="dry_run"), orderbook=orderbook)
+
+    def start(df, metadata, strategy):
+        return df.assign(sell=0.1, neutral=0.2, buy=0.7, do_predict=1)
+
+    strat.freqai = SimpleNamespace(start=start)
+    strat.freqai_info = strat.config["freqai"]  # set by freqtrade's ft_bot_start
+    n = 400
+    rng = np.random.default_rng(3)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.003, n)))
+    candles = pd.DataFrame(
+        {"date": pd.date_range("2021-04-01", periods=n, freq="5min", tz="UTC"),
+         "open": close, "high": close * 1.002, "low": close * 0.998, "close": close,
+         "volume": np.full(n, 10.0)}
+    )  # fmt: skip
+    return strat, candles
+
+
+def test_exchange_error_from_the_order_book_still_gives_the_candle_signals(tmp_path, caplog):
+    """``dp.orderbook`` raising an exchange error used to raise before FreqAI ran, so the
+    pair's candle was skipped: now a warning, and the candle's predictions and signals come."""
+    from freqtrade.exceptions import TemporaryError
+
+    def orderbook(pair, levels):
+        raise TemporaryError("binance GET /api/v3/depth 503 Service Unavailable")
+
+    strat, candles = _live_strategy(tmp_path, orderbook)
+    with caplog.at_level("WARNING"):
+        df = strat.populate_indicators(candles, {"pair": "BTC/USDT"})
+    assert "recording the order book failed" in caplog.text and "503" in caplog.text
+    assert (df["buy"] == 0.7).all() and np.isfinite(df["hp_sigma"].iloc[-1])
+    assert np.isfinite(df["hp_var_99_1d"].iloc[-1]) and "hp_ob_source" in df
+    df = strat.populate_entry_trend(df, {"pair": "BTC/USDT"})
+    assert "enter_long" in df and df["enter_long"].iloc[-1] in (0, 1)
+
+
+def test_every_per_candle_step_outside_freqai_is_guarded(tmp_path, caplog, monkeypatch):
+    """A failure in the risk columns, the order-book columns or the log line costs only
+    that step: a warning names it, and the predictions and the other columns still come."""
+    from hyperphysics_strategy.strategy import hyperphysics_strategy as hs
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    strat, candles = _live_strategy(tmp_path, lambda pair, levels: {"bids": [], "asks": []})
+    monkeypatch.setattr(hs.risk_features, "add_risk_management_columns", broken)
+    monkeypatch.setattr(strat.orderbooks, "add", broken)
+    monkeypatch.setattr(hs, "_log_prediction", broken)
+    with caplog.at_level("WARNING"):
+        df = strat.populate_indicators(candles, {"pair": "BTC/USDT"})
+    for step in ("the risk columns", "the order-book columns", "logging the prediction"):
+        assert f"{step} failed" in caplog.text
+    assert (df["buy"] == 0.7).all() and np.isfinite(df["hp_sigma"].iloc[-1])
+    assert "enter_long" in strat.populate_entry_trend(df, {"pair": "BTC/USDT"})
+
+
+def test_ccxt_three_element_levels_are_recorded(tmp_path):
+    """ccxt's ``[price, qty, count]`` levels (some exchanges add the order count) were
+    rejected; the first two fields are recorded, exactly as the two-element book."""
+    from hyperphysics_strategy.engine.orderbook import pair_path, read_orderbooks
+
+    bids, asks = _book(0, levels=5)
+    three = {"bids": [[*lv, 3] for lv in bids], "asks": [[*lv, 7] for lv in asks]}
+    strat, candles = _live_strategy(tmp_path, lambda pair, levels: three)
+    strat.populate_indicators(candles, {"pair": "BTC/USDT"})
+    strat.orderbooks.record("ETH/USDT", {"bids": bids, "asks": asks, "timestamp": 5}, 0)
+    root = tmp_path / "orderbooks"
+    _, b3, a3 = read_orderbooks(pair_path(root, "binance", "BTC/USDT"))
+    _, b2, a2 = read_orderbooks(pair_path(root, "binance", "ETH/USDT"))
+    assert len(b3) == 1 and np.array_equal(b3, b2, equal_nan=True)
+    assert np.array_equal(a3, a2, equal_nan=True)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,32 @@ STOP_PRICE = "hp_stop_price"  # trade custom data: stop barrier price
 TIME_CANDLES = "hp_time_candles"  # trade custom data: time barrier, in candles
 SIGMA = "hp_sigma"  # dataframe: trailing one-candle volatility (the barriers' sigma)
 DEFAULT_FEE = 0.001  # fee per side assumed by the EV when the config sets none
+
+
+def _guarded(what: str, pair: str, fallback: Any, step: Callable[..., Any], *args, **kwargs) -> Any:
+    """``step(*args, **kwargs)``, or ``fallback`` with a warning when it raises: a per-candle
+    step outside FreqAI must never cost the pair its candle."""
+    try:
+        return step(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - any failure here must not stop the candle
+        logger.warning(
+            "HyperPhysics %s: %s failed, the candle goes on without it (%s: %s)",
+            pair, what, type(exc).__name__, exc,
+        )  # fmt: skip
+        return fallback
+
+
+def _log_prediction(pair: str, dataframe: pd.DataFrame) -> None:
+    last = dataframe.iloc[-1]
+    probs = "  ".join(f"p({c})={last.get(c, float('nan')):.3f}" for c in features.CLASSES)
+    do_predict = last.get("do_predict", float("nan"))
+    logger.info(
+        "HyperPhysics %s %s: %s do_predict=%s",
+        pair,
+        last["date"],
+        probs,
+        "nan" if pd.isna(do_predict) else int(do_predict),
+    )
 
 
 class HyperPhysicsStrategy(IStrategy):
@@ -174,36 +201,43 @@ class HyperPhysicsStrategy(IStrategy):
 
     # -- signals -----------------------------------------------------------------------------
     def populate_indicators(self, dataframe: pd.DataFrame, metadata: dict) -> pd.DataFrame:
-        if self.dp.runmode.value in ("live", "dry_run"):
-            # Keep this candle's L2 book: backtests over this period will use it.
-            book = self.dp.orderbook(metadata["pair"], self.settings.orderbook_levels)
-            self.orderbooks.record(metadata["pair"], book, int(datetime.now().timestamp() * 1000))
+        """FreqAI's predictions plus the ``hp_`` columns that sizing, stops and plots read.
+
+        Every step here outside FreqAI is guarded (:func:`_guarded`): when one fails (an
+        exchange error fetching the book, a damaged history, bad prices) it logs a warning
+        and the candle goes on without it, so the pair's signals still come. Missing ``hp_``
+        columns read as NaN downstream (no barrier sigma: no entry).
+        """
+        pair = metadata["pair"]
+        live = self.dp.runmode.value in ("live", "dry_run")
+        if live:  # keep this candle's L2 book: backtests over this period will use it
+            _guarded("recording the order book", pair, None, self._record_book, pair)
         dataframe = self.freqai.start(dataframe, metadata, self)
         # Sizing, stops and plots read hp_ columns. feature_engineering_standard adds them,
         # but FreqAI skips feature engineering when it reuses saved predictions: only then
         # compute them here (not on every live candle, where FreqAI already did).
         timeframe_seconds = timeframe_to_seconds(self.timeframe)
         if "hp_var_99_1d" not in dataframe.columns:
-            dataframe = risk_features.add_risk_management_columns(
-                dataframe, self.risk_engine, timeframe_seconds, self.settings.risk_window
-            )
-        dataframe[SIGMA] = features.barrier_sigma(dataframe["close"], self.label_vol_window)
+            dataframe = _guarded(
+                "the risk columns", pair, dataframe, risk_features.add_risk_management_columns,
+                dataframe, self.risk_engine, timeframe_seconds, self.settings.risk_window,
+            )  # fmt: skip
+        dataframe[SIGMA] = _guarded(
+            "the barrier sigma", pair, float("nan"), features.barrier_sigma,
+            dataframe["close"], self.label_vol_window,
+        )  # fmt: skip
         if "hp_ob_source" not in dataframe.columns:
-            dataframe = self.orderbooks.add(
-                dataframe, metadata["pair"], timeframe_seconds, features=False
-            )
-        if self.dp.runmode.value in ("live", "dry_run") and len(dataframe):
-            last = dataframe.iloc[-1]
-            probs = "  ".join(f"p({c})={last.get(c, float('nan')):.3f}" for c in features.CLASSES)
-            do_predict = last.get("do_predict", float("nan"))
-            logger.info(
-                "HyperPhysics %s %s: %s do_predict=%s",
-                metadata["pair"],
-                last["date"],
-                probs,
-                "nan" if pd.isna(do_predict) else int(do_predict),
-            )
+            dataframe = _guarded(
+                "the order-book columns", pair, dataframe, self.orderbooks.add,
+                dataframe, pair, timeframe_seconds, features=False,
+            )  # fmt: skip
+        if live and len(dataframe):
+            _guarded("logging the prediction", pair, None, _log_prediction, pair, dataframe)
         return dataframe
+
+    def _record_book(self, pair: str) -> None:
+        book = self.dp.orderbook(pair, self.settings.orderbook_levels)
+        self.orderbooks.record(pair, book, int(datetime.now().timestamp() * 1000))
 
     def _fee(self) -> float:
         fee = self.config.get("fee")

@@ -137,8 +137,10 @@ def _write_atomic(df: pl.DataFrame, dest: Path) -> None:
 
 
 def _side_array(side, levels: int, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Best ``levels`` prices and sizes of one side; rows are ``[price, size]`` or ccxt's
+    ``[price, size, count]`` (fields after the size are ignored)."""
     arr = np.asarray(side if len(side) else np.empty((0, 2)), dtype=np.float64)
-    if arr.ndim != 2 or arr.shape[1] != 2:
+    if arr.ndim != 2 or arr.shape[1] < 2:
         raise ValueError(f"{name}: expected rows of [price, size], got shape {arr.shape}")
     px = np.full(levels, np.nan)
     sz = np.full(levels, np.nan)
