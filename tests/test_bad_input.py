@@ -1144,3 +1144,28 @@ def test_ccxt_three_element_levels_are_recorded(tmp_path):
     _, b2, a2 = read_orderbooks(pair_path(root, "binance", "ETH/USDT"))
     assert len(b3) == 1 and np.array_equal(b3, b2, equal_nan=True)
     assert np.array_equal(a3, a2, equal_nan=True)
+
+
+@pytest.mark.parametrize("bad", [np.nan, 0.0, -5.0, np.inf])
+def test_a_bad_close_costs_the_risk_columns_only_its_own_row(bad):
+    """One NaN, zero, negative or infinite close made ``add_risk_columns`` raise ("spot must
+    be > 0"). Now it counts as missing from the returns: only its row loses values (floors
+    and Greeks); every other value that was finite stays finite and close to the clean one."""
+    import pandas as pd
+
+    from hyperphysics_strategy.engine.risk import GPURiskEngine
+    from hyperphysics_strategy.strategy.risk_features import add_risk_columns
+
+    rng = np.random.default_rng(0)
+    clean = pd.DataFrame({"close": 100 * np.exp(np.cumsum(rng.normal(0, 0.003, 600)))})
+    dirty = clean.copy()
+    dirty.loc[400, "close"] = bad
+    want = add_risk_columns(clean, GPURiskEngine(seed=0), 300, window=288)
+    got = add_risk_columns(dirty, GPURiskEngine(seed=0), 300, window=288)
+    cols = [c for c in want.columns if c != "close"]
+    lost = np.isfinite(want[cols].to_numpy()) & ~np.isfinite(got[cols].to_numpy())
+    assert set(np.nonzero(lost)[0]) == {400}
+    assert got.loc[400, ["hp_var_95_floor", "hp_var_99_floor", "%-atm_gamma"]].isna().all()
+    others = got.drop(index=400)[cols].to_numpy()
+    ok = np.isfinite(others)
+    assert np.allclose(others[ok], want.drop(index=400)[cols].to_numpy()[ok], rtol=0.05)

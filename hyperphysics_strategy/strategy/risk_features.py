@@ -21,6 +21,9 @@ Risk-management columns (``hp_`` prefix, not features):
 - ``hp_vol_annual``: realised volatility, annualised;
 - ``hp_var_95_floor``, ``hp_var_99_floor``: the close minus its one-candle 95% / 99% VaR,
   price bands for ``plot_config`` (FreqAI strips ``%`` columns from what it returns).
+
+A bad close (NaN, infinite, zero or negative) costs only its own row: it is missing from
+the returns (see :func:`log_returns`), and its row gets NaN floors and Greeks.
 """
 
 from __future__ import annotations
@@ -40,9 +43,22 @@ def candles_per_day(timeframe_seconds: float) -> float:
     return SECONDS_PER_DAY / timeframe_seconds
 
 
+def valid_prices(close: pd.Series) -> np.ndarray:
+    """True where the close is a usable price: finite and positive."""
+    c = close.to_numpy(dtype=np.float64)
+    return np.isfinite(c) & (c > 0)
+
+
 def log_returns(close: pd.Series) -> np.ndarray:
-    """One-candle log returns; the first (undefined) return is 0."""
-    r = np.diff(np.log(close.to_numpy(dtype=np.float64)), prepend=np.nan)
+    """One-candle log returns; the first (undefined) return is 0.
+
+    A bad close (NaN, infinite, zero or negative) counts as missing: its return is 0 and
+    the next valid candle's return spans the gap from the last valid close, so one bad
+    price changes two returns instead of poisoning the rolling windows.
+    """
+    c = close.to_numpy(dtype=np.float64)
+    c = pd.Series(np.where(valid_prices(close), c, np.nan)).ffill().to_numpy()
+    r = np.diff(np.log(c), prepend=np.nan)
     r[0] = 0.0
     return np.nan_to_num(r, nan=0.0, posinf=0.0, neginf=0.0)
 
@@ -76,10 +92,12 @@ def add_risk_columns(
             df[name] = np.nan
         return df
     returns = log_returns(df["close"])
+    priced = valid_prices(df["close"])  # a bad close gets no floor and no Greeks
+    close = np.where(priced, df["close"].to_numpy(dtype=np.float64), np.nan)
     var, es = engine.rolling_var(returns, window=window, confidence=(0.95, 0.99))
     df["hp_var_99_1d"] = var[:, 1] * np.sqrt(per_day)
-    df["hp_var_95_floor"] = df["close"] * (1.0 - var[:, 0])
-    df["hp_var_99_floor"] = df["close"] * (1.0 - var[:, 1])
+    df["hp_var_95_floor"] = close * (1.0 - var[:, 0])
+    df["hp_var_99_floor"] = close * (1.0 - var[:, 1])
     df["hp_es_99"] = es[:, 1]
     vol = pd.Series(returns).rolling(window).std().to_numpy() * np.sqrt(per_day * DAYS_PER_YEAR)
     df["hp_vol_annual"] = vol
@@ -88,12 +106,12 @@ def add_risk_columns(
 
     df["%-var_95"], df["%-var_99"] = var[:, 0], var[:, 1]
     df["%-es_95"], df["%-es_99"] = es[:, 0], es[:, 1]
-    ok = np.isfinite(vol) & (vol > 0)
+    ok = np.isfinite(vol) & (vol > 0) & priced
     gamma = np.full(n, np.nan)
     vega = np.full(n, np.nan)
     theta = np.full(n, np.nan)
     if ok.any():
-        spot = df["close"].to_numpy(dtype=np.float64)[ok]
+        spot = close[ok]
         greeks = engine.greeks(
             spot, spot, vol[ok], np.full(ok.sum(), option_days / DAYS_PER_YEAR), 0.0, "call"
         )
