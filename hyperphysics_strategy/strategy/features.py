@@ -16,13 +16,60 @@ from hyperphysics_strategy.ensemble.barriers import trailing_sigma, triple_barri
 
 TARGET_COLUMN = "&s-direction"
 CLASSES = ("sell", "neutral", "buy")
+PRICE_COLUMNS = ("open", "high", "low", "close")
+
+
+def bad_candles(candles: pd.DataFrame) -> pd.Series:
+    """True for candles that cannot be used: an open, high, low or close that is NaN,
+    infinite, zero or negative, or a NaN, infinite or negative volume. A zero volume is
+    a real candle (no trades; freqtrade fills missing candles that way) and is kept.
+    Only the columns ``candles`` has are checked."""
+    prices = candles[[c for c in PRICE_COLUMNS if c in candles]].to_numpy(dtype=np.float64)
+    ok = (np.isfinite(prices) & (prices > 0)).all(axis=1)
+    if "volume" in candles:
+        volume = candles["volume"].to_numpy(dtype=np.float64)
+        ok &= np.isfinite(volume) & (volume >= 0)
+    return pd.Series(~ok, index=candles.index)
+
+
+def repair_candles(candles: pd.DataFrame, bad: pd.Series) -> pd.DataFrame:
+    """A copy of ``candles`` for the indicators, in which each ``bad`` candle is a flat
+    candle at the last valid close (the first valid close before any) with zero volume:
+    as freqtrade fills a missing candle. TA-Lib would otherwise carry a NaN forward through
+    every later row; the bad candles' own rows are masked by the callers."""
+    out = candles.copy()
+    if bad.any():
+        close = out["close"].where(~bad).ffill().bfill()
+        for column in PRICE_COLUMNS:
+            if column in out:
+                out[column] = out[column].where(~bad, close)
+        if "volume" in out:
+            out["volume"] = out["volume"].where(~bad, 0.0)
+    return out
+
+
+def _add_masked(df: pd.DataFrame, build) -> pd.DataFrame:
+    """``build``'s ``%`` columns computed on the repaired candles, NaN on bad candles."""
+    bad = bad_candles(df)
+    built = build(repair_candles(df[[*PRICE_COLUMNS, "volume"]], bad))
+    for column in built.columns:
+        if column.startswith("%"):
+            df[column] = built[column].mask(bad)
+    return df
 
 
 def add_indicator_features(df: pd.DataFrame, period: int) -> pd.DataFrame:
     """Momentum, trend, volatility and volume indicators over ``period`` candles.
 
-    Prices enter only as ratios or returns so that the features are stationary.
+    Prices enter only as ratios or returns so that the features are stationary. A bad
+    candle (see :func:`bad_candles`) gets NaN features and is replaced by a flat candle at
+    the last valid close for the others (:func:`repair_candles`), so it costs only its own
+    row instead of every later one.
     """
+    return _add_masked(df, lambda candles: _indicators(candles, period))
+
+
+def _indicators(df: pd.DataFrame, period: int) -> pd.DataFrame:
     close = df["close"]
     df["%-rsi-period"] = ta.RSI(df, timeperiod=period)
     df["%-mfi-period"] = ta.MFI(df, timeperiod=period)
@@ -40,7 +87,12 @@ def add_indicator_features(df: pd.DataFrame, period: int) -> pd.DataFrame:
 
 
 def add_basic_features(df: pd.DataFrame) -> pd.DataFrame:
-    """Per-candle shape: return, range and body relative to price, log volume."""
+    """Per-candle shape: return, range and body relative to price, log volume (NaN on a
+    bad candle; the next candle's return spans the gap from the last valid close)."""
+    return _add_masked(df, _basic)
+
+
+def _basic(df: pd.DataFrame) -> pd.DataFrame:
     df["%-pct_change"] = df["close"].pct_change()
     df["%-range"] = (df["high"] - df["low"]) / df["close"]
     df["%-body"] = (df["close"] - df["open"]) / df["close"]
@@ -61,8 +113,14 @@ def add_calendar_features(df: pd.DataFrame) -> pd.DataFrame:
 
 def barrier_sigma(close: pd.Series, vol_window: int) -> pd.Series:
     """Trailing volatility of one-candle log returns (see ``ensemble.barriers``), known at
-    each candle; NaN for the first ``vol_window`` candles."""
-    return pd.Series(trailing_sigma(close.to_numpy(dtype=np.float64), vol_window), close.index)
+    each candle; NaN for the first ``vol_window`` candles and on a bad close (NaN,
+    infinite, zero or negative), which counts as the last valid close for the others."""
+    c = close.to_numpy(dtype=np.float64)
+    bad = ~(np.isfinite(c) & (c > 0))
+    if bad.all():
+        return pd.Series(np.nan, index=close.index)
+    filled = pd.Series(np.where(bad, np.nan, c)).ffill().bfill().to_numpy()
+    return pd.Series(np.where(bad, np.nan, trailing_sigma(filled, vol_window)), close.index)
 
 
 def barrier_labels(
@@ -76,16 +134,20 @@ def barrier_labels(
     """Triple-barrier target: ``buy`` / ``sell`` / ``neutral`` by the barrier that the next
     ``horizon`` candles' highs and lows touch first (:func:`ensemble.barriers.triple_barrier`:
     barriers ``k_up`` / ``k_down`` x sigma x sqrt(horizon) from the close, a candle touching
-    both counts as the side's stop). The last ``horizon`` candles and the volatility warm-up
-    are NaN, and FreqAI drops them from training.
+    both counts as the side's stop). The last ``horizon`` candles, the volatility warm-up
+    and bad candles (:func:`bad_candles`) are NaN, and FreqAI drops them from training. A
+    bad candle inside a later candle's horizon is the flat candle of :func:`repair_candles`:
+    it sits within the previous candle's range, so it can miss a touch but never invent one.
     """
+    bad = bad_candles(df)
+    df = repair_candles(df, bad)  # a flat candle at the last close touches no new barrier
     close = df["close"]
     out = triple_barrier(
         df["high"], df["low"], close, barrier_sigma(close, vol_window), horizon, k_up, k_down, side
     )
     names = np.asarray(CLASSES, dtype=object)
     labels = pd.Series(np.nan, index=df.index, dtype=object)
-    ok = np.isfinite(out.label)
+    ok = np.isfinite(out.label) & ~bad.to_numpy()
     labels[ok] = names[out.label[ok].astype(np.int64)]
     return labels
 
