@@ -1208,3 +1208,26 @@ def test_bad_prices_cost_the_training_set_only_their_own_rows(edit, rows):
     assert np.isfinite(X2.to_numpy()).all()
     assert sorted(set(X.index) - set(X2.index)) == rows and set(X2.index) <= set(X.index)
     assert (y2 == y.loc[X2.index]).mean() > 0.99
+
+
+@pytest.mark.parametrize("bad", [np.nan, 0.0, -1.0])
+def test_a_bad_close_costs_the_strategys_freqai_features_only_its_own_row(tmp_path, bad):
+    """The strategy's FreqAI feature hooks (indicators, candle shape, calendar, order-book
+    and risk columns) on a live-sized frame with one bad close: every feature that is
+    finite on the clean frame stays finite, except on the bad candle's own row."""
+    strat, candles = _live_strategy(tmp_path, lambda pair, levels: {})
+    meta = {"pair": "BTC/USDT"}
+
+    def features(df):
+        df = strat.feature_engineering_expand_all(df, 10, meta)
+        df = strat.feature_engineering_expand_basic(df, meta)
+        return strat.feature_engineering_standard(df, meta)
+
+    clean = features(candles.copy())
+    dirty = candles.copy()
+    dirty.loc[350, "close"] = bad
+    got = features(dirty)
+    cols = [c for c in clean.columns if c.startswith("%")]
+    assert len(cols) > 30 and list(got.columns) == list(clean.columns)
+    lost = np.isfinite(clean[cols].to_numpy()) & ~np.isfinite(got[cols].to_numpy())
+    assert set(np.nonzero(lost)[0]) == {350}
