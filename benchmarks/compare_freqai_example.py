@@ -36,6 +36,15 @@ from hyperphysics_strategy.stubs import EXAMPLE_CONFIG
 ROOT = Path(__file__).resolve().parents[1]
 CANDLES = ROOT.parent / "shared" / "data" / "candles" / "binance"
 FEE = 0.001
+WALLET = 1000.0
+#: The default timerange, then its sub-periods: the rise to the May 2021 top, the crash to
+#: the June bottom, and after (dates UTC; a trade belongs to the period it opened in).
+PERIODS = (
+    ("whole", "2021-01-01", "2021-07-17"),
+    ("rise", "2021-01-01", "2021-05-12"),
+    ("crash", "2021-05-12", "2021-06-23"),
+    ("after", "2021-06-23", "2021-07-18"),
+)
 
 EXAMPLE_STUB = """
 from FreqaiExampleStrategy import FreqaiExampleStrategy as _Example
@@ -51,7 +60,7 @@ def common_overrides(pairs: list[str], backtest_days: float, identifier: str) ->
         "exchange": {"pair_whitelist": pairs},
         "fee": FEE,
         "max_open_trades": 3,
-        "dry_run_wallet": 1000,
+        "dry_run_wallet": WALLET,
         "stake_amount": "unlimited",
         "freqai": {
             "identifier": identifier,
@@ -181,11 +190,61 @@ def main() -> None:
             f"{100 * r['max_drawdown_account']:.2f} | {r['sharpe']:.2f} | {r['sortino']:.2f} | "
             f"{r['calmar']:.2f} | {win:.1f} | {r['wall_seconds']:.0f} |"
         )
+    lines += ["", *period_table(pairs, results)]
     table = "\n".join(lines)
     print(table)
     if args.out:
         args.out.write_text(table + "\n")
     print(f"work dir: {work}")
+
+
+def buy_and_hold(pairs: list[str], start: str, end: str) -> float:
+    """Equal-weight buy-and-hold return of ``pairs`` from ``start`` to ``end`` (5m closes),
+    after one fee on the way in and one on the way out."""
+    import pandas as pd
+
+    rets = []
+    for pair in pairs:
+        df = pd.read_feather(CANDLES / f"{pair.replace('/', '_')}-5m.feather")
+        inside = df[
+            (df["date"] >= pd.Timestamp(start, tz="UTC"))
+            & (df["date"] < pd.Timestamp(end, tz="UTC"))
+        ]
+        rets.append(inside["close"].iloc[-1] / inside["close"].iloc[0] * (1 - FEE) ** 2 - 1)
+    return float(sum(rets) / len(rets))
+
+
+def period_table(pairs: list[str], results: dict) -> list[str]:
+    """Per sub-period: each strategy's trades and profit (% of the starting wallet, by the
+    period a trade opened in), its exit reasons, and equal-weight buy-and-hold."""
+    from collections import Counter
+
+    import pandas as pd
+
+    header = ["period", "dates", "buy-and-hold %"]
+    header += [f"{name} trades / profit %" for name in results]
+    out = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
+    for label, start, end in PERIODS:
+        row = [label, f"{start} to {end}", f"{100 * buy_and_hold(pairs, start, end):+.2f}"]
+        for _, r in results.values():
+            opened = pd.to_datetime([t["open_date"] for t in r["trades"]], utc=True)
+            inside = [
+                t
+                for t, d in zip(r["trades"], opened, strict=True)
+                if pd.Timestamp(start, tz="UTC") <= d < pd.Timestamp(end, tz="UTC")
+            ]
+            profit = sum(t["profit_abs"] for t in inside) / WALLET
+            row.append(f"{len(inside)} / {100 * profit:+.2f}")
+        out.append("| " + " | ".join(row) + " |")
+    for name, (_, r) in results.items():
+        reasons = Counter(t["exit_reason"] for t in r["trades"])
+        mean = {
+            k: 100 * sum(t["profit_ratio"] for t in r["trades"] if t["exit_reason"] == k) / n
+            for k, n in reasons.items()
+        }
+        parts = [f"{k} {n} ({mean[k]:+.2f}% mean)" for k, n in reasons.most_common()]
+        out += ["", f"Exit reasons of {name}: " + ", ".join(parts) + "."]
+    return out
 
 
 if __name__ == "__main__":
