@@ -345,9 +345,12 @@ def test_exchange_and_pair_names_cannot_escape_the_history_folder(tmp_path, exch
 
 RECORD_SERVER = """
 import importlib.util, os, sys
-spec = importlib.util.spec_from_file_location("recorder", sys.argv[1])
+# the module alone, under its own name so that its relative imports resolve, without the
+# orderbook package (which imports torch): numpy only, a fast start
+name = "hyperphysics_strategy.engine.orderbook.recorder"
+spec = importlib.util.spec_from_file_location(name, sys.argv[1])
 recorder = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(recorder)  # the module alone: numpy, no torch (fast start)
+spec.loader.exec_module(recorder)
 import polars  # imported once here, first used in each forked child
 root, log = sys.argv[2], sys.argv[3]
 
@@ -727,24 +730,12 @@ def _cpu_and_cuda(experts):
     return placements, 2
 
 
-def test_gpu_out_of_memory_retries_the_expert_once_on_the_cpu(monkeypatch, caplog):
+def test_gpu_out_of_memory_retries_the_expert_once_on_the_cpu(cuda_out_of_memory, caplog):
     """A torch expert that raises ``torch.cuda.OutOfMemoryError`` on its GPU is trained
     again on the CPU; the ensemble keeps it and reports where it trained."""
-    import torch
-
     from hyperphysics_strategy.ensemble import ExpertEnsemble
-    from hyperphysics_strategy.ensemble.experts import TorchExpert
 
-    devices = []
-    original = TorchExpert._train_on
-
-    def train_on(self, device, data):
-        devices.append(str(device))
-        if device.type == "cuda":
-            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return original(self, device, data)
-
-    monkeypatch.setattr(TorchExpert, "_train_on", train_on)
+    devices = cuda_out_of_memory
     data = _data()
     ensemble = ExpertEnsemble(
         experts=("lightgbm", "mlp"),

@@ -52,6 +52,20 @@ def cpu(n: int) -> list[Placement]:
     return [Placement("cpu", {}, 1) for _ in range(n)]
 
 
+def start_order(experts: list[Expert], lanes: int) -> list[str]:
+    """Train ``experts`` on ``lanes`` CPU lanes (threads); the names in the order started."""
+    started: list[str] = []
+    train_experts(
+        experts,
+        fit_data(),
+        cpu(len(experts)),
+        lanes,
+        on_start=lambda name, device: started.append(name),
+        use_processes=False,
+    )
+    return started
+
+
 def test_priors_put_the_transformer_first_and_kan_last():
     names = ["kan", "mlp", "transformer", "lightgbm", "xgboost_dart"]
     experts = [Sleeper(n, 0) for n in names]
@@ -74,22 +88,9 @@ def test_measured_times_override_priors_and_scale_the_unmeasured():
 
 def test_one_lane_starts_longest_first_and_learns_from_the_round():
     experts = [Sleeper("a_fast", 0.01), Sleeper("b_slow", 0.3), Sleeper("c_mid", 0.1)]
-    started: list[str] = []
-
-    def run():
-        started.clear()
-        train_experts(
-            experts,
-            fit_data(),
-            cpu(3),
-            1,
-            on_start=lambda name, device: started.append(name),
-            use_processes=False,
-        )
-        return list(started)
-
-    assert run() == ["a_fast", "b_slow", "c_mid"]  # unknown names: equal priors, given order
-    assert run() == ["b_slow", "c_mid", "a_fast"]  # measured in the first round
+    # unknown names: equal priors, the given order
+    assert start_order(experts, 1) == ["a_fast", "b_slow", "c_mid"]
+    assert start_order(experts, 1) == ["b_slow", "c_mid", "a_fast"]  # measured in round 1
 
 
 def test_two_lanes_hand_out_the_slow_expert_first():
@@ -98,14 +99,6 @@ def test_two_lanes_hand_out_the_slow_expert_first():
     experts = [Sleeper("quick1", 0.05), Sleeper("quick2", 0.05), Sleeper("slow", 0.2)]
     for expert in experts:
         durations.record(expert.name, "cpu", expert.params["seconds"], rows=100)
-    started: list[str] = []
-    train_experts(
-        experts,
-        fit_data(),
-        cpu(3),
-        2,
-        on_start=lambda name, device: started.append(name),
-        use_processes=False,
-    )
+    started = start_order(experts, 2)
     assert set(started[:2]) == {"slow", "quick1"}  # one on each lane, in either order
     assert started[-1] == "quick2"

@@ -106,18 +106,9 @@ def test_torch_state_is_cpu_and_loads_with_weights_only(fit_data, tmp_path, devi
     assert len(pickle.dumps(expert)) < 200_000
 
 
-def test_gpu_out_of_memory_retries_once_on_cpu(fit_data, monkeypatch):
+def test_gpu_out_of_memory_retries_once_on_cpu(fit_data, cuda_out_of_memory):
     _, _, data = fit_data
-    seen = []
-    original = TorchExpert._train_on
-
-    def train_on(self, device, data):
-        seen.append(str(device))
-        if device.type == "cuda":
-            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")
-        return original(self, device, data)
-
-    monkeypatch.setattr(TorchExpert, "_train_on", train_on)
+    seen = cuda_out_of_memory
     expert = make_expert("mlp", {"max_epochs": 2})
     placement = Placement("cuda:1", {"device": torch.device("cuda", 1), "num_threads": 1}, 1)
     seconds, error, device, retried = fit_with_fallback(expert, data, placement)

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .experts.base import check_rows
+
 
 def check_features(X: np.ndarray, name: str) -> np.ndarray:
     """``X`` as a 2-D float32 array; ``ValueError`` naming the set for other shapes/dtypes."""
@@ -46,13 +48,7 @@ def check_set(
     X: np.ndarray, codes: np.ndarray, w: np.ndarray, classes: Sequence[str], name: str
 ) -> None:
     """Rows agree in length, the set is not empty and its labels hold at least two classes."""
-    if not (X.shape[0] == codes.shape[0] == w.shape[0]):
-        raise ValueError(
-            f"{name} set: {X.shape[0]} feature rows, {codes.shape[0]} labels and "
-            f"{w.shape[0]} weights differ"
-        )
-    if X.shape[0] == 0:
-        raise ValueError(f"{name} set is empty")
+    check_rows(X, codes, w, name)
     present = np.unique(codes[w > 0])
     if present.size < 2:
         only = classes[int(present[0])] if present.size else "none"

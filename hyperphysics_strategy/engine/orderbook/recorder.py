@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..manifest import fsync_dir
+
 if TYPE_CHECKING:  # polars is imported where history is written or read, not on import
     import polars as pl
 
@@ -104,7 +106,7 @@ def quarantine(path: Path, reason: str) -> Path:
     """Rename an unreadable history file to ``<name>.<ms>.corrupt`` and warn; return it."""
     dest = path.with_name(f"{path.name}.{time.time_ns() // 1_000_000}.corrupt")
     os.replace(path, dest)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     logger.warning(
         "order-book history %s is unreadable (%s): moved to %s, not compacted over",
         path,
@@ -114,26 +116,13 @@ def quarantine(path: Path, reason: str) -> Path:
     return dest
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
-
 def _write_atomic(df: pl.DataFrame, dest: Path) -> None:
     tmp = dest.with_name(dest.name + ".tmp")
     df.write_parquet(tmp, statistics=False)
     with open(tmp, "rb+") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, dest)
-    _fsync_dir(dest.parent)
+    fsync_dir(dest.parent)
 
 
 def _side_array(side, levels: int, name: str) -> tuple[np.ndarray, np.ndarray]:

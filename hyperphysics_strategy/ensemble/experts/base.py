@@ -29,6 +29,17 @@ __all__ = ["CorruptSaveError", "Expert", "FitData", "Placement"]
 META_FILE = "meta.json"
 
 
+def check_rows(X: np.ndarray, y: np.ndarray, w: np.ndarray, name: str) -> None:
+    """Features, labels and weights of the ``name`` set agree in length and are not empty."""
+    if not (X.shape[0] == y.shape[0] == w.shape[0]):
+        raise ValueError(
+            f"{name} set: {X.shape[0]} feature rows, {y.shape[0]} labels and "
+            f"{w.shape[0]} weights differ"
+        )
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} set is empty")
+
+
 @dataclass
 class FitData:
     """A training set and its validation set, already encoded."""
@@ -48,13 +59,7 @@ class FitData:
         ):
             if X.ndim != 2:
                 raise ValueError(f"{name} features must be 2-D, got shape {X.shape}")
-            if not (X.shape[0] == y.shape[0] == w.shape[0]):
-                raise ValueError(
-                    f"{name} set: {X.shape[0]} feature rows, {y.shape[0]} labels and "
-                    f"{w.shape[0]} weights differ"
-                )
-            if X.shape[0] == 0:
-                raise ValueError(f"{name} set is empty")
+            check_rows(X, y, w, name)
         if self.X.shape[1] != self.X_val.shape[1]:
             raise ValueError(
                 f"training has {self.X.shape[1]} features but validation {self.X_val.shape[1]}"
