@@ -8,7 +8,8 @@ network access::
     with ExchangeSimulator(Path("user_data/data/binance")) as sim:
         config["exchange"] = freqtrade_exchange_config(sim.url, ["BTC/USDT"])
 
-Modules: ``market_data`` (candle files, intervals, aggregation), ``clock`` (clocks and
+Modules: ``market_data`` (candle files, intervals, aggregation), ``columns`` (row
+selection shared by the candle and trade tables), ``clock`` (clocks and
 data/served time), ``trade_model`` (synthetic trades), ``orderbook_model`` (book
 sources), ``markets`` (symbol rules, exchangeInfo), ``feed`` (one symbol's market
 now), ``params``/``errors``/``endpoints`` (the API), ``server`` (HTTP),

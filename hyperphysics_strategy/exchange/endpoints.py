@@ -112,9 +112,7 @@ class MarketApi:
     def klines(self, params: QueryParams) -> list[list]:
         """``GET /api/v3/klines``: 12-field Binance rows."""
         feed = self.feed(params.symbol())
-        interval = params.raw("interval")
-        if not interval:
-            raise errors.mandatory("interval")
+        interval = params.sent("interval", required=True)
         if interval not in BINANCE_INTERVALS:
             raise errors.invalid_interval()
         start = params.integer("startTime")

@@ -385,15 +385,4 @@ class SymbolFeed:
 
 def _concat(parts: list[CandleTrades]) -> CandleTrades:
     """Trades of several candles one after the other."""
-    if not parts:
-        empty = np.empty(0)
-        return CandleTrades(
-            empty.astype(np.int64), empty.astype(np.int64), empty, empty, empty.astype(bool)
-        )
-    return CandleTrades(
-        np.concatenate([p.ids for p in parts]),
-        np.concatenate([p.time_ms for p in parts]),
-        np.concatenate([p.price for p in parts]),
-        np.concatenate([p.qty for p in parts]),
-        np.concatenate([p.buyer_maker for p in parts]),
-    )
+    return CandleTrades.concat(parts) if parts else CandleTrades.empty()

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .columns import Columns
+
 logger = logging.getLogger(__name__)
 
 SECOND_MS = 1_000
@@ -104,12 +106,8 @@ def bucket_end(bucket_open: np.ndarray, interval: str | int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class Candles:
-    """Columnar candles sorted by open time (ms since the epoch, UTC).
-
-    Besides OHLCV it carries the Binance kline extras: quote volume, trade count and
-    taker-buy base/quote volume (see :mod:`.trade_model` for how they are modelled).
-    """
+class Ohlcv(Columns):
+    """Open time (ms since the epoch, UTC) and OHLCV columns, sorted by open time."""
 
     open_time: np.ndarray
     open: np.ndarray
@@ -117,24 +115,17 @@ class Candles:
     low: np.ndarray
     close: np.ndarray
     volume: np.ndarray
+
+
+@dataclass(frozen=True)
+class Candles(Ohlcv):
+    """Kline rows: OHLCV plus the Binance kline extras (quote volume, trade count and
+    taker-buy base/quote volume; see :mod:`.trade_model` for how they are modelled)."""
+
     quote_volume: np.ndarray
     trades: np.ndarray
     taker_buy_volume: np.ndarray
     taker_buy_quote_volume: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.open_time)
-
-    def take(self, index: slice | np.ndarray) -> Candles:
-        """Rows selected by a slice or index array."""
-        return Candles(**{name: getattr(self, name)[index] for name in _FIELDS})
-
-    @staticmethod
-    def concat(parts: list[Candles]) -> Candles:
-        """Rows of several ``Candles`` one after the other."""
-        return Candles(
-            **{name: np.concatenate([getattr(p, name) for p in parts]) for name in _FIELDS}
-        )
 
     @staticmethod
     def from_ohlcv(
@@ -172,9 +163,6 @@ class Candles:
         )
 
 
-_FIELDS = tuple(Candles.__dataclass_fields__)
-
-
 def aggregate(candles: Candles, interval: str | int) -> Candles:
     """Aggregate candles into ``interval`` buckets (first open, max high, min low,
     last close, summed volumes and counts); open times become the bucket starts."""
@@ -198,19 +186,10 @@ def aggregate(candles: Candles, interval: str | int) -> Candles:
 
 
 @dataclass(frozen=True)
-class OhlcvFrame:
+class OhlcvFrame(Ohlcv):
     """Raw OHLCV of one pair and timeframe as loaded from disk."""
 
     timeframe_ms: int
-    open_time: np.ndarray
-    open: np.ndarray
-    high: np.ndarray
-    low: np.ndarray
-    close: np.ndarray
-    volume: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.open_time)
 
     @property
     def end_ms(self) -> int:

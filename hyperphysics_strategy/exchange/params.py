@@ -19,13 +19,18 @@ class QueryParams:
         parsed = parse_qs(query, keep_blank_values=True)
         self.values: dict[str, str] = {k: v[-1] for k, v in parsed.items()}
 
-    def raw(self, name: str) -> str | None:
-        """The value as sent, ``None`` when absent."""
-        return self.values.get(name)
-
     def has(self, name: str) -> bool:
         """True when the parameter was sent with a non-empty value."""
         return bool(self.values.get(name))
+
+    def sent(self, name: str, *, required: bool = False) -> str | None:
+        """The non-empty value, else ``None`` (``-1102`` when ``required``)."""
+        value = self.values.get(name)
+        if value:
+            return value
+        if required:
+            raise errors.mandatory(name)
+        return None
 
     def integer(
         self,
@@ -36,10 +41,8 @@ class QueryParams:
         maximum: int | None = None,
     ) -> int | None:
         """An integer parameter; ``-1100`` when not a number, ``-1130`` out of range."""
-        value = self.values.get(name)
-        if value is None or value == "":
-            if required:
-                raise errors.mandatory(name)
+        value = self.sent(name, required=required)
+        if value is None:
             return None
         if not _INT_RE.match(value):
             raise errors.illegal_chars(name, "^[0-9]{1,20}$")
@@ -52,10 +55,8 @@ class QueryParams:
 
     def symbol(self, name: str = "symbol", *, required: bool = True) -> str | None:
         """A symbol such as ``BTCUSDT`` (``-1102`` missing, ``-1100`` malformed)."""
-        value = self.values.get(name)
-        if value is None or value == "":
-            if required:
-                raise errors.mandatory(name)
+        value = self.sent(name, required=required)
+        if value is None:
             return None
         if not _SYMBOL_RE.match(value):
             raise errors.illegal_chars(name, "^[A-Z0-9-_.]{1,20}$")
@@ -63,8 +64,8 @@ class QueryParams:
 
     def symbols(self, name: str = "symbols") -> list[str] | None:
         """A JSON array of symbols, e.g. ``["BTCUSDT","ETHUSDT"]``."""
-        value = self.values.get(name)
-        if value is None or value == "":
+        value = self.sent(name)
+        if value is None:
             return None
         try:
             items = json.loads(value)

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .columns import Columns
+
 MIN_TRADES = 4
 MAX_TRADES = 100
 TRADE_SCALE = 10.0
@@ -50,8 +52,8 @@ def first_ids(counts: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class CandleTrades:
-    """The trades of one candle, in time order."""
+class CandleTrades(Columns):
+    """Aggregate trades in time order (of one candle, or joined over several)."""
 
     ids: np.ndarray
     time_ms: np.ndarray
@@ -59,18 +61,11 @@ class CandleTrades:
     qty: np.ndarray
     buyer_maker: np.ndarray
 
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def take(self, index: slice | np.ndarray) -> CandleTrades:
-        """A subset of the trades."""
-        return CandleTrades(
-            self.ids[index],
-            self.time_ms[index],
-            self.price[index],
-            self.qty[index],
-            self.buyer_maker[index],
-        )
+    @classmethod
+    def empty(cls) -> CandleTrades:
+        """No trades, with each column's dtype."""
+        ints, floats = np.empty(0, dtype=np.int64), np.empty(0)
+        return cls(ints, ints, floats, floats, np.empty(0, dtype=bool))
 
 
 def generate_candle_trades(
@@ -94,8 +89,7 @@ def generate_candle_trades(
     n = int(count)
     ids = np.arange(first_id, first_id + n, dtype=np.int64)
     if n == 0:
-        empty = np.empty(0)
-        return CandleTrades(ids, empty.astype(np.int64), empty, empty, empty.astype(bool))
+        return CandleTrades.empty()
     rng = np.random.default_rng([int(seed), int(sym_key), int(data_open_ms)])
     inner = np.sort(rng.random(n - 2))
     frac = np.concatenate([[0.0], inner, [(served_duration_ms - 1) / served_duration_ms]])
