@@ -47,22 +47,19 @@ def _parse_start(value: str | None) -> datetime | None:
 def exchange(
     datadir: Path = typer.Option(
         Path("user_data/data/binance"),
-        "--datadir",
         help="freqtrade data folder with <BASE>_<QUOTE>-<tf>.feather candle files.",
     ),
     mode: str = typer.Option(
         "historical",
-        "--mode",
         help="historical: real timestamps. replay: data shifted so it unfolds live.",
     ),
-    host: str = typer.Option("127.0.0.1", "--host", help="Loopback address to bind."),
-    port: int = typer.Option(8765, "--port", help="Port to bind (0 = any free port)."),
+    host: str = typer.Option("127.0.0.1", help="Loopback address to bind."),
+    port: int = typer.Option(8765, help="Port to bind (0 = any free port)."),
     speed: float = typer.Option(
-        1.0, "--speed", help="Replay speed-up: 5m data at speed 5 is served as 1m candles."
+        1.0, help="Replay speed-up: 5m data at speed 5 is served as 1m candles."
     ),
     replay_start: str | None = typer.Option(
         None,
-        "--replay-start",
         help="Data time (ISO, UTC) that maps to now in replay mode "
         "(default: leave the last 20% of the data for the future).",
     ),
@@ -73,25 +70,22 @@ def exchange(
     ),
     books: Path | None = typer.Option(
         None,
-        "--books",
         help="Replay recorded real L2 books from this file instead of generated ones "
         "(rescaled to the simulated price).",
     ),
     books_format: str = typer.Option(
         "recorded",
-        "--books-format",
         help="Format of --books: bitmex (L2 CSV), binance (depth stream) or recorded "
         "(a parquet file of the strategy's recorder).",
     ),
     books_symbol: str | None = typer.Option(
-        None, "--books-symbol", help="Symbol inside a BitMEX file (default XBTUSD)."
+        None, help="Symbol inside a BitMEX file (default XBTUSD)."
     ),
     books_cadence_ms: int = typer.Option(
-        1000, "--books-cadence-ms", help="Simulated milliseconds each recorded book is shown."
+        1000, help="Simulated milliseconds each recorded book is shown."
     ),
     pairs: list[str] | None = typer.Option(
         None,
-        "--pairs",
         help="Pairs to serve / whitelist, e.g. BTC/USDT (repeat or comma-separate; "
         "default: every pair in the datadir).",
     ),

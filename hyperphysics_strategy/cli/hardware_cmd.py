@@ -13,25 +13,23 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
+from ..stubs.diagnose import DISTRIBUTIONS
 from .app import app, console
 
 if TYPE_CHECKING:  # the engine imports torch: only inside the commands (fast --help)
     from ..engine.hardware import DevicePlan, HardwareInfo, LibraryCapability
 
-# (import name, distribution name for pip, required)
-DEPENDENCIES: tuple[tuple[str, str, bool], ...] = (
-    ("freqtrade", "freqtrade", True),
-    ("torch", "torch", True),
-    ("lightgbm", "lightgbm", True),
-    ("xgboost", "xgboost", True),
-    ("catboost", "catboost", True),
-    ("polars", "polars", True),
-    ("pandas", "pandas", True),
-    ("numpy", "numpy", True),
-    ("talib", "TA-Lib", True),
-    ("ccxt", "ccxt", True),
-    ("pynvml", "nvidia-ml-py", False),
-    ("amdsmi", "amdsmi", False),
+#: Import names of the libraries the package needs, and of the optional GPU probes.
+REQUIRED_MODULES = (
+    "freqtrade", "torch", "lightgbm", "xgboost", "catboost", "polars", "pandas", "numpy",
+    "talib", "ccxt",
+)  # fmt: skip
+OPTIONAL_MODULES = ("pynvml", "amdsmi")
+#: (import name, distribution name for pip, required)
+DEPENDENCIES: tuple[tuple[str, str, bool], ...] = tuple(
+    (module, DISTRIBUTIONS.get(module, module), required)
+    for modules, required in ((REQUIRED_MODULES, True), (OPTIONAL_MODULES, False))
+    for module in modules
 )
 
 

@@ -152,6 +152,22 @@ def _hyperphysics_problems(config: dict[str, Any]) -> list[Problem]:
     return []
 
 
+def _class_problem(
+    config: dict[str, Any], key: str, folder: str, classes: set[str]
+) -> list[Problem]:
+    """``config[key]`` names a class that no file in the user dir's ``folder/`` defines."""
+    name = config.get(key)
+    if not name or name in classes:
+        return []
+    return [
+        Problem(
+            f"config {key}",
+            f"{name} is not a class in the user dir's {folder}/",
+            f"run `hyperphysics init` or pass --{key} with a class defined there",
+        )
+    ]
+
+
 def _model_problems(config: dict[str, Any], loaded: dict[str, str]) -> list[Problem]:
     from hyperphysics_strategy.cli.train_cmd import EXPERT_NAMES
 
@@ -159,31 +175,14 @@ def _model_problems(config: dict[str, Any], loaded: dict[str, str]) -> list[Prob
     classes = set(loaded.values())
     freqai = config.get("freqai", {})
     if isinstance(freqai, dict) and freqai.get("enabled"):
-        model = config.get("freqaimodel")
-        if model and model not in classes:
-            problems.append(
-                Problem(
-                    "config freqaimodel",
-                    f"{model} is not a class in the user dir's freqaimodels/",
-                    "run `hyperphysics init` or pass --freqaimodel with a class it lists",
-                )
-            )
+        problems += _class_problem(config, "freqaimodel", "freqaimodels", classes)
         from hyperphysics_strategy.freqai.parameters import parameter_problems
 
         for where, problem, fix in parameter_problems(freqai.get("model_training_parameters")):
             if where.endswith(".experts"):
                 fix = f"use names from {', '.join(EXPERT_NAMES)}"
             problems.append(Problem(f"config {where}", problem, fix))
-    strategy = config.get("strategy")
-    if strategy and strategy not in classes:
-        problems.append(
-            Problem(
-                "config strategy",
-                f"{strategy} is not a class in the user dir's strategies/",
-                "run `hyperphysics init` or pass --strategy with a class defined there",
-            )
-        )
-    return problems
+    return problems + _class_problem(config, "strategy", "strategies", classes)
 
 
 def check_config(paths: list[Path], loaded: dict[str, str]) -> list[Problem]:
