@@ -249,12 +249,11 @@ def hardware(
 @app.command("doctor", short_help="Check the installation (and a user dir): problems and fixes.")
 def doctor(
     bench_seconds: float = typer.Option(
-        2.0, "--bench-seconds", min=0.0, help="Seconds of matmul benchmark per device (0: skip)."
+        2.0, min=0.0, help="Seconds of matmul benchmark per device (0: skip)."
     ),
-    bench_size: int = typer.Option(1024, "--bench-size", min=16, help="Matrix size."),
+    bench_size: int = typer.Option(1024, min=16, help="Matrix size."),
     userdir: Path | None = typer.Option(
         None,
-        "--userdir",
         help="Check this freqtrade user dir instead of the hardware: every strategy and "
         "FreqAI model file loads as freqtrade loads it, and the config is valid.",
     ),
