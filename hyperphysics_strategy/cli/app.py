@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from rich.console import Console
 
@@ -16,3 +18,9 @@ app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True)
+
+
+def config_option(help: str) -> Any:
+    """The ``-c/--config`` option of the commands that read freqtrade config files: a
+    list, merged the way freqtrade merges its ``-c`` files (a later one wins)."""
+    return typer.Option(None, "--config", "-c", help=help)

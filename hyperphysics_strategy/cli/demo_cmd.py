@@ -11,7 +11,7 @@ import typer
 
 from hyperphysics_strategy.demo import DEMO_PAIRS, DEMO_TIMERANGE
 
-from .app import app, console
+from .app import app, config_option, console
 
 
 def _pairs(value: str) -> list[str]:
@@ -67,13 +67,10 @@ def demo(
         ",".join(DEMO_PAIRS), help="comma-separated pairs to backtest, from the bundled data"
     ),
     plot_pair: str | None = typer.Option(
-        None, "--plot-pair", help="pair to chart with plot-dataframe (default: the first pair)"
+        None, help="pair to chart with plot-dataframe (default: the first pair)"
     ),
-    config: list[Path] | None = typer.Option(
-        None,
-        "--config",
-        "-c",
-        help="extra config file(s) merged after the demo's own, as freqtrade merges -c files",
+    config: list[Path] | None = config_option(
+        "extra config file(s) merged after the demo's own, as freqtrade merges -c files"
     ),
 ) -> None:
     """Start the exchange simulator, run `freqtrade backtesting` with HyperPhysicsStrategy

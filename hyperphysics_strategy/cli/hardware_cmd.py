@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from ..stubs.diagnose import DISTRIBUTIONS
-from .app import app, console
+from .app import app, config_option, console
 
 if TYPE_CHECKING:  # the engine imports torch: only inside the commands (fast --help)
     from ..engine.hardware import DevicePlan, HardwareInfo, LibraryCapability
@@ -257,12 +257,9 @@ def doctor(
         help="Check this freqtrade user dir instead of the hardware: every strategy and "
         "FreqAI model file loads as freqtrade loads it, and the config is valid.",
     ),
-    config: list[Path] | None = typer.Option(
-        None,
-        "--config",
-        "-c",
-        help="Config file(s) to check with --userdir, merged like freqtrade's -c (default: "
-        "USERDIR/config_hyperphysics.json).",
+    config: list[Path] | None = config_option(
+        "Config file(s) to check with --userdir, merged like freqtrade's -c (default: "
+        "USERDIR/config_hyperphysics.json)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
