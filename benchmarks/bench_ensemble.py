@@ -29,6 +29,7 @@ from functools import partial
 
 import numpy as np
 from _table import print_table
+from _timing import wall_times
 
 from hyperphysics_strategy.engine.hardware import DEFAULT_EXPERT_NAMES, get_hardware_info
 from hyperphysics_strategy.ensemble import ExpertEnsemble, make_expert
@@ -53,12 +54,9 @@ def data(n=20_000, f=100, seed=0, noise=1.0):
 
 
 def best_of(fn, repeat=30):
-    fn()  # warm up (numba kernels are compiled or loaded from cache at fit time already)
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
+    """Best and median seconds of ``repeat`` calls after a warm-up call (numba kernels are
+    compiled or loaded from cache at fit time already)."""
+    times = wall_times(fn, repeat)
     return min(times), float(np.median(times))
 
 

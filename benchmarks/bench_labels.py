@@ -22,8 +22,10 @@ from hyperphysics_strategy.ensemble.barriers import trailing_sigma, triple_barri
 
 try:
     from _table import print_table
+    from _timing import best_time
 except ImportError:  # run from the project root as a module
     from benchmarks._table import print_table
+    from benchmarks._timing import best_time
 
 CANDLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "candles" / "binance"
 LOOP_CANDLES = 20_000
@@ -62,16 +64,6 @@ def loop_labels(high, low, close, sigma, h, k):
     return out
 
 
-def best(fn, reps: int) -> float:
-    fn()
-    out = float("inf")
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        out = min(out, time.perf_counter() - t0)
-    return out
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--candles", type=int, default=1_000_000)
@@ -82,8 +74,8 @@ def main() -> None:
     h = args.horizon
     sigma = trailing_sigma(close, 288)
 
-    t_sigma = best(lambda: trailing_sigma(close, 288), args.reps)
-    t_vec = best(lambda: triple_barrier(high, low, close, sigma, h, 1.0, 1.0), args.reps)
+    t_sigma = best_time(lambda: trailing_sigma(close, 288), args.reps)
+    t_vec = best_time(lambda: triple_barrier(high, low, close, sigma, h, 1.0, 1.0), args.reps)
     m = min(LOOP_CANDLES, close.size)
     sl = slice(0, m)
     t0 = time.perf_counter()

@@ -21,6 +21,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _timing import best_time  # noqa: E402
+
 from hyperphysics_strategy.engine.orderbook import HyperbolicOrderBook  # noqa: E402
 
 DELTA = 1e-4
@@ -143,15 +145,6 @@ def numpy_plain_features(B, A) -> dict[str, np.ndarray]:
     return out
 
 
-def timeit(fn, repeat=3):
-    best = math.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000, help="snapshots for the batch runs")
@@ -170,10 +163,12 @@ def main() -> None:
     B32, A32 = B.astype(np.float32), A.astype(np.float32)
 
     rows = []
-    t = timeit(lambda: [python_loop_features(B[i], A[i]) for i in range(T_loop)], repeat=1)
+    t = best_time(
+        lambda: [python_loop_features(B[i], A[i]) for i in range(T_loop)], repeat=1, warmup=False
+    )
     base = T_loop / t
     rows.append(("python per-level loop (float64)", T_loop, base))
-    t = timeit(lambda: numpy_plain_features(B[:T_np], A[:T_np]), repeat=2)
+    t = best_time(lambda: numpy_plain_features(B[:T_np], A[:T_np]), repeat=2, warmup=False)
     rows.append(("numpy straightforward (float64)", T_np, T_np / t))
     configs = [
         ("ours batch numpy float32", "cpu", torch.float32, "numpy", B32, A32),
@@ -187,7 +182,9 @@ def main() -> None:
         book = HyperbolicOrderBook(device=dev, dtype=dt, cpu_backend=be, max_levels=L)
         book.batch(bb[:1000], aa[:1000])
         n = T if be == "numpy" or dev != "cpu" else min(T, 200_000)
-        t = timeit(lambda book=book, bb=bb, aa=aa, n=n: book.batch(bb[:n], aa[:n]), repeat=2)
+        t = best_time(
+            lambda book=book, bb=bb, aa=aa, n=n: book.batch(bb[:n], aa[:n]), repeat=2, warmup=False
+        )
         rows.append((label, n, n / t))
 
     print(f"{'implementation':36s} {'snapshots':>10s} {'snapshots/s':>14s} {'x loop':>9s}")
@@ -207,9 +204,9 @@ def main() -> None:
     ):
         book.update(*args_)
         n = 20_000
-        t = timeit(lambda a=args_, n=n: [book.update(*a) for _ in range(n)])
+        t = best_time(lambda a=args_, n=n: [book.update(*a) for _ in range(n)], warmup=False)
         print(f"{label:36s} {t / n * 1e6:10.1f} us/call")
-    t = timeit(lambda: [python_loop_features(B[0], A[0]) for _ in range(2000)])
+    t = best_time(lambda: [python_loop_features(B[0], A[0]) for _ in range(2000)], warmup=False)
     print(f"{'python loop, one snapshot':36s} {t / 2000 * 1e6:10.1f} us/call")
 
     # the three agree

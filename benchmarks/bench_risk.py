@@ -14,29 +14,17 @@ from __future__ import annotations
 import argparse
 import platform
 import time
-from collections.abc import Callable
 
 import numba
 import numpy as np
 import torch
+from _timing import best_time
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.special import ndtr
 
 from hyperphysics_strategy.engine.devices import resolve_device
 from hyperphysics_strategy.engine.greeks import bsm_greeks
 from hyperphysics_strategy.engine.risk import GPURiskEngine
-
-
-def best(fn: Callable[[], object], reps: int, sync: Callable[[], None] = lambda: None) -> float:
-    fn()
-    sync()
-    out = float("inf")
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        out = min(out, time.perf_counter() - t0)
-    return out
 
 
 # ------------------------------------------------------------------------- baselines
@@ -104,7 +92,7 @@ def main() -> None:
     T = rng.uniform(0.05, 2.0, n)
     v = rng.uniform(0.1, 0.6, n)
     r, q = 0.03, 0.01
-    base = best(lambda: numpy_greeks(S, K, T, v, r, q), args.reps)
+    base = best_time(lambda: numpy_greeks(S, K, T, v, r, q), args.reps)
     cases = []
     if dev.type == "cpu":
         cases.append(("numpy in/out, float64 (fused)", lambda: bsm_greeks(S, K, T, v, r, q)))
@@ -124,7 +112,7 @@ def main() -> None:
         )
     for label, fn in cases:
         try:
-            t = best(fn, args.reps, sync)
+            t = best_time(fn, args.reps, sync=sync)
         except Exception as exc:  # noqa: BLE001 - e.g. no C++ compiler for torch.compile
             print(f"  {label}: skipped ({type(exc).__name__}: {exc})")
             continue
@@ -143,8 +131,8 @@ def main() -> None:
     x = np.random.default_rng(1).standard_t(4, 1000) * 0.01
     eng = GPURiskEngine(device=dev, mc_simulations=10_000, seed=0)
     reps = max(args.reps, 200)
-    base = best(lambda: numpy_mc_var(x), reps)
-    ours = best(lambda: eng.var_monte_carlo(x, 0.95), reps, sync)
+    base = best_time(lambda: numpy_mc_var(x), reps)
+    ours = best_time(lambda: eng.var_monte_carlo(x, 0.95), reps, sync=sync)
     rows.append(
         (
             "MC VaR+ES, 10k paths, 1 series",
@@ -155,7 +143,7 @@ def main() -> None:
             "<= 50 us",
         )
     )
-    ours_b = best(lambda: eng.var_monte_carlo(x, 0.95, "bootstrap"), reps, sync)
+    ours_b = best_time(lambda: eng.var_monte_carlo(x, 0.95, "bootstrap"), reps, sync=sync)
     rows.append(
         (
             "MC VaR+ES, 10k paths, 1 series",
@@ -169,8 +157,8 @@ def main() -> None:
 
     # ---------------------------------------------------------------- rolling
     y = np.random.default_rng(2).standard_t(4, 100_000) * 0.003
-    base = best(lambda: numpy_rolling(y), max(1, args.reps // 2))
-    ours = best(lambda: eng.rolling_var(y, 288, (0.95, 0.99)), args.reps, sync)
+    base = best_time(lambda: numpy_rolling(y), max(1, args.reps // 2))
+    ours = best_time(lambda: eng.rolling_var(y, 288, (0.95, 0.99)), args.reps, sync=sync)
     rows.append(
         (
             "rolling 95+99% VaR+ES, 100k, w=288",
@@ -181,7 +169,9 @@ def main() -> None:
             "<= 200 ms",
         )
     )
-    ours_p = best(lambda: eng.rolling_var(y, 288, (0.95, 0.99), "normal"), args.reps, sync)
+    ours_p = best_time(
+        lambda: eng.rolling_var(y, 288, (0.95, 0.99), "normal"), args.reps, sync=sync
+    )
     rows.append(
         (
             "rolling 95+99% VaR+ES, 100k, w=288",
