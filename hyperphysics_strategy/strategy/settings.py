@@ -8,58 +8,65 @@ being silently ignored. Each field's ``description`` is its documentation: the s
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    ValidationError,
+    model_validator,
+)
+
+#: A count of at least one.
+Count = Annotated[int, Field(ge=1)]
+#: A stop distance as a fraction of the entry price.
+PriceFraction = Annotated[float, Field(gt=0, lt=1)]
 
 
 class RiskSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    var_budget: float = Field(
+    var_budget: PositiveFloat = Field(
         0.02,
-        gt=0,
         le=1,
         description="Fraction of the wallet that one position's one-day 99% VaR may use.",
     )
     risk_window: int = Field(
         288, ge=20, description="Trailing candles for rolling VaR/ES (288 = one day of 5m candles)."
     )
-    es_stop_multiplier: float = Field(
+    es_stop_multiplier: PositiveFloat = Field(
         1.0,
-        gt=0,
         description="Stop distance = es_stop_multiplier x ES_99 x sqrt(label horizon), "
         "clipped to [stop_floor, stop_cap].",
     )
-    stop_floor: float = Field(
-        0.01, gt=0, lt=1, description="Smallest stop distance, as a fraction of the entry price."
+    stop_floor: PriceFraction = Field(
+        0.01, description="Smallest stop distance, as a fraction of the entry price."
     )
-    stop_cap: float = Field(
-        0.12, gt=0, lt=1, description="Largest stop distance, as a fraction of the entry price."
+    stop_cap: PriceFraction = Field(
+        0.12, description="Largest stop distance, as a fraction of the entry price."
     )
-    option_days: float = Field(
+    option_days: PositiveFloat = Field(
         7.0,
-        gt=0,
         description="Days to expiry of the synthetic at-the-money option whose Greeks are "
         "features.",
     )
-    orderbook_levels: int = Field(
+    orderbook_levels: Count = Field(
         20,
-        ge=1,
         le=1000,
         description="L2 levels per side recorded live and used for the hyperbolic features.",
     )
-    max_var_breaches: int = Field(
+    max_var_breaches: Count = Field(
         3,
-        ge=1,
         description="Pause entries when this many closed trades lost more than their one-day VaR "
         "within breach_lookback_hours.",
     )
-    breach_lookback_hours: float = Field(
-        24.0, gt=0, description="Window, in hours, in which VaR breaches are counted."
+    breach_lookback_hours: PositiveFloat = Field(
+        24.0, description="Window, in hours, in which VaR breaches are counted."
     )
-    breach_pause_minutes: int = Field(
-        120, ge=1, description="How long entries pause after max_var_breaches breaches, in minutes."
+    breach_pause_minutes: Count = Field(
+        120, description="How long entries pause after max_var_breaches breaches, in minutes."
     )
 
     @model_validator(mode="after")

@@ -41,12 +41,13 @@ class SettingDoc:
 
 
 def _bounds(metadata: list[Any]) -> str:
-    parts = []
-    for item in metadata:
-        for kind, attr, sign in (*_BOUNDS, *_LENGTHS):
-            if isinstance(item, kind):
-                parts.append(f"{sign} {getattr(item, attr)}")
-    return ", ".join(parts)
+    """The constraints in a fixed order (lower bounds first), however they were declared."""
+    return ", ".join(
+        f"{sign} {getattr(item, attr)}"
+        for kind, attr, sign in (*_BOUNDS, *_LENGTHS)
+        for item in metadata
+        if isinstance(item, kind)
+    )
 
 
 def setting_docs(model: type[BaseModel] = RiskSettings, prefix: str = "") -> list[SettingDoc]:
