@@ -28,26 +28,24 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-#: public name -> module that defines it (imported on first access)
-_EXPORTS: dict[str, str] = {
+#: module that defines them -> public names (each imported on first access)
+_MODULES: dict[str, tuple[str, ...]] = {
     # engine (torch, numpy): usable from any strategy or notebook
-    "HyperPhysicsFinancialEngine": "hyperphysics_strategy.financial_engine",
-    "HyperbolicOrderBook": "hyperphysics_strategy.engine.orderbook",
-    "GPURiskEngine": "hyperphysics_strategy.engine.risk",
-    "bsm_greeks": "hyperphysics_strategy.engine.greeks",
-    "bsm_implied_vol": "hyperphysics_strategy.engine.greeks",
-    "resolve_device": "hyperphysics_strategy.engine.devices",
-    "get_hardware_info": "hyperphysics_strategy.engine.hardware",
-    # ensemble
-    "ExpertEnsemble": "hyperphysics_strategy.ensemble",
-    "EXPERT_REGISTRY": "hyperphysics_strategy.ensemble",
+    ".financial_engine": ("HyperPhysicsFinancialEngine",),
+    ".engine.orderbook": ("HyperbolicOrderBook",),
+    ".engine.risk": ("GPURiskEngine",),
+    ".engine.greeks": ("bsm_greeks", "bsm_implied_vol"),
+    ".engine.devices": ("resolve_device",),
+    ".engine.hardware": ("get_hardware_info",),
+    ".ensemble": ("ExpertEnsemble", "EXPERT_REGISTRY"),
     # the strategy's features and labels of plain candles (pandas, TA-Lib)
-    "build_features": "hyperphysics_strategy.strategy.features",
-    "build_training_set": "hyperphysics_strategy.strategy.features",
+    ".strategy.features": ("build_features", "build_training_set"),
     # freqtrade classes (import freqtrade)
-    "HyperPhysicsStrategy": "hyperphysics_strategy.strategy",
-    "HyperPhysicsEnsemble": "hyperphysics_strategy.freqai",
+    ".strategy": ("HyperPhysicsStrategy",),
+    ".freqai": ("HyperPhysicsEnsemble",),
 }
+#: public name -> its module
+_EXPORTS: dict[str, str] = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = [  # a literal list for linters and IDEs; a test keeps it equal to _EXPORTS
     "EXPERT_REGISTRY",
@@ -83,7 +81,7 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(importlib.import_module(module, __name__), name)
     globals()[name] = value  # later lookups skip __getattr__
     return value
 
