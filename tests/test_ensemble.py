@@ -7,15 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from hyperphysics_strategy.engine.hardware import (
-    DEFAULT_EXPERTS,
-    CpuInfo,
-    Device,
-    DevicePlan,
-    GpuInfo,
-    HardwareInfo,
-    LibraryCapability,
-)
+from hyperphysics_strategy.engine.hardware import DEFAULT_EXPERTS, Device, DevicePlan
 from hyperphysics_strategy.ensemble import ExpertEnsemble, make_expert
 from hyperphysics_strategy.ensemble.blending import fit_blend_weights
 from hyperphysics_strategy.ensemble.drift import MAJOR, MODERATE, feature_drift, psi
@@ -27,13 +19,8 @@ from hyperphysics_strategy.ensemble.sampling import stratified_indices
 from hyperphysics_strategy.ensemble.splits import time_ordered_split
 from hyperphysics_strategy.strategy import features as F
 
-
-def synthetic(n=3000, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, 12)).astype(np.float32)
-    score = X[:, 0] + 0.5 * X[:, 1] + 0.1 * rng.normal(size=n)
-    y = np.where(score > 0.6, "buy", np.where(score < -0.6, "sell", "neutral"))
-    return X, y
+from .fake_machines import all_gpu_caps, make_info
+from .synthetic import three_class_signal as synthetic
 
 
 def test_expert_gives_zero_mass_to_a_class_it_never_saw():
@@ -245,40 +232,12 @@ def test_stratified_downsampling_keeps_shares_and_order():
 # -- round-robin over a simulated 8-GPU machine ------------------------------------------
 
 
-def eight_gpu_machine():
-    gib = 1024**3
-    gpus = tuple(
-        GpuInfo(i, "nvidia", f"GPU {i}", 80 * gib, 70 * gib, "9.0", None, True) for i in range(8)
-    )
-    cpu = CpuInfo("Test CPU", 33, 33, None, 33, 32, 64 * gib, 60 * gib)
-    info = HardwareInfo(
-        os="Linux",
-        python="3.11",
-        cpu=cpu,
-        backend="cuda",
-        torch_backend="cuda",
-        torch_version="2.13.0",
-        torch_build="cuda",
-        cuda_version="12.8",
-        hip_version=None,
-        gpus=gpus,
-    )
-    devs = tuple(Device("cuda", i) for i in range(8))
-    caps = {
-        lib: LibraryCapability(
-            lib, True, "1", devs, "test", device_type="cuda" if lib == "lightgbm" else None
-        )
-        for lib in ("lightgbm", "xgboost", "catboost", "torch")
-    }
-    return info, caps
-
-
 def test_round_robin_hands_each_library_exactly_the_plans_device(monkeypatch):
     import catboost
     import lightgbm
     import xgboost
 
-    info, caps = eight_gpu_machine()
+    info, caps = make_info("cuda", 8, usable=32), all_gpu_caps(8)
     seen: dict[str, dict] = {}
 
     class Intercepted(Exception):

@@ -16,6 +16,8 @@ from hyperphysics_strategy.ensemble.experts.neural import FTTransformerNet, spar
 from hyperphysics_strategy.ensemble.labels import LabelCodec
 from hyperphysics_strategy.ensemble.training import fit_with_fallback
 
+from .synthetic import three_class_signal
+
 # Small budgets so that the twelve experts train in seconds on two cores.
 FAST = {
     "lightgbm": {"n_estimators": 120},
@@ -33,17 +35,10 @@ FAST = {
 }
 
 
-def synthetic(n=3000, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, 12)).astype(np.float32)
-    score = X[:, 0] + 0.5 * X[:, 1] + 0.1 * rng.normal(size=n)
-    y = np.where(score > 0.6, "buy", np.where(score < -0.6, "sell", "neutral"))
-    return X, LabelCodec().encode(y)
-
-
 @pytest.fixture(scope="module")
 def fit_data():
-    X, codes = synthetic()
+    X, y = three_class_signal()
+    codes = LabelCodec().encode(y)
     # scale and shift the inputs: experts must standardise them themselves
     X = X * 50.0 + 7.0
     return (

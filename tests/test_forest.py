@@ -26,11 +26,8 @@ from hyperphysics_strategy.ensemble.experts.forest import (
 from hyperphysics_strategy.ensemble.experts.forest.convert_lightgbm import lightgbm_threshold
 
 TREES = ("lightgbm", "xgboost", "catboost", "xgboost_rf", "xgboost_dart", "catboost_alt")
-SMALL = {
-    "lightgbm": {"n_estimators": 60},
-    "xgboost": {"n_estimators": 60},
-    "catboost": {"n_estimators": 60},
-    "catboost_alt": {"n_estimators": 60},
+# 60 boosting rounds each; the random forest and DART trees cost more per round
+SMALL = {name: {"n_estimators": 60} for name in TREES} | {
     "xgboost_rf": {"n_estimators": 20},
     "xgboost_dart": {"n_estimators": 30},
 }

@@ -10,7 +10,7 @@ from hyperphysics_strategy.cli import hardware_cmd
 from hyperphysics_strategy.cli.app import app
 from hyperphysics_strategy.engine.hardware import LibraryCapability
 
-from .test_hardware_plan import make_info
+from .fake_machines import make_info
 
 runner = CliRunner()
 

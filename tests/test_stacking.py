@@ -11,15 +11,9 @@ from hyperphysics_strategy.ensemble.experts.lightgbm_expert import LightGBMExper
 from hyperphysics_strategy.ensemble.metrics import log_loss
 from hyperphysics_strategy.ensemble.stacking import fit_stacker
 
+from .synthetic import three_class_signal as synthetic
+
 FAST = {"lightgbm": {"n_estimators": 60}, "xgboost": {"n_estimators": 60}}
-
-
-def synthetic(n=3000, seed=0, noise=0.1):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, 12)).astype(np.float32)
-    score = X[:, 0] + 0.5 * X[:, 1] + noise * rng.normal(size=n)
-    y = np.where(score > 0.6, "buy", np.where(score < -0.6, "sell", "neutral"))
-    return X, y
 
 
 # -- folds ----------------------------------------------------------------------------------
