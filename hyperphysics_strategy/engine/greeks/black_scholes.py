@@ -101,7 +101,7 @@ __all__ = [
 
 FIRST_ORDER = ("price", "delta", "gamma", "vega", "theta", "rho")
 SECOND_ORDER = ("vanna", "volga", "charm")
-_ALL = FIRST_ORDER + SECOND_ORDER
+ALL_GREEKS = FIRST_ORDER + SECOND_ORDER
 _INV_SQRT_2PI = 0.3989422804014327
 _CHUNK = 1 << 17  # elements per CPU chunk: keeps ~20 temporaries inside L2/L3
 
@@ -241,7 +241,7 @@ def _run_fused(p: Prepared, args: tuple, s: Any, names: tuple[str, ...], black76
     """
     shape = tuple(p.shape)
     n = math.prod(shape)
-    rows = _ALL if any(name in SECOND_ORDER for name in names) else FIRST_ORDER
+    rows = ALL_GREEKS if any(name in SECOND_ORDER for name in names) else FIRST_ORDER
     out = np.empty((len(rows), n))
     bad = _fused.greeks_into(out, *(_fused_arg(x, shape) for x in (*args, s)), black76)
     res = [torch.from_numpy(out[rows.index(name)]).view(shape) for name in names]
@@ -362,11 +362,11 @@ def _one_greek(
 
 def _check_names(names: Sequence[str] | None, second_order: bool) -> tuple[str, ...]:
     if names is None:
-        return _ALL if second_order else FIRST_ORDER
+        return ALL_GREEKS if second_order else FIRST_ORDER
     names = tuple(names)
-    bad = [n for n in names if n not in _ALL]
+    bad = [n for n in names if n not in ALL_GREEKS]
     if bad:
-        raise ValueError(f"unknown Greek(s) {bad}; choose from {_ALL}")
+        raise ValueError(f"unknown Greek(s) {bad}; choose from {ALL_GREEKS}")
     return names
 
 
@@ -378,12 +378,12 @@ def _check_names(names: Sequence[str] | None, second_order: bool) -> tuple[str, 
 def bsm_greeks(
     spot: Any,
     strike: Any,
+    *,
     time_to_expiry: Any,
     volatility: Any,
     rate: Any = 0.0,
     dividend_yield: Any = 0.0,
     option_type: Any = "call",
-    *,
     second_order: bool = False,
     greeks: Sequence[str] | None = None,
     validate: bool = True,
@@ -416,12 +416,12 @@ def _bsm_one(name: str):
     def fn(
         spot: Any,
         strike: Any,
+        *,
         time_to_expiry: Any,
         volatility: Any,
         rate: Any = 0.0,
         dividend_yield: Any = 0.0,
         option_type: Any = "call",
-        *,
         validate: bool = True,
     ) -> Any:
         return _one_greek(
@@ -455,7 +455,7 @@ bsm_rho = _bsm_one("rho")
 bsm_vanna = _bsm_one("vanna")
 bsm_volga = _bsm_one("volga")
 bsm_charm = _bsm_one("charm")
-for _n in _ALL:
+for _n in ALL_GREEKS:
     globals()[f"bsm_{_n}"].__doc__ = (
         f"BSM {_n} of European options ({_UNITS[_n]}); arrays in, same kind out. "
         "See the module docstring for conventions, validation and the T=0 limits."
@@ -470,11 +470,11 @@ for _n in _ALL:
 def black76_greeks(
     forward: Any,
     strike: Any,
+    *,
     time_to_expiry: Any,
     volatility: Any,
     rate: Any = 0.0,
     option_type: Any = "call",
-    *,
     second_order: bool = False,
     greeks: Sequence[str] | None = None,
     validate: bool = True,
@@ -507,11 +507,11 @@ def _b76_one(name: str):
     def fn(
         forward: Any,
         strike: Any,
+        *,
         time_to_expiry: Any,
         volatility: Any,
         rate: Any = 0.0,
         option_type: Any = "call",
-        *,
         validate: bool = True,
     ) -> Any:
         return _one_greek(
