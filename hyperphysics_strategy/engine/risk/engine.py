@@ -22,17 +22,15 @@ import numpy as np
 import torch
 
 from ..devices import resolve_device
-from ..greeks import black76_greeks, bsm_greeks, theta_per_day, vega_per_vol_point
-from ..greeks.black_scholes import ALL_GREEKS
+from ..greeks import ALL_GREEKS, black76_greeks, bsm_greeks, theta_per_day, vega_per_vol_point
 from . import backtest as bt
+from .monte_carlo import MonteCarloDraws, mc_var_es
 from .rolling import rolling_historical, rolling_monte_carlo, rolling_parametric
 from .var import (
     MONTE_CARLO,
     PARAMETRIC,
-    MonteCarloDraws,
     check_levels,
     historical_var_es,
-    mc_var_es,
     parametric_var_es,
     tail_count,
 )

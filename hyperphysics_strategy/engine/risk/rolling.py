@@ -27,14 +27,8 @@ from collections.abc import Sequence
 
 import torch
 
-from .var import (
-    Moments,
-    MonteCarloDraws,
-    _es_from_top,
-    mc_var_es,
-    parametric_from_moments,
-    tail_count,
-)
+from .monte_carlo import MonteCarloDraws, mc_var_es
+from .var import Moments, _es_from_top, parametric_from_moments, tail_count
 
 __all__ = [
     "rolling_top_losses",
