@@ -78,7 +78,9 @@ def main() -> None:
         f"({numba.get_num_threads()} threads), device {dev}"
     )
     t0 = time.perf_counter()
-    bsm_greeks(np.full(1 << 16, 100.0), 100.0, 1.0, 0.2)  # the fused kernel: JIT or cache
+    bsm_greeks(
+        np.full(1 << 16, 100.0), 100.0, time_to_expiry=1.0, volatility=0.2
+    )  # the fused kernel: JIT or cache
     print(
         f"first fused-kernel call (compile, or load from cache): {time.perf_counter() - t0:.2f} s"
     )
@@ -95,20 +97,39 @@ def main() -> None:
     base = best_time(lambda: numpy_greeks(S, K, T, v, r, q), args.reps)
     cases = []
     if dev.type == "cpu":
-        cases.append(("numpy in/out, float64 (fused)", lambda: bsm_greeks(S, K, T, v, r, q)))
         cases.append(
-            ("float64, validate=False", lambda: bsm_greeks(S, K, T, v, r, q, validate=False))
+            (
+                "numpy in/out, float64 (fused)",
+                lambda: bsm_greeks(S, K, time_to_expiry=T, volatility=v, rate=r, dividend_yield=q),
+            )
         )
-    t64 = [torch.as_tensor(a, device=dev) for a in (S, K, T, v)]
-    t32 = [a.float() for a in t64]
-    cases.append(("torch float64 (fused on CPU)", lambda: bsm_greeks(*t64, r, q)))
-    cases.append(("torch float32", lambda: bsm_greeks(*t32, r, q)))
+        cases.append(
+            (
+                "float64, validate=False",
+                lambda: bsm_greeks(
+                    S, K, time_to_expiry=T, volatility=v, rate=r, dividend_yield=q, validate=False
+                ),
+            )
+        )
+    t64 = dict(zip(("spot", "strike", "time_to_expiry", "volatility"), (S, K, T, v), strict=True))
+    t64 = {k: torch.as_tensor(a, device=dev) for k, a in t64.items()}
+    t32 = {k: a.float() for k, a in t64.items()}
+    cases.append(
+        ("torch float64 (fused on CPU)", lambda: bsm_greeks(**t64, rate=r, dividend_yield=q))
+    )
+    cases.append(("torch float32", lambda: bsm_greeks(**t32, rate=r, dividend_yield=q)))
     if not args.no_compile:
         cases.append(
-            ("torch.compile float64", lambda: bsm_greeks(*t64, r, q, compile=True, validate=False))
+            (
+                "torch.compile float64",
+                lambda: bsm_greeks(**t64, rate=r, dividend_yield=q, compile=True, validate=False),
+            )
         )
         cases.append(
-            ("torch.compile float32", lambda: bsm_greeks(*t32, r, q, compile=True, validate=False))
+            (
+                "torch.compile float32",
+                lambda: bsm_greeks(**t32, rate=r, dividend_yield=q, compile=True, validate=False),
+            )
         )
     for label, fn in cases:
         try:

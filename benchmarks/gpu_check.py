@@ -508,13 +508,23 @@ def section_throughput(acc: torch.device, tiny: bool, deadline: float) -> dict[s
     ]
 
     def greeks(device: torch.device, m: int, dtype: torch.dtype, compile: bool) -> None:
-        args = [torch.as_tensor(a[:m], dtype=dtype, device=device) for a in inputs]
+        names = ("spot", "strike", "time_to_expiry", "volatility")
+        args = {
+            k: torch.as_tensor(a[:m], dtype=dtype, device=device)
+            for k, a in zip(names, inputs, strict=True)
+        }
         t0 = time.perf_counter()
-        bsm_greeks(*args, 0.03, 0.01, validate=False, compile=compile)  # compiles if asked
+        bsm_greeks(
+            **args, rate=0.03, dividend_yield=0.01, validate=False, compile=compile
+        )  # compiles if asked
         sync(device)
         first = time.perf_counter() - t0
         seconds, out = timed(
-            lambda: bsm_greeks(*args, 0.03, 0.01, validate=False, compile=compile), device, 3
+            lambda: bsm_greeks(
+                **args, rate=0.03, dividend_yield=0.01, validate=False, compile=compile
+            ),
+            device,
+            3,
         )
         checks[f"greeks {device} {dtype}{' compiled' if compile else ''}: finite"] = all(
             bool(torch.isfinite(v).all()) for v in out.values()

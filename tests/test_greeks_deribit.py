@@ -47,7 +47,14 @@ def test_black76_reproduces_deribit_marks_and_greeks(name):
     d, gr, T = _chain(name)
     F = d["underlying_price"].to_numpy()
     K = d["strike"].to_numpy()
-    g = black76_greeks(F, K, T, d["mark_iv"].to_numpy() / 100.0, 0.0, d["option_type"].to_numpy())
+    g = black76_greeks(
+        F,
+        K,
+        time_to_expiry=T,
+        volatility=d["mark_iv"].to_numpy() / 100.0,
+        rate=0.0,
+        option_type=d["option_type"].to_numpy(),
+    )
     mark = d["mark_price"].to_numpy()
     price_btc = g["price"] / F
     assert np.all(np.abs(price_btc - mark) <= 2e-4 + 1e-3 * mark)
@@ -71,7 +78,7 @@ def test_implied_vol_from_deribit_mark_price(name):
     K = d["strike"].to_numpy()
     kind = d["option_type"].to_numpy()
     mark = d["mark_price"].to_numpy()
-    iv = black76_implied_vol(mark * F, F, K, T, 0.0, kind) * 100.0
+    iv = black76_implied_vol(mark * F, F, K, time_to_expiry=T, rate=0.0, option_type=kind) * 100.0
     intrinsic = np.maximum(np.where(kind == "call", F - K, K - F), 0.0) / F
     # marks at or below intrinsic (deep ITM, hours to expiry) have no implied vol
     below = mark <= intrinsic
@@ -83,9 +90,16 @@ def test_implied_vol_from_deribit_mark_price(name):
     assert np.median(diff) <= 0.05
     # self-consistency on the same chain: our own Black-76 price at mark_iv inverts to
     # mark_iv to 1e-8 relative wherever the option has time value
-    own = black76_greeks(F, K, T, d["mark_iv"].to_numpy() / 100.0, 0.0, kind)["price"]
+    own = black76_greeks(
+        F,
+        K,
+        time_to_expiry=T,
+        volatility=d["mark_iv"].to_numpy() / 100.0,
+        rate=0.0,
+        option_type=kind,
+    )["price"]
     tv = own - intrinsic * F
     ok = tv > 1e-6 * F
-    back = black76_implied_vol(own, F, K, T, 0.0, kind) * 100.0
+    back = black76_implied_vol(own, F, K, time_to_expiry=T, rate=0.0, option_type=kind) * 100.0
     rel = np.abs(back[ok] - d["mark_iv"].to_numpy()[ok]) / d["mark_iv"].to_numpy()[ok]
     assert rel.max() <= 1e-8

@@ -85,7 +85,15 @@ def test_bsm_matches_quantlib_random_grid(seed):
     is_call = rng.random(n) < 0.5
     ref = _quantlib_reference(S, K, days, vol, r, q, is_call)
     exact = _exact_reference(S, K, days / 365.0, vol, r, q, is_call)
-    ours = bsm_greeks(S, K, days / 365.0, vol, r, q, is_call)
+    ours = bsm_greeks(
+        S,
+        K,
+        time_to_expiry=days / 365.0,
+        volatility=vol,
+        rate=r,
+        dividend_yield=q,
+        option_type=is_call,
+    )
     for name, expected in ref.items():
         got = ours[name]
         # relative error, with a floor far below any value on this grid, beyond QuantLib's own

@@ -9,10 +9,12 @@ import pytest
 import torch
 
 from hyperphysics_strategy.engine.orderbook import HyperbolicOrderBook
-from hyperphysics_strategy.engine.orderbook.hyperbolic import (
+from hyperphysics_strategy.engine.orderbook.geometry import (
     ball_eps,
+    decay_fit,
     dist0,
     einstein_midpoint,
+    level_distance,
     lorentz_dispersion,
     max_radius,
     poincare_dist,
@@ -112,9 +114,30 @@ def test_features_match_the_reference_geometry(c):
         np.testing.assert_allclose(df[f"{side}_hdist"], dist0(m, c).numpy(), rtol=1e-8)
         disp = lorentz_dispersion(xy, w, m, c)
         np.testing.assert_allclose(df[f"{side}_dispersion"], disp.numpy(), rtol=1e-7)
+    # the liquidity-decay fit against the textbook two-pass weighted least squares
+    P = {"bid": torch.from_numpy(B[..., 0]), "ask": torch.from_numpy(A[..., 0])}
+    mid = torch.sqrt(P["bid"][:, :1] * P["ask"][:, :1])
+    for side, w in (("bid", bw), ("ask", aw)):
+        d = level_distance(P[side], mid, book.delta)
+        rho0, lam, rate, r2 = decay_fit(d, w, book.lambda_max)
+        single = [book.update(B[i], A[i]) for i in range(T)]
+        for name, ref in (("rho0", rho0), ("lambda", lam), ("decay_rate", rate), ("fit_r2", r2)):
+            np.testing.assert_allclose(df[f"{side}_{name}"], ref.numpy(), rtol=1e-8, atol=1e-12)
+            got = np.array([f[f"{side}_{name}"] for f in single])
+            np.testing.assert_allclose(got, ref.numpy(), rtol=1e-8, atol=1e-12)
     mb = einstein_midpoint(bxy, bw, c, dim=-2)
     ma = einstein_midpoint(axy, aw, c, dim=-2)
     np.testing.assert_allclose(df["centroid_distance"], poincare_dist(mb, ma, c).numpy(), rtol=1e-8)
     # the single-snapshot path agrees as well
     f = book.update(B[0], A[0])
     assert f["centroid_distance"] == pytest.approx(df["centroid_distance"].iloc[0], rel=1e-9)
+
+
+def test_reference_examples_run():
+    """The numbered examples in the reference module's docstring are true."""
+    import doctest
+
+    from hyperphysics_strategy.engine.orderbook import geometry
+
+    result = doctest.testmod(geometry)
+    assert result.attempted >= 5 and result.failed == 0

@@ -6,8 +6,23 @@ import numpy as np
 import pytest
 import torch
 
-from hyperphysics_strategy.engine.risk import GPURiskEngine
-from hyperphysics_strategy.engine.risk.rolling import _naive_rolling_reference, rolling_top_losses
+from hyperphysics_strategy.engine.risk import GPURiskEngine, tail_count
+from hyperphysics_strategy.engine.risk.rolling import rolling_top_losses
+
+
+def _naive_rolling_reference(returns: np.ndarray, window: int, levels):
+    """Plain loop over the windows: sort each, take the m-th largest loss and the mean of
+    the m largest (m = tail_count(window, level))."""
+    n = len(returns)
+    out_v = np.full((n, len(levels)), np.nan)
+    out_e = np.full((n, len(levels)), np.nan)
+    for t in range(window - 1, n):
+        losses = np.sort(-returns[t - window + 1 : t + 1])[::-1]
+        for j, c in enumerate(levels):
+            m = tail_count(window, c)
+            out_v[t, j] = losses[m - 1]
+            out_e[t, j] = losses[:m].mean()
+    return out_v, out_e
 
 
 def test_rolling_historical_equals_naive_loop():

@@ -217,3 +217,13 @@ def test_engine_constructor_validation():
         GPURiskEngine(device="no-such-device")
     eng = GPURiskEngine(device=None)
     assert isinstance(eng.seed, int)
+
+
+def test_reference_examples_run():
+    """The numbered examples in the VaR reference module's docstring are true."""
+    import doctest
+
+    from hyperphysics_strategy.engine.risk import var
+
+    result = doctest.testmod(var)
+    assert result.attempted >= 2 and result.failed == 0

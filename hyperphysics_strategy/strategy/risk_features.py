@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from hyperphysics_strategy.engine.greeks import theta_per_day
 from hyperphysics_strategy.engine.risk import GPURiskEngine
 
 SECONDS_PER_DAY = 86_400.0
@@ -113,10 +114,14 @@ def add_risk_columns(
     if ok.any():
         spot = close[ok]
         greeks = engine.greeks(
-            spot, spot, vol[ok], np.full(ok.sum(), option_days / DAYS_PER_YEAR), 0.0, "call"
+            spot,
+            spot,
+            time_to_expiry=np.full(ok.sum(), option_days / DAYS_PER_YEAR),
+            volatility=vol[ok],
+            option_type="call",
         )
         gamma[ok] = greeks["gamma"] * spot
         vega[ok] = greeks["vega"] / spot
-        theta[ok] = greeks["theta"] / spot / DAYS_PER_YEAR
+        theta[ok] = theta_per_day(greeks["theta"], DAYS_PER_YEAR) / spot
     df["%-atm_gamma"], df["%-atm_vega"], df["%-atm_theta"] = gamma, vega, theta
     return df

@@ -3,7 +3,10 @@
 Black-Scholes-Merton (continuous dividend yield / carry) and Black-76, calls and puts.
 numpy in -> numpy out; torch in -> torch out on the same device and dtype.  Units: vega
 per 1.00 of volatility (``vega_per_vol_point``), theta per year (``theta_per_day``).
-See ``docs/risk.md`` and the module docstrings for formulas, limits and accuracy.
+Layout: ``formulas`` (the reference: every formula, unit and domain rule once),
+``black_scholes`` (validation and dispatch; the public ``bsm_*``/``black76_*``),
+``_fused`` (the numba CPU float64 fast path), ``implied_vol``, ``_backend`` (numpy/torch
+in and out, validation).  See ``docs/risk.md`` for limits and accuracy.
 """
 
 from .black_scholes import (
@@ -29,12 +32,12 @@ from .black_scholes import (
     bsm_vanna,
     bsm_vega,
     bsm_volga,
-    theta_per_day,
-    vega_per_vol_point,
 )
+from .formulas import ALL_GREEKS, theta_per_day, vega_per_vol_point
 from .implied_vol import black76_implied_vol, bsm_implied_vol
 
 __all__ = [
+    "ALL_GREEKS",
     "FIRST_ORDER",
     "SECOND_ORDER",
     "black76_charm",

@@ -9,10 +9,10 @@ then runs in the fused numba kernel, ``_fused``; everything else in torch):
   through zero-copy ``torch.from_numpy`` views and the results come back as numpy arrays
   (0-d inputs everywhere give numpy float64 scalars).
 
-Validation raises ``ValueError`` naming the offending argument.  Each check is a single
-reduction over the array, through numpy for CPU tensors (``min`` propagates NaN, so
-``not (min(x) > 0)`` catches both NaN and non-positive values in one pass), which keeps it
-cheap on the hot path.
+Validation raises ``ValueError`` naming the offending argument; the rules are
+``formulas.DOMAIN``'s.  Each check is a single reduction over the array, through numpy
+for CPU tensors (``min`` propagates NaN, so ``not (min(x) > 0)`` catches both NaN and
+non-positive values in one pass), which keeps it cheap on the hot path.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from .formulas import FINITE, NONNEGATIVE, POSITIVE, RULE_TEXT
 
 __all__ = ["Prepared", "check", "prepare", "option_sign", "broadcast_sign"]
 
@@ -131,50 +133,44 @@ def broadcast_sign(p: Prepared, option_type: Any, dtype: torch.dtype) -> Any:
     return s
 
 
-_RULES = {
-    "positive": ("must be > 0 and not NaN", lambda x: bool(x.min() > 0)),
-    "nonnegative": ("must be >= 0 and not NaN", lambda x: bool(x.min() >= 0)),
-    "finite": ("must be finite (no NaN or inf)", _all_finite),
+_REDUCE = {  # one reduction per argument; numpy's min propagates NaN
+    POSITIVE: lambda x: bool(x.min() > 0),
+    NONNEGATIVE: lambda x: bool(x.min() >= 0),
+    FINITE: _all_finite,
 }
 
 
 def check(
     tensors: Mapping[str, torch.Tensor],
+    rules: Mapping[str, int],
     *,
-    positive: tuple[str, ...] = (),
-    nonnegative: tuple[str, ...] = (),
-    finite: tuple[str, ...] = (),
     known_bad: Mapping[str, bool] | None = None,
 ) -> None:
-    """Raise ``ValueError`` for the first argument (in this order) that breaks its rule.
+    """Raise ``ValueError`` for the first argument that breaks its rule (``formulas``'s
+    ``POSITIVE``, ``NONNEGATIVE``, ``FINITE``; checked in that order of rules).
 
     ``known_bad`` gives verdicts already found elsewhere (the fused kernel checks the
     full-size arrays while it computes); other arguments are reduced here.
     """
-    for rule, names in (("positive", positive), ("nonnegative", nonnegative), ("finite", finite)):
-        text, ok = _RULES[rule]
-        for name in names:
+    for rule in (POSITIVE, NONNEGATIVE, FINITE):
+        for name in (n for n, r in rules.items() if r == rule):
             t = tensors[name]
             if known_bad is not None and name in known_bad:
                 bad = known_bad[name]
             else:
-                bad = bool(t.numel()) and not ok(_host(t))
+                bad = bool(t.numel()) and not _REDUCE[rule](_host(t))
             if bad:
-                raise ValueError(f"{name} {text}")
+                raise ValueError(f"{name} {RULE_TEXT[rule]}")
 
 
 def prepare(
     args: Mapping[str, Any],
-    *,
-    positive: tuple[str, ...] = (),
-    nonnegative: tuple[str, ...] = (),
-    finite: tuple[str, ...] = (),
-    validate: bool = True,
+    rules: Mapping[str, int] | None = None,
 ) -> Prepared:
-    """Convert ``args`` to broadcast float tensors on one device and validate them.
+    """Convert ``args`` to broadcast float tensors on one device and, given ``rules``
+    (argument name -> ``formulas`` rule), validate them (see :func:`check`).
 
-    ``positive`` names must be > 0, ``nonnegative`` >= 0, ``finite`` finite; NaN fails all
-    three.  Mismatched shapes raise ``ValueError`` naming the two arguments.
+    Mismatched shapes raise ``ValueError`` naming the two arguments.
     """
     tensors_in = [v for v in args.values() if _is_tensor(v)]
     is_torch = bool(tensors_in)
@@ -229,8 +225,8 @@ def prepare(
                     ) from None
         raise ValueError(f"input shapes cannot be broadcast: {shapes}") from None
 
-    if validate:
-        check(converted, positive=positive, nonnegative=nonnegative, finite=finite)
+    if rules:
+        check(converted, rules)
 
     is_scalar = not is_torch and all(t.dim() == 0 for t in converted.values())
     return Prepared(converted, is_torch, is_scalar, device, dtype, torch.Size(shape))

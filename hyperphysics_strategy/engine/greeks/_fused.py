@@ -1,7 +1,9 @@
 """Fused numba kernel: price and Greeks of BSM / Black-76 options in one pass (CPU, float64).
 
-The numpy (and CPU float64 torch, without autograd) path of ``black_scholes`` runs here: one
-loop over the options computes d1, d2, the discount factors, N(d1), N(d2) and the density
+The fast path of the formulas in ``formulas`` (the reference), kept because it meets the
+``>= 5x`` target of ``benchmarks/bench_risk.py``; tested against the reference on the same
+inputs.  The numpy (and CPU float64 torch, without autograd) path of ``black_scholes`` runs
+here: one loop over the options computes d1, d2, the discount factors, N(d1), N(d2) and the density
 once and writes every output, with no temporaries.  ``greeks_into`` splits the loop over
 a few threads for large inputs (a plain thread pool: the compiled loop releases the GIL).
 
@@ -41,15 +43,18 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic, overload
 
+from .formulas import DOMAIN, FINITE, INV_SQRT_2PI, NONNEGATIVE, POSITIVE
+
 __all__ = ["INPUTS", "N_OUT", "greeks_into", "ncdf", "vexp", "vlog"]
 
-INPUTS = ("spot", "strike", "time_to_expiry", "volatility", "rate", "dividend_yield")
+INPUTS = tuple(name for name, _ in DOMAIN)
 """Bit j of ``greeks_into``'s result: input j held an invalid value (NaN or out of domain)."""
+# the rule of each input (formulas.DOMAIN), frozen into the compiled kernel
+_R_S, _R_K, _R_T, _R_SIG, _R_R, _R_Q = (rule for _, rule in DOMAIN)
 
 N_OUT = 9  # price, delta, gamma, vega, theta, rho, vanna, volga, charm
 PARALLEL_MIN = 1 << 15  # options per thread below which one thread is faster
 
-_INV_SQRT_2PI = 0.3989422804014327
 _INV_SQRT2 = 0.7071067811865476
 _LOG2E = 1.4426950408889634
 _LN2_HI = 0.6931467056274414  # ln 2 with the low 32 mantissa bits zero: k * _LN2_HI is exact
@@ -236,15 +241,25 @@ def _at_impl(a, i):
 
 
 @njit(inline="always", error_model="numpy")
+def _ok(rule, x):
+    """``x`` meets ``rule`` (a ``formulas`` rule constant; the branch folds away)."""
+    if rule == POSITIVE:
+        return x > 0.0
+    if rule == NONNEGATIVE:
+        return x >= 0.0
+    return abs(x) < math.inf if rule == FINITE else False
+
+
+@njit(inline="always", error_model="numpy")
 def _one(out, i, S, K, T, sig, r, q, s, b76, second):
-    # validity (the rules of _backend.check; NaN fails every comparison), one bit per input
+    # validity (formulas.DOMAIN; NaN fails every rule), one bit per input in INPUTS order
     bad = (
-        (0 if S > 0.0 else 1)
-        | (0 if K > 0.0 else 2)
-        | (0 if T >= 0.0 else 4)
-        | (0 if sig > 0.0 else 8)
-        | (0 if abs(r) < math.inf else 16)
-        | (0 if abs(q) < math.inf else 32)
+        (0 if _ok(_R_S, S) else 1)
+        | (0 if _ok(_R_K, K) else 2)
+        | (0 if _ok(_R_T, T) else 4)
+        | (0 if _ok(_R_SIG, sig) else 8)
+        | (0 if _ok(_R_R, r) else 16)
+        | (0 if _ok(_R_Q, q) else 32)
     )
     live = T > 0.0
     Te = T if live else 1.0
@@ -262,7 +277,7 @@ def _one(out, i, S, K, T, sig, r, q, s, b76, second):
     SDqN1 = S * DqN1
     KDrN2 = KDr * N2
     price = s * (SDqN1 - KDrN2)
-    Dq_pdf = Dq * g1 * _INV_SQRT_2PI
+    Dq_pdf = Dq * g1 * INV_SQRT_2PI
     vega = S * Dq_pdf * sqT
     decay = -S * Dq_pdf * sig / (2.0 * sqT)
     theta = decay + r * price if b76 else decay + s * (q * SDqN1 - r * KDrN2)

@@ -43,6 +43,7 @@ from typing import Any
 import torch
 
 from ._backend import Prepared, broadcast_sign, prepare
+from .formulas import FINITE, POSITIVE
 
 __all__ = ["bsm_implied_vol", "black76_implied_vol", "normalised_black"]
 
@@ -165,11 +166,10 @@ def _implied(
     if not black76:
         args["dividend_yield"] = dividend_yield
     try:
-        p = prepare(
-            args,
-            positive=("spot", "strike", "time_to_expiry"),
-            finite=("price", "rate") + (() if black76 else ("dividend_yield",)),
-        )
+        rules = dict.fromkeys(("spot", "strike", "time_to_expiry"), POSITIVE)
+        finite = ("price", "rate") + (() if black76 else ("dividend_yield",))
+        rules.update(dict.fromkeys(finite, FINITE))
+        p = prepare(args, rules)
     except ValueError as exc:
         if spot_name != "spot":
             raise ValueError(str(exc).replace("spot", spot_name)) from None
@@ -183,11 +183,11 @@ def bsm_implied_vol(
     price: Any,
     spot: Any,
     strike: Any,
+    *,
     time_to_expiry: Any,
     rate: Any = 0.0,
     dividend_yield: Any = 0.0,
     option_type: Any = "call",
-    *,
     tol: float = 1e-12,
     max_iter: int = 100,
 ) -> Any:
@@ -215,10 +215,10 @@ def black76_implied_vol(
     price: Any,
     forward: Any,
     strike: Any,
+    *,
     time_to_expiry: Any,
     rate: Any = 0.0,
     option_type: Any = "call",
-    *,
     tol: float = 1e-12,
     max_iter: int = 100,
 ) -> Any:

@@ -1,6 +1,9 @@
 """Order-book features in hyperbolic geometry, bad-book cleaning and order-book history.
 
-Nothing here imports freqtrade. Main entry points:
+Nothing here imports freqtrade. Layout: ``geometry`` (the reference: every formula as a
+pure torch function), ``features`` (``HyperbolicOrderBook``) with its two fast paths
+``_batch`` (vectorised numpy/torch) and ``_single`` (numba), ``cleaning`` (bad-book rules),
+``columns`` (feature names). Main entry points:
 
 - :class:`HyperbolicOrderBook` (``update`` one snapshot -> dict, ``batch`` (T, L, 2) -> DataFrame)
 - :class:`OrderBookRecorder`, :func:`read_orderbooks`, :func:`align_to_candles`,
@@ -11,7 +14,8 @@ Nothing here imports freqtrade. Main entry points:
 """
 
 from .cleaning import REASONS, describe
-from .features import FEATURE_COLUMNS, SCALE_FREE_COLUMNS, HyperbolicOrderBook
+from .columns import FEATURE_COLUMNS, SCALE_FREE_COLUMNS
+from .features import HyperbolicOrderBook
 from .importers import DepthReplay, compare_with_bookticker, load_bitmex_l2, rebuild_binance_depth
 from .recorder import (
     OrderBookRecorder,

@@ -4,7 +4,8 @@
 ``max_levels`` deep, every price and size positive and finite, bids strictly descending and
 asks strictly ascending in log-distance from the mid, best bid below best ask) and computes
 every numeric feature of ``features.FEATURE_COLUMNS[4:]`` in that order, from the same
-formulas (and the same one-pass / second-pass choice for the dispersion) as the batch path;
+formulas (and the same one-pass / second-pass choice for the dispersion) as the batch path
+and the reference functions of ``geometry`` (tests/test_orderbook_geometry.py compares them);
 ``update`` zips the result into its dict.  A book that is not clean returns ``NEEDS_CLEANING``
 and ``update`` runs ``cleaning.clean_side`` first, then this kernel on the cleaned levels.
 
@@ -18,6 +19,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import torch
+
+from .geometry import LOG_CLIP, ONE_PASS_MIN, fit_tol
 
 try:
     from numba import njit
@@ -35,8 +39,10 @@ OVERFLOW = 2  # sizes or prices whose sums overflow float64
 P_INV_DELTA, P_HALF_SQRT_C, P_HMAX, P_LAMBDA_MAX, P_SQRT_C = range(5)
 N_PARAMS = 5
 N_OUT = 34  # len(FEATURE_COLUMNS) - 4 (valid, reason, n_bid, n_ask are set by the caller)
-_LOG_CLIP = 80.0
-_TOL = 1e-12
+# the float64 stability constants of the reference (numba freezes them at compile time)
+_LOG_CLIP = LOG_CLIP
+_TOL = fit_tol(torch.float64)
+_ONE_PASS = ONE_PASS_MIN[torch.float64]
 
 
 @njit(cache=True, error_model="numpy")
@@ -115,7 +121,7 @@ def _side_features(acc, hsh, w, cos, sin, prm, out, o, geo):
     kk = 1.0 / (sc * (1.0 + m0))
     # mean cosh(dist to centroid) = nl -> mean sinh^2(half) = (nl - 1)/2; the one-pass
     # value cancels for tight clusters far from the origin: then take the second pass
-    if nl2m1 > 1e-4 * (1.0 + a0m1) ** 2:
+    if nl2m1 >= _ONE_PASS * (1.0 + a0m1) ** 2:
         ms = 0.5 * nl2m1 / (nl + 1.0)
     else:
         bx, by = sh * ux, sh * uy

@@ -23,56 +23,12 @@ import torch
 
 from hyperphysics_strategy.engine.devices import resolve_device
 
-from . import _single, cleaning
+from . import _batch, _single, cleaning
 from ._backend import NumpyBackend, TorchBackend
-from .hyperbolic import ball_eps, level_angles
-
-DEPTHS = (1, 5, 10)
-
-_SIDE_HYP = (
-    "hdist",
-    "centroid_x",
-    "centroid_y",
-    "dispersion",
-    "rho0",
-    "lambda",
-    "decay_rate",
-    "fit_r2",
-)
-
-FEATURE_COLUMNS: tuple[str, ...] = (
-    "valid",
-    "reason",
-    "n_bid",
-    "n_ask",
-    "mid",
-    "spread",
-    "spread_bps",
-    "microprice",
-    "microprice_bps",
-    *(f"imbalance_{k}" for k in (*DEPTHS, "all")),
-    *(f"bid_depth_{k}" for k in (*DEPTHS, "all")),
-    *(f"ask_depth_{k}" for k in (*DEPTHS, "all")),
-    "centroid_distance",
-    *(f"bid_{n}" for n in _SIDE_HYP),
-    *(f"ask_{n}" for n in _SIDE_HYP),
-)
-"""Column order of ``batch`` and key order of ``update``."""
-assert len(FEATURE_COLUMNS) == 4 + _single.N_OUT
-
-SCALE_FREE_COLUMNS: tuple[str, ...] = tuple(
-    c
-    for c in FEATURE_COLUMNS
-    if c.startswith("imbalance")
-    or c in ("valid", "reason", "n_bid", "n_ask", "mid", "spread", "spread_bps", "microprice")
-    or c == "microprice_bps"
-    or c == "centroid_distance"
-    or any(c.endswith(s) for s in _SIDE_HYP if s != "rho0")
-)
-"""Columns unchanged when every size is multiplied by the same k > 0."""
+from .columns import FEATURE_COLUMNS
+from .geometry import level_angles, level_distance, level_points, radial_cap
 
 _NAN = float("nan")
-_LOG_CLIP = 80.0  # exp(80) ~ 5.5e34 still fits float32
 
 
 def _as_side(x, name: str, single: bool) -> np.ndarray | torch.Tensor:
@@ -126,7 +82,8 @@ class HyperbolicOrderBook:
         ``d = ln(1 + x/delta)`` turns from linear to logarithmic (pick about one tick).
     fan: angular width (radians, < pi) over which the depth ranks of a side are spread.
     lambda_max: cap on the decay length reported when liquidity does not decay.
-    cpu_backend: "numpy", "torch" or "auto" (the faster one measured in the benchmark).
+    cpu_backend: where ``batch`` runs on a CPU device: "numpy" (default; about 8x faster
+        than torch on CPU in ``benchmarks/bench_orderbook.py``) or "torch".
     chunk_rows: rows per batch chunk (None: 4096 on CPU (fits L2), 1,048,576 on a GPU).
     """
 
@@ -139,7 +96,7 @@ class HyperbolicOrderBook:
         scale_bps: float = 1.0,
         fan: float = math.pi / 2,
         lambda_max: float = 1000.0,
-        cpu_backend: str = "auto",
+        cpu_backend: str = "numpy",
         chunk_rows: int | None = None,
     ):
         if not isinstance(max_levels, int | np.integer) or max_levels < 1:
@@ -155,8 +112,8 @@ class HyperbolicOrderBook:
             raise ValueError(f"fan must be in [0, pi), got {fan!r}")
         if not float(lambda_max) > 0:
             raise ValueError(f"lambda_max must be positive, got {lambda_max!r}")
-        if cpu_backend not in ("auto", "numpy", "torch"):
-            raise ValueError(f"cpu_backend must be 'auto', 'numpy' or 'torch', got {cpu_backend!r}")
+        if cpu_backend not in ("numpy", "torch"):
+            raise ValueError(f"cpu_backend must be 'numpy' or 'torch', got {cpu_backend!r}")
         self.device = resolve_device(device)
         self.max_levels = int(max_levels)
         self.dtype = dtype
@@ -166,14 +123,9 @@ class HyperbolicOrderBook:
         self.delta = self.scale_bps * 1e-4
         self.fan = float(fan)
         self.lambda_max = float(lambda_max)
-        self.cpu_backend = "numpy" if cpu_backend == "auto" else cpu_backend
+        self.cpu_backend = cpu_backend
         self.chunk_rows = chunk_rows
         self._phi_ask, self._theta_bid = level_angles(self.max_levels, self.fan)
-        # radial cap: the level's Poincaré norm tanh(h) stays below 1 - eps(dtype)
-        self._hmax = {
-            dt: 0.5 * math.log((2.0 - ball_eps(dt)) / ball_eps(dt))
-            for dt in (torch.float32, torch.float64)
-        }
         self._np64 = NumpyBackend(np.float64)
         # constants and scratch of the single-snapshot kernel
         L = self.max_levels
@@ -186,7 +138,7 @@ class HyperbolicOrderBook:
             )
         )
         self._prm = _single.make_params(
-            1.0 / self.delta, self.sqrt_c, self._hmax[torch.float64], self.lambda_max
+            1.0 / self.delta, self.sqrt_c, radial_cap(torch.float64), self.lambda_max
         )
         self._work = np.empty((4, max(18, L)))
         self._out = np.empty(_single.N_OUT)
@@ -291,11 +243,11 @@ class HyperbolicOrderBook:
         reason = np.empty(T, dtype=np.int64)
         nbid = np.empty(T, dtype=np.int64)
         nask = np.empty(T, dtype=np.int64)
-        consts = self._batch_consts(xp)
+        consts = _batch.batch_consts(xp, self)
         with np.errstate(all="ignore"):
             for s in range(0, T, chunk):
                 e = min(T, s + chunk)
-                res = self._batch_chunk(xp, consts, b[s:e], a[s:e])
+                res = _batch.batch_chunk(xp, consts, b[s:e], a[s:e])
                 valid[s:e] = xp.to_numpy(res.pop("valid"))
                 reason[s:e] = xp.to_numpy(res.pop("reason"))
                 nbid[s:e] = xp.to_numpy(res.pop("n_bid"))
@@ -309,190 +261,6 @@ class HyperbolicOrderBook:
                 raise ValueError(f"source: expected shape ({T},), got {src.shape}")
             cols["source"] = src.astype(np.int8)
         return pd.DataFrame(cols, index=index, copy=False)
-
-    def _batch_consts(self, xp):
-        L = self.max_levels
-        trig_a = np.stack((np.cos(self._phi_ask), np.sin(self._phi_ask)), axis=1)
-        trig_b = np.stack((np.cos(self._theta_bid), np.sin(self._theta_bid)), axis=1)
-        return {
-            "trig_b": xp.const(trig_b),
-            "trig_a": xp.const(trig_a),
-            "cos_b": xp.const(trig_b[:, 0]),
-            "sin_b": xp.const(trig_b[:, 1]),
-            "cos_a": xp.const(trig_a[:, 0]),
-            "sin_a": xp.const(trig_a[:, 1]),
-            "L": L,
-            "hmax": self._hmax[self.dtype],
-            "umax": math.exp(2.0 * self._hmax[self.dtype] / self.sqrt_c),
-            "depth_mat": xp.const(np.arange(L)[:, None] < np.array([*DEPTHS, L])[None, :]),
-            "tol": 64 * float(torch.finfo(self.dtype).eps),
-            # one-pass dispersion kept where its relative error (~eps (1+a0m1)^2 / nl2m1)
-            # stays below ~1e-5 (float32) / 1e-10 (float64)
-            "one_pass": 1e-2 if self.dtype == torch.float32 else 1e-5,
-        }
-
-    def _batch_chunk(self, xp, k, b, a) -> dict:
-        L = k["L"]
-        bp, bq, nb, fb, ok_b = cleaning.clean_side(
-            xp, xp.asarray(b[..., 0]), xp.asarray(b[..., 1]), True, L
-        )
-        ap, aq, na, fa, ok_a = cleaning.clean_side(
-            xp, xp.asarray(a[..., 0]), xp.asarray(a[..., 1]), False, L
-        )
-        reason = fb | fa
-        reason = reason | xp.to_int(nb == 0) * cleaning.EMPTY_BID
-        reason = reason | xp.to_int(na == 0) * cleaning.EMPTY_ASK
-        bb, ba = bp[:, 0], ap[:, 0]
-        crossed = ~(bb < ba) & (nb > 0) & (na > 0)
-        reason = reason | xp.to_int(crossed) * cleaning.CROSSED
-        valid = (reason & cleaning.INVALID_MASK) == 0
-        mid = (bb + ba) * 0.5
-        spread = ba - bb
-        qb1, qa1 = bq[:, 0], aq[:, 0]
-        micro = (bb * qa1 + ba * qb1) / (qb1 + qa1)
-        # disk origin: the log (geometric) mid; levels enter through p / gmid (no cancellation)
-        inv_gmid = xp.reciprocal(xp.sqrt(bb * ba))[:, None]
-        res = {
-            "valid": valid,
-            "reason": reason,
-            "n_bid": nb,
-            "n_ask": na,
-            "mid": mid,
-            "spread": spread,
-            "spread_bps": spread / mid * 1e4,
-            "microprice": micro,
-            "microprice_bps": (micro - mid) / mid * 1e4,
-        }
-        # cumulative depth within 1, 5, 10 and all levels: one small matmul per side
-        dep_b = bq @ k["depth_mat"][: bq.shape[1]]
-        dep_a = aq @ k["depth_mat"][: aq.shape[1]]
-        depth_b = [dep_b[:, j] for j in range(4)]
-        depth_a = [dep_a[:, j] for j in range(4)]
-        for name, x, z in zip((*DEPTHS, "all"), depth_b, depth_a, strict=True):
-            res[f"imbalance_{name}"] = (x - z) / (x + z)
-        for name, x in zip((*DEPTHS, "all"), depth_b, strict=True):
-            res[f"bid_depth_{name}"] = x
-        for name, x in zip((*DEPTHS, "all"), depth_a, strict=True):
-            res[f"ask_depth_{name}"] = x
-        side_b = self._side_batch(xp, k, bp, bq, depth_b[-1], inv_gmid, True, ok_b)
-        side_a = self._side_batch(xp, k, ap, aq, depth_a[-1], inv_gmid, False, ok_a)
-        sc = self.sqrt_c
-        vx = side_b["sh"] * side_a["ch"] * side_b["ux"] - side_b["ch"] * side_a["sh"] * side_a["ux"]
-        vy = side_b["sh"] * side_a["ch"] * side_b["uy"] - side_b["ch"] * side_a["sh"] * side_a["uy"]
-        res["centroid_distance"] = xp.asinh(xp.sqrt(vx * vx + vy * vy)) * (2.0 / sc)
-        for prefix, side in (("bid", side_b), ("ask", side_a)):
-            for name in _SIDE_HYP:
-                res[f"{prefix}_{name}"] = side[name]
-        if not bool(valid.all()):
-            nan = float("nan")
-            for name in FEATURE_COLUMNS[4:]:
-                res[name] = xp.where(valid, res[name], nan)
-        return res
-
-    def _side_batch(self, xp, k, P, w, W, inv_gmid, is_bid: bool, all_ok: bool) -> dict:
-        """Per-side hyperbolic features of a chunk: P, w (T, L) cleaned prices and sizes."""
-        sc = self.sqrt_c
-        n = P.shape[1]
-        cos = k["cos_b" if is_bid else "cos_a"][:n]
-        sin = k["sin_b" if is_bid else "sin_a"][:n]
-        trig = k["trig_b" if is_bid else "trig_a"][:n]
-        # radial coordinate h = sqrt(c) d / 2 with d = ln(1 + |ln(p/gmid)| / delta)
-        h = P * inv_gmid
-        h = xp.log_(h)
-        h *= (-1.0 if is_bid else 1.0) / self.delta
-        h += 1.0
-        if sc == 1.0:  # e^h = sqrt(1 + x/delta): cheaper than exp
-            h = xp.clamp_max_(h, k["umax"])
-            e = xp.sqrt(h)
-            h = xp.log_(h)
-            h *= 0.5
-        else:
-            h = xp.log_(h)
-            h *= 0.5 * sc
-            h = xp.clamp_max_(h, k["hmax"])
-            e = xp.exp_(h * 1.0)
-        ei = xp.reciprocal(e)
-        S = e - ei  # 2 sinh h
-        C = ei
-        C += e  # 2 cosh h
-        Sw = S * w
-        a0m1 = xp.rowdot(Sw, S) * 0.5 / W  # mean (cosh a - 1) = mean 2 sinh^2 h
-        Sw *= C  # w 2 sinh(a)
-        axy = (Sw @ trig) * 0.5
-        ax = axy[:, 0] / W
-        ay = axy[:, 1] / W
-        nl2m1 = xp.clamp_min(a0m1 * (a0m1 + 2.0) - (ax * ax + ay * ay), 0.0)
-        nl = xp.sqrt(nl2m1 + 1.0)
-        m0 = (a0m1 + 1.0) / nl
-        mx, my = ax / nl, ay / nl
-        msp = xp.sqrt(mx * mx + my * my)
-        ch = xp.sqrt((m0 + 1.0) * 0.5)
-        sh = msp / (ch * 2.0)
-        safe = xp.where(msp > 0, msp, 1.0)
-        ux = xp.where(msp > 0, mx / safe, 1.0)
-        uy = xp.where(msp > 0, my / safe, 0.0)
-        kk = 1.0 / (sc * (m0 + 1.0))
-        # dispersion: one pass (mean sinh^2(d_i/2) = (nl - 1)/2) where it is well conditioned,
-        # the arsinh-form second pass on the rows where it would cancel
-        ms = nl2m1 * 0.5 / (nl + 1.0)
-        risky = nl2m1 < k["one_pass"] * (a0m1 + 1.0) * (a0m1 + 1.0)
-        if bool(risky.any()):
-            r = xp.nonzero(risky)
-            Sr, Cr, wr = S[r], C[r], w[r]
-            vx = Sr * cos
-            vx *= ch[r][:, None]
-            vx -= Cr * (sh * ux)[r][:, None]
-            vy = Sr * sin
-            vy *= ch[r][:, None]
-            vy -= Cr * (sh * uy)[r][:, None]
-            vx *= vx
-            vy *= vy
-            vx += vy
-            ms[r] = xp.rowdot(vx, wr) * 0.25 / W[r]
-        disp = xp.asinh(xp.sqrt(ms)) * (2.0 / sc)
-        # weighted log-linear least squares, centred on the best level for precision
-        h0 = h[:, :1]
-        hc = h - h0
-        y = xp.log(w) if all_ok else xp.log(xp.where(w > 0, w, 1.0))
-        y0 = y[:, :1] * 1.0  # a copy: y is shifted in place next
-        y -= y0
-        wh = w * hc
-        swh = xp.rowsum(wh)
-        swhh = xp.rowdot(wh, hc)
-        swy = xp.rowdot(w, y)
-        swyy = xp.rowdot(w * y, y)
-        swhy = xp.rowdot(wh, y)
-        hbar, ybar = swh / W, swy / W
-        sxx = swhh - swh * hbar
-        syy = swyy - swy * ybar
-        sxy = swhy - swh * ybar
-        tol = k["tol"]
-        fit = sxx > tol * swhh
-        beta = xp.where(fit, sxy / xp.where(fit, sxx, 1.0), 0.0)
-        flat_y = syy <= tol * swyy
-        r2 = xp.where(
-            fit,
-            xp.where(flat_y, 1.0, xp.clamp_max(sxy * sxy / xp.where(fit, sxx * syy, 1.0), 1.0)),
-            0.0,
-        )
-        lrho0 = y0[:, 0] + ybar - beta * (h0[:, 0] + hbar)
-        lrho0 = xp.clamp_max(xp.clamp_min(lrho0, -_LOG_CLIP), _LOG_CLIP)
-        rate = beta * (-0.5 * sc)
-        lam = 1.0 / xp.clamp_min(rate, 1.0 / self.lambda_max)
-        return {
-            "hdist": xp.asinh(sh) * (2.0 / sc),
-            "centroid_x": mx * kk,
-            "centroid_y": my * kk,
-            "dispersion": disp,
-            "rho0": xp.exp_(lrho0),
-            "lambda": lam,
-            "decay_rate": rate,
-            "fit_r2": r2,
-            "sh": sh,
-            "ch": ch,
-            "ux": ux,
-            "uy": uy,
-        }
 
     # ------------------------------------------------------------------ introspection
     def embed(self, bids, asks):
@@ -512,13 +280,9 @@ class HyperbolicOrderBook:
         ap, aq, _, _, _ = cleaning.clean_side(
             xp, np.asarray(a[..., 0]), np.asarray(a[..., 1]), False, L
         )
-        mid = np.sqrt(bp[:, :1] * ap[:, :1])
+        mid = torch.from_numpy(np.sqrt(bp[:, :1] * ap[:, :1]))
         for P, Q, theta in ((bp, bq, self._theta_bid), (ap, aq, self._phi_ask)):
-            with np.errstate(all="ignore"):
-                d = np.log1p(np.abs(np.log(P / mid)) / self.delta)
-            hh = np.minimum(0.5 * self.sqrt_c * d, self._hmax[torch.float64])
-            r = np.tanh(hh) / self.sqrt_c
-            th = theta[: P.shape[1]]
-            xy = np.stack((r * np.cos(th), r * np.sin(th)), axis=-1)
-            out += [torch.from_numpy(xy), torch.from_numpy(Q)]
+            d = level_distance(torch.from_numpy(P), mid, self.delta)
+            angle = torch.from_numpy(theta[: P.shape[1]])
+            out += [level_points(d, angle, self.curvature), torch.from_numpy(Q)]
         return tuple(out)

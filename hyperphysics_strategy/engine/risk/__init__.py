@@ -2,7 +2,10 @@
 VaR backtests (Kupiec, Christoffersen) and ``GPURiskEngine``.
 
 VaR and ES are positive loss numbers (fractions of position value) computed from
-per-period returns (gains positive).  See ``docs/risk.md``.
+per-period returns (gains positive).  Layout: ``var`` (the reference: empirical quantile,
+parametric forms, formulas and examples), ``monte_carlo``, ``rolling`` (the same
+estimators over every trailing window), ``backtest``, ``engine`` (``GPURiskEngine``).
+See ``docs/risk.md``.
 """
 
 from .backtest import (
@@ -14,16 +17,9 @@ from .backtest import (
     kupiec_pof,
 )
 from .engine import METHODS, GPURiskEngine
+from .monte_carlo import MonteCarloDraws, ewma_volatility, mc_var_es
 from .rolling import rolling_historical, rolling_monte_carlo, rolling_parametric
-from .var import (
-    MonteCarloDraws,
-    ewma_volatility,
-    historical_var_es,
-    mc_var_es,
-    parametric_var_es,
-    sample_moments,
-    tail_count,
-)
+from .var import historical_var_es, parametric_var_es, sample_moments, tail_count
 
 __all__ = [
     "METHODS",

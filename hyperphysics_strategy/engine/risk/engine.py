@@ -22,17 +22,15 @@ import numpy as np
 import torch
 
 from ..devices import resolve_device
-from ..greeks import black76_greeks, bsm_greeks
-from ..greeks.black_scholes import _ALL
+from ..greeks import ALL_GREEKS, black76_greeks, bsm_greeks, theta_per_day, vega_per_vol_point
 from . import backtest as bt
+from .monte_carlo import MonteCarloDraws, mc_var_es
 from .rolling import rolling_historical, rolling_monte_carlo, rolling_parametric
 from .var import (
     MONTE_CARLO,
     PARAMETRIC,
-    MonteCarloDraws,
     check_levels,
     historical_var_es,
-    mc_var_es,
     parametric_var_es,
     tail_count,
 )
@@ -295,51 +293,56 @@ class GPURiskEngine:
         self,
         spot: Any,
         strike: Any,
-        volatility: Any,
-        time_to_expiry: Any,
-        risk_free_rate: Any = 0.0,
-        option_type: Any = "call",
         *,
+        time_to_expiry: Any,
+        volatility: Any,
+        risk_free_rate: Any = 0.0,
         dividend_yield: Any = 0.0,
+        option_type: Any = "call",
         model: str = "bsm",
         second_order: bool = False,
     ) -> dict[str, Any]:
-        """Batched price and Greeks on the engine's device.
+        """Batched price and Greeks on the engine's device (``bsm_greeks`` / ``black76_greeks``).
 
-        ``model="bsm"`` (``spot``, continuous ``dividend_yield``) or ``"black76"`` (``spot``
-        is the forward).  numpy in -> numpy out, torch in -> torch out.  Units: vega per
-        1.00 vol, theta per year.
+        Everything after ``strike`` is keyword-only, so ``time_to_expiry`` and
+        ``volatility`` cannot be swapped.  ``model="bsm"`` (``spot``, continuous
+        ``dividend_yield``) or ``"black76"`` (``spot`` is the forward).  numpy in -> numpy
+        out, torch in -> torch out.  Units: vega per 1.00 vol, theta per year.
         """
-        args = [spot, strike, volatility, time_to_expiry, risk_free_rate, dividend_yield]
-        is_torch = any(isinstance(a, torch.Tensor) for a in args)
-        if not is_torch and self.device.type != "cpu":
-            conv = []
-            for name, a in zip(
-                ("spot", "strike", "volatility", "time_to_expiry", "risk_free_rate", "div"),
-                args,
-                strict=True,
-            ):
-                try:
-                    arr = np.asarray(a, dtype=np.float64)
-                except (TypeError, ValueError) as exc:
-                    raise ValueError(f"{name} must be numeric") from exc
-                conv.append(torch.as_tensor(arr, dtype=self.dtype, device=self.device))
-            args = conv
-        s, k, v, t, r, q = args
-        if model == "bsm":
-            out = bsm_greeks(s, k, t, v, r, q, option_type, second_order=second_order)
-        elif model == "black76":
-            out = black76_greeks(s, k, t, v, r, option_type, second_order=second_order)
-        else:
+        if model not in ("bsm", "black76"):
             raise ValueError("model must be 'bsm' or 'black76'")
-        if not is_torch and self.device.type != "cpu":
+        args = {
+            "spot": spot,
+            "strike": strike,
+            "time_to_expiry": time_to_expiry,
+            "volatility": volatility,
+            "rate": risk_free_rate,
+        }
+        if model == "bsm":
+            args["dividend_yield"] = dividend_yield
+        on_device = self.device.type != "cpu" and not any(
+            isinstance(a, torch.Tensor) for a in args.values()
+        )
+        if on_device:  # numpy in: compute on the engine's device, numpy out
+            args = {name: self._tensor(name, a) for name, a in args.items()}
+        fn = bsm_greeks if model == "bsm" else black76_greeks
+        out = fn(**args, option_type=option_type, second_order=second_order)
+        if on_device:
             out = {key: val.cpu().numpy() for key, val in out.items()}
         return out
+
+    def _tensor(self, name: str, value: Any) -> torch.Tensor:
+        try:
+            arr = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{name} must be numeric") from exc
+        return torch.as_tensor(arr, dtype=self.dtype, device=self.device)
 
     def calculate_greeks(
         self,
         spot: float,
         strike: float,
+        *,
         volatility: float,
         time_to_expiry: float,
         risk_free_rate: float = 0.0,
@@ -350,8 +353,9 @@ class GPURiskEngine:
 
         Keys: ``price, delta, gamma, vega, theta, rho, vanna, volga, charm`` (vega per
         1.00 vol, theta and charm per year, rho per 1.00 rate) plus
-        ``vega_per_vol_point`` and ``theta_per_day`` (365 days).  Computed on the CPU: a
-        single option is not worth a device launch.
+        ``vega_per_vol_point`` and ``theta_per_day`` (365 days), converted by the helpers
+        of the same names.  Computed on the CPU: a single option is not worth a device
+        launch.
         """
         for name, value in (
             ("spot", spot),
@@ -364,14 +368,14 @@ class GPURiskEngine:
         out = bsm_greeks(
             spot,
             strike,
-            time_to_expiry,
-            volatility,
-            risk_free_rate,
-            dividend_yield,
-            option_type,
+            time_to_expiry=time_to_expiry,
+            volatility=volatility,
+            rate=risk_free_rate,
+            dividend_yield=dividend_yield,
+            option_type=option_type,
             second_order=True,
         )
-        res = {k: float(out[k]) for k in _ALL}
-        res["vega_per_vol_point"] = res["vega"] / 100.0
-        res["theta_per_day"] = res["theta"] / 365.0
+        res = {k: float(out[k]) for k in ALL_GREEKS}
+        res["vega_per_vol_point"] = vega_per_vol_point(res["vega"])
+        res["theta_per_day"] = theta_per_day(res["theta"])
         return res

@@ -25,17 +25,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 
-from .var import (
-    Moments,
-    MonteCarloDraws,
-    _es_from_top,
-    mc_var_es,
-    parametric_from_moments,
-    tail_count,
-)
+from .monte_carlo import MonteCarloDraws, mc_var_es
+from .var import Moments, _es_from_top, parametric_from_moments, tail_count
 
 __all__ = [
     "rolling_top_losses",
@@ -183,17 +176,3 @@ def rolling_monte_carlo(
     dummy = torch.empty(mom.mean.shape + (1,), dtype=returns.dtype, device=returns.device)
     var, es = mc_var_es(dummy, levels, draws, n_paths, distribution, df=df, moments=mom)
     return _pad_warmup(var, window), _pad_warmup(es, window)
-
-
-def _naive_rolling_reference(returns: np.ndarray, window: int, levels: Sequence[float]):
-    """Plain loop reference (tests only)."""
-    n = len(returns)
-    out_v = np.full((n, len(levels)), np.nan)
-    out_e = np.full((n, len(levels)), np.nan)
-    for t in range(window - 1, n):
-        losses = np.sort(-returns[t - window + 1 : t + 1])[::-1]
-        for j, c in enumerate(levels):
-            m = tail_count(window, c)
-            out_v[t, j] = losses[m - 1]
-            out_e[t, j] = losses[:m].mean()
-    return out_v, out_e

@@ -1,19 +1,54 @@
-"""Poincaré-disk geometry used by the order-book features (torch and numpy).
+"""Reference implementation of the order-book geometry: pure functions on torch tensors.
 
-Conventions follow the Poincaré ball of curvature ``-c`` (``c > 0``): the ball has
-Euclidean radius ``1/sqrt(c)`` and
+Every formula of the order-book features is written here once, readably; the two fast
+paths (``_batch``: the vectorised numpy/torch kernel of ``HyperbolicOrderBook.batch``;
+``_single``: the numba pass of ``update``) compute the same quantities from running sums
+and are tested against these functions on the same books
+(``tests/test_orderbook_geometry.py``).  Stability constants are named once, here.
 
-    d(x, y) = (2/sqrt(c)) * asinh( sqrt(c)|x - y| / sqrt((1 - c|x|^2)(1 - c|y|^2)) )
+Poincaré ball of curvature ``-c`` (``c > 0``), Euclidean radius ``1/sqrt(c)``
+(Cannon, Floyd, Kenyon & Parry, *Hyperbolic Geometry*, 1997; Ganea, Bécigneul & Hofmann,
+*Hyperbolic Neural Networks*, NeurIPS 2018, for the curvature-``c`` forms)::
+
+    d(x, y) = (2/sqrt(c)) asinh( sqrt(c)|x - y| / sqrt((1 - c|x|^2)(1 - c|y|^2)) )
 
 (the arsinh form, which keeps its precision for nearby points where the usual
-``acosh(1 + ...)`` form cancels). Norms are clamped to ``(1 - eps)/sqrt(c)`` with ``eps``
-chosen per dtype (:func:`ball_eps`), so every finite input gives a finite distance.
+``acosh(1 + ...)`` form cancels).  Norms are clamped to ``(1 - eps)/sqrt(c)`` with ``eps``
+per dtype (:func:`ball_eps`), so every finite input gives a finite distance.
 
 A point at hyperbolic distance ``d`` from the origin in direction ``u`` has Poincaré
 coordinates ``tanh(sqrt(c) d / 2) / sqrt(c) * u``; its Lorentz (hyperboloid) lift is
-``(cosh(sqrt(c) d), sinh(sqrt(c) d) u)``. The Einstein midpoint of weighted points (the
-Klein-model barycenter with Lorentz factors) equals the normalised weighted mean of those
-lifts, which is what :func:`einstein_midpoint` computes, in closed form.
+``(cosh(sqrt(c) d), sinh(sqrt(c) d) u)``.  The Einstein midpoint of weighted points (the
+Klein-model barycenter with Lorentz factors; Ungar, *A Gyrovector Space Approach to
+Hyperbolic Geometry*, 2008) equals the normalised weighted mean of those lifts
+(Law, Liao, Snell & Zemel, *Lorentzian Distance Learning*, ICML 2019), which is what
+:func:`einstein_midpoint` computes, in closed form.
+
+Order-book embedding (docs/orderbook.md): with ``m`` the log (geometric) mid, a level at
+price ``p`` lies at distance ``d = ln(1 + |ln(p) - m| / delta)`` (:func:`level_distance`),
+at angle ``phi_k`` (asks) or ``pi - phi_k`` (bids) by depth rank (:func:`level_angles`).
+Per side the features are the size-weighted Einstein midpoint, its distance from the
+origin, the Lorentzian dispersion around it (:func:`lorentz_dispersion`) and the
+weighted least-squares fit ``ln size = ln rho0 - d / lambda`` (:func:`decay_fit`).
+
+Examples
+--------
+>>> import torch
+>>> x = torch.tensor([0.5, 0.0], dtype=torch.float64)
+>>> round(dist0(x).item(), 6)  # 2 atanh(0.5) = ln 3
+1.098612
+>>> round(poincare_dist(x, -x).item(), 6)  # through the origin: twice that
+2.197225
+>>> level_angles(3, fan=math.pi / 2)[0].round(4)  # ask angles, best first
+array([-0.7854,  0.    ,  0.7854])
+>>> p, mid = torch.tensor([100.02], dtype=torch.float64), torch.tensor([100.0], dtype=torch.float64)
+>>> round(level_distance(p, mid, delta=1e-4).item(), 4)  # 2 bp away, delta 1 bp: ~ln(1 + 2)
+1.0985
+>>> rho0, lam, rate, r2 = decay_fit(
+...     torch.tensor([[0.0, 1.0, 2.0]], dtype=torch.float64),
+...     torch.tensor([[8.0, 4.0, 2.0]], dtype=torch.float64))
+>>> round(rate.item(), 4), round(lam.item(), 4), round(rho0.item(), 4), r2.item()
+(0.6931, 1.4427, 8.0, 1.0)
 """
 
 from __future__ import annotations
@@ -31,6 +66,19 @@ _EPS = {
 }
 _NP_EPS = {np.dtype(np.float16): 1e-3, np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
 
+LOG_CLIP = 80.0
+"""|ln rho0| is clipped here: exp(80) ~ 5.5e34 still fits float32."""
+
+ONE_PASS_MIN = {torch.float32: 1e-2, torch.float64: 1e-5}
+"""The fast paths take the dispersion from the running sums (one pass) where
+``(n_L^2 - 1) >= ONE_PASS_MIN (1 + a0m1)^2`` (relative error ~eps (1+a0m1)^2 / (n_L^2 - 1),
+below ~1e-5 in float32 and ~1e-10 in float64) and the arsinh form otherwise."""
+
+
+def fit_tol(dtype: torch.dtype) -> float:
+    """Relative tolerance below which a weighted variance counts as zero (64 eps)."""
+    return 64.0 * float(torch.finfo(dtype).eps)
+
 
 def ball_eps(dtype: torch.dtype | np.dtype | type) -> float:
     """Boundary margin for ``dtype``: norms are clamped to ``(1 - eps)/sqrt(c)``.
@@ -46,6 +94,12 @@ def ball_eps(dtype: torch.dtype | np.dtype | type) -> float:
     if dt not in _NP_EPS:
         raise ValueError(f"unsupported dtype for hyperbolic geometry: {dt}")
     return _NP_EPS[dt]
+
+
+def radial_cap(dtype: torch.dtype | np.dtype | type) -> float:
+    """Largest half-radius ``h = sqrt(c) d / 2`` kept: ``atanh(1 - eps)``, so tanh(h) < 1."""
+    eps = ball_eps(dtype)
+    return 0.5 * math.log((2.0 - eps) / eps)
 
 
 def max_radius(dtype: torch.dtype | np.dtype | type, curvature: float = 1.0) -> float:
@@ -164,3 +218,56 @@ def lorentz_dispersion(
     s = sc * torch.linalg.vector_norm(x - m, dim=-1) / den  # sinh(sqrt(c) d_i / 2)
     ms = (weights * s * s).sum(-1) / weights.sum(-1)
     return (2.0 / sc) * torch.asinh(torch.sqrt(ms))
+
+
+def level_distance(price: torch.Tensor, mid: torch.Tensor, delta: float) -> torch.Tensor:
+    """Hyperbolic distance of price levels from the mid: ``ln(1 + |ln(price/mid)| / delta)``.
+
+    ``mid`` broadcasts against ``price`` (e.g. (T, 1) against (T, L)); ``delta`` is the
+    log-distance (``scale_bps * 1e-4``) where the map turns from linear to logarithmic.
+    """
+    return torch.log1p(torch.abs(torch.log(price / mid)) / delta)
+
+
+def level_points(
+    distance: torch.Tensor, angle: torch.Tensor, curvature: float = 1.0
+) -> torch.Tensor:
+    """Poincaré coordinates (..., 2) of levels at ``distance`` (clamped at the dtype's
+    :func:`radial_cap`) in direction ``angle``: ``tanh(sqrt(c) d / 2) / sqrt(c) (cos, sin)``."""
+    c = _check_c(curvature)
+    sc = math.sqrt(c)
+    h = torch.clamp(0.5 * sc * distance, max=radial_cap(distance.dtype))
+    r = torch.tanh(h) / sc
+    return torch.stack((r * torch.cos(angle), r * torch.sin(angle)), dim=-1)
+
+
+def decay_fit(
+    distance: torch.Tensor, size: torch.Tensor, lambda_max: float = 1000.0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Liquidity decay ``size ~ rho0 exp(-d / lambda)`` fitted along the last dim.
+
+    Weighted least squares of ``y = ln size`` on ``d`` with the sizes as weights:
+    ``rate = -S_dy / S_dd`` (``S`` the weighted central second moments), ``lambda =
+    1 / max(rate, 1 / lambda_max)``, ``ln rho0 = ybar + rate dbar`` clipped to
+    ``[-LOG_CLIP, LOG_CLIP]`` and ``r2 = S_dy^2 / (S_dd S_yy)`` (1 when every size is
+    equal). A side whose levels all lie at one distance (``S_dd`` zero within
+    :func:`fit_tol`) gives ``rate = 0``, ``r2 = 0``. Returns ``(rho0, lambda, rate, r2)``.
+    """
+    tol = fit_tol(distance.dtype)
+    w = size
+    W = w.sum(-1, keepdim=True)
+    y = torch.log(size)
+    dbar = (w * distance).sum(-1, keepdim=True) / W
+    ybar = (w * y).sum(-1, keepdim=True) / W
+    dc, yc = distance - dbar, y - ybar
+    sxx = (w * dc * dc).sum(-1)
+    syy = (w * yc * yc).sum(-1)
+    sxy = (w * dc * yc).sum(-1)
+    fit = sxx > tol * (w * distance * distance).sum(-1)
+    rate = torch.where(fit, -sxy / torch.where(fit, sxx, 1.0), 0.0)
+    flat = syy <= tol * (w * y * y).sum(-1)
+    r2 = torch.where(flat, 1.0, torch.clamp(sxy * sxy / (sxx * syy), max=1.0))
+    r2 = torch.where(fit, r2, 0.0)
+    lrho0 = torch.clamp(ybar[..., 0] + rate * dbar[..., 0], -LOG_CLIP, LOG_CLIP)
+    lam = 1.0 / torch.clamp(rate, min=1.0 / lambda_max)
+    return torch.exp(lrho0), lam, rate, r2
