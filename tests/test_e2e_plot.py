@@ -1,8 +1,9 @@
 """`hyperphysics demo` ends with freqtrade's `plot-dataframe` chart of the strategy's plot_config.
 
 The demo command itself, over a short window of one pair with a small model (an extra
-``-c`` file): it backtests (FreqAI saves each window's predictions), then plots the same
-timerange with the backtest's trades, and prints the chart's path.
+``-c`` file): it backtests (FreqAI saves each window's predictions), prints the count of
+exits at each barrier (counted from a fabricated export in test_demo_exits.py), then
+plots the same timerange with the backtest's trades, and prints the chart's path.
 """
 
 from __future__ import annotations
@@ -44,6 +45,17 @@ def test_demo_writes_the_plot_dataframe_chart_and_prints_its_path(tmp_path):
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     for log in ("demo-backtest.log", "demo-plot.log"):
         assert_clean_log((userdir / "logs" / log).read_text())
+    # after freqtrade's tables: the exits at each barrier, then what the numbers are not
+    counts = re.search(
+        r"^barrier exits: take_profit (\d+), lower_barrier (\d+), es_stop (\d+), "
+        r"time_barrier (\d+), other (\d+)$",
+        done.stdout,
+        re.M,
+    )
+    assert counts, done.stdout[-3000:]
+    trades = re.search(r"Exits at each barrier \((\d+) trades\)", done.stdout)
+    assert trades and sum(map(int, counts.groups())) == int(trades.group(1))
+    assert "Not evidence of edge" in done.stdout and "docs/results.md" in done.stdout
     printed = re.search(r"^chart of BTC/USDT \(open it in a browser\): (\S+)$", done.stdout, re.M)
     assert printed, done.stdout[-2000:]
     page = userdir / "plot" / "freqtrade-plot-BTC_USDT-5m.html"

@@ -1,5 +1,5 @@
 """``hyperphysics demo``: backtest the strategy and ensemble on the bundled data, offline,
-then chart one pair with freqtrade's ``plot-dataframe``."""
+count the exits at each barrier, then chart one pair with freqtrade's ``plot-dataframe``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from hyperphysics_strategy.demo import DEMO_PAIRS, DEMO_TIMERANGE
+from hyperphysics_strategy.demo import DEMO_BACKTEST_PAIRS, DEMO_PAIRS, DEMO_TIMERANGE
 
 from .app import app, config_option, console
 
@@ -58,13 +58,45 @@ def plot_dataframe(
         return rc, None
 
 
+NOT_EVIDENCE = (
+    "Not evidence of edge. Each FreqAI window is predicted by a model trained only on the "
+    "days before it (out of sample for the model), but the strategy's defaults were chosen "
+    "by a walk-forward on the data before 2021-04-01 (a window before that date is in sample "
+    "for them), and the demo's default window was picked because the strategy trades there; "
+    "it is out of sample for nothing else. The out-of-sample evaluation, which finds no "
+    "edge after fees, is in docs/results.md."
+)
+
+
+def print_exits(results_dir: Path) -> None:
+    """Print the backtest's trades per barrier (``barrier_exits``): a table, then one line."""
+    from rich.table import Table
+
+    from .barrier_exits import exit_summary, load_backtest_exits
+
+    trades, kinds = load_backtest_exits(results_dir)
+    summary = exit_summary(trades, kinds)
+    table = Table(title=f"Exits at each barrier ({len(trades)} trades)")
+    table.add_column("exit", no_wrap=True)
+    table.add_column("trades", justify="right")
+    table.add_column("mean profit %", justify="right")
+    table.add_column("freqtrade exit reasons")
+    for row in summary.itertuples():
+        mean = "-" if row.trades == 0 else f"{row.mean_profit_pct:+.2f}"
+        table.add_row(row.exit, str(row.trades), mean, row.reasons)
+    console.print(table)
+    counts = ", ".join(f"{row.kind} {row.trades}" for row in summary.itertuples())
+    console.print(f"barrier exits: {counts}", soft_wrap=True)
+
+
 @app.command("demo", short_help="Backtest the strategy on the bundled candles, offline; chart it.")
 def demo(
     userdir: Path = typer.Option(Path("user_data"), help="freqtrade user data directory"),
     timerange: str = typer.Option(DEMO_TIMERANGE, help="backtest timerange (YYYYMMDD-YYYYMMDD)"),
     freqaimodel: str = typer.Option("HyperPhysicsEnsemble", help="FreqAI model class"),
     pairs: str = typer.Option(
-        ",".join(DEMO_PAIRS), help="comma-separated pairs to backtest, from the bundled data"
+        ",".join(DEMO_BACKTEST_PAIRS),
+        help=f"comma-separated pairs to backtest, from the bundled data ({', '.join(DEMO_PAIRS)})",
     ),
     plot_pair: str | None = typer.Option(
         None, help="pair to chart with plot-dataframe (default: the first pair)"
@@ -74,9 +106,11 @@ def demo(
     ),
 ) -> None:
     """Start the exchange simulator, run `freqtrade backtesting` with HyperPhysicsStrategy
-    and the FreqAI ensemble over the bundled candles, print freqtrade's tables, then write
-    freqtrade's `plot-dataframe` chart of one pair (the strategy's plot_config: VaR bands,
-    class probabilities, order-book panel, the backtest's trades) and print its path."""
+    and the FreqAI ensemble over the bundled candles, print freqtrade's tables and the
+    count of exits at each barrier, then write freqtrade's `plot-dataframe` chart of one
+    pair (the strategy's plot_config: VaR bands, class probabilities, order-book panel,
+    the backtest's trades) and print its path."""
+    from hyperphysics_strategy.demo import demo_config_path
     from hyperphysics_strategy.exchange import ExchangeSimulator
     from hyperphysics_strategy.runner import (
         config_paths,
@@ -103,14 +137,18 @@ def demo(
     with ExchangeSimulator(datadir, mode="historical") as sim:
         write_simulator_config(userdir, sim, chosen)
         console.print(f"exchange simulator listening on {sim.url}")
-        configs = config_paths(userdir, *(p.resolve() for p in config or []))
+        extra = (p.resolve() for p in config or [])
+        configs = config_paths(userdir, demo_config_path(), *extra)
+        # "signals" exports the trades and their signal candles (barrier_exits reads both)
         cmd = freqtrade_command(
-            "backtesting", userdir, configs, *common, "--cache", "none", "--export", "trades"
+            "backtesting", userdir, configs, *common, "--cache", "none", "--export", "signals"
         )
         rc = run_streaming(cmd, userdir / "logs" / "demo-backtest.log")
         if rc != 0:
             console.print(f"[red]freqtrade backtesting exited with code {rc}[/red]")
             raise typer.Exit(rc)
+        print_exits(userdir / "backtest_results")
+        console.print(NOT_EVIDENCE)
         # FreqAI reuses the backtest's saved predictions; the backtest's trades are drawn.
         console.print(f"[bold]charting {plot_pair}[/bold] with freqtrade plot-dataframe")
         rc, page = plot_dataframe(userdir, configs, common, plot_pair)
