@@ -2,23 +2,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
-CANDLES = SHARED_DATA / "candles" / "binance"
+from tests.data_paths import SHARED_CANDLES
 
 
 @pytest.fixture(scope="session")
 def shared_candles() -> Path:
-    if not CANDLES.is_dir():
-        pytest.skip(f"shared candles not found at {CANDLES}")
-    return CANDLES
+    if not SHARED_CANDLES.is_dir():
+        pytest.skip(f"shared candles not found at {SHARED_CANDLES}")
+    return SHARED_CANDLES
 
 
-def load_candles(pair: str = "BTC", timeframe: str = "5m") -> pd.DataFrame:
-    return pd.read_feather(CANDLES / f"{pair}_USDT-{timeframe}.feather")
+@pytest.fixture(scope="session")
+def demo_backtest(tmp_path_factory):
+    """``hyperphysics demo`` (freqtrade backtesting, then plot-dataframe), run once for the
+    backtest and plot tests (tests/freqtrade_e2e.py)."""
+    from tests.freqtrade_e2e import run_demo_backtest
+
+    return run_demo_backtest(tmp_path_factory.mktemp("demo-backtest"))
 
 
 @pytest.fixture

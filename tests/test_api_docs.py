@@ -6,7 +6,7 @@ import re
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.data_paths import ROOT
 
 API_DOC = ROOT / "docs" / "api.md"
 

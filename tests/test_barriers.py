@@ -18,7 +18,7 @@ from hyperphysics_strategy.ensemble.barriers import (
     trailing_sigma,
     triple_barrier,
 )
-from tests.conftest import load_candles
+from tests.data_paths import load_candles
 
 
 def naive_sigma(close: np.ndarray, window: int) -> np.ndarray:

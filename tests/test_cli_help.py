@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.data_paths import ROOT
 
 HEAVY = ("torch", "freqtrade", "pandas", "lightgbm", "xgboost", "catboost", "polars")
 

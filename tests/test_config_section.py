@@ -19,7 +19,7 @@ from hyperphysics_strategy.stubs.settings_doc import (
     undocumented_keys,
     with_section,
 )
-from tests.conftest import ROOT
+from tests.data_paths import ROOT
 
 
 @pytest.fixture(scope="module")

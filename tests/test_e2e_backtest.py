@@ -1,4 +1,7 @@
-"""The real `freqtrade backtesting` against the exchange simulator, with `init`'s stubs."""
+"""The real `freqtrade backtesting` against the exchange simulator, with `init`'s stubs.
+
+The backtest is the one that `hyperphysics demo` runs for test_e2e_plot.py too (the
+session fixture ``demo_backtest``): one freqtrade run serves both."""
 
 from __future__ import annotations
 
@@ -11,78 +14,22 @@ from freqtrade.data.converter import ohlcv_fill_up_missing_data
 
 from hyperphysics_strategy.demo import demo_data_dir
 from hyperphysics_strategy.engine.risk import GPURiskEngine
-from hyperphysics_strategy.exchange import ExchangeSimulator
-from hyperphysics_strategy.runner import (
-    config_paths,
-    freqtrade_command,
-    prepare_user_dir,
-    run_streaming,
-    write_simulator_config,
-)
 from hyperphysics_strategy.strategy import features, risk_features, sizing
 from hyperphysics_strategy.strategy.settings import RiskSettings
-from tests.freqtrade_e2e import assert_clean_log, model_files, write_json
+from tests.freqtrade_e2e import DEMO_PAIRS, assert_clean_log, model_files
 
 pytestmark = pytest.mark.e2e
 
-PAIRS = ["BTC/USDT", "ETH/USDT"]
-TIMERANGE = "20210420-20210426"  # two 3-day backtest windows
-FAST = {
-    "freqai": {
-        "identifier": "e2e",
-        "train_period_days": 10,
-        "backtest_period_days": 3,
-        "save_backtest_models": True,
-        "feature_parameters": {"indicator_periods_candles": [10, 20]},
-        "model_training_parameters": {
-            "lightgbm": {"n_estimators": 80},
-            "xgboost": {"n_estimators": 80},
-        },
-    },
-}
-
-
-# The exit and risk checks need trades, but over these six days the model shows no edge:
-# every candle's EV after fees lies below zero (-0.30 to -0.07 x sigma x sqrt(h)), and the
-# default margin stays flat. Pin a negative margin through freqtrade's strategy parameter
-# file so that the better half of the candles trade (a test setting, not a strategy one).
-LOOSE_THRESHOLDS = {
-    "strategy_name": "HyperPhysicsStrategy",
-    "params": {"buy": {"entry_ev_margin": -0.15}},
-}
+PAIRS = DEMO_PAIRS
 HORIZON = 12  # label_period_candles of the example config
 
 
-def run_backtest(tmp_path, freqaimodel: str):
-    userdir = tmp_path / "user_data"
-    datadir = prepare_user_dir(userdir)
-    write_json(userdir / "strategies" / "HyperPhysicsStrategy.json", LOOSE_THRESHOLDS)
-    override = write_json(tmp_path / "fast.json", FAST)
-    with ExchangeSimulator(datadir, mode="historical") as sim:
-        write_simulator_config(userdir, sim, PAIRS)
-        cmd = freqtrade_command(
-            "backtesting",
-            userdir,
-            config_paths(userdir, override),
-            "--strategy",
-            "HyperPhysicsStrategy",
-            "--freqaimodel",
-            freqaimodel,
-            "--timerange",
-            TIMERANGE,
-            "--cache",
-            "none",
-            "--export",
-            "trades",
-        )
-        log_path = tmp_path / "backtest.log"
-        rc = run_streaming(cmd, log_path, echo=False)
-    return rc, log_path.read_text(), userdir
-
-
-def test_backtesting_with_the_ensemble_trades_and_saves_every_window(tmp_path):
-    rc, log, userdir = run_backtest(tmp_path, "HyperPhysicsEnsemble")
-    assert rc == 0, log[-4000:]
+def test_backtesting_with_the_ensemble_trades_and_saves_every_window(demo_backtest):
+    """The shared backtest (tests/freqtrade_e2e.py): BTC and ETH, two 3-day windows,
+    the pinned loose thresholds, trades exported."""
+    assert demo_backtest.returncode == 0, demo_backtest.output[-4000:]
+    userdir = demo_backtest.userdir
+    log = (userdir / "logs" / "demo-backtest.log").read_text()
     assert_clean_log(log)
 
     models = model_files(userdir, "e2e")

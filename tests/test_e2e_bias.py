@@ -21,15 +21,7 @@ import re
 import pandas as pd
 import pytest
 
-from hyperphysics_strategy.exchange import ExchangeSimulator
-from hyperphysics_strategy.runner import (
-    config_paths,
-    freqtrade_command,
-    prepare_user_dir,
-    run_streaming,
-    write_simulator_config,
-)
-from tests.freqtrade_e2e import assert_clean_log, write_json
+from tests.freqtrade_e2e import run_freqtrade
 
 pytestmark = pytest.mark.e2e
 
@@ -48,7 +40,7 @@ FAST = {
     },
 }
 # Signals are needed to check them: a negative EV margin makes the strategy trade.
-TRADING = {"strategy_name": "HyperPhysicsStrategy", "params": {"buy": {"entry_ev_margin": -0.3}}}
+TRADING = {"buy": {"entry_ev_margin": -0.3}}
 FREQAI_RETURNS = {"sell", "neutral", "buy", "do_predict", "hp_m_time"}
 FROM_PREDICTIONS = {"hp_ev_long", "enter_long", "enter_tag"}
 LOOKAHEAD_VALUE = re.compile(r"found look ahead bias in column (\S+)\. (\S+) != (\S+)\s*$")
@@ -56,23 +48,11 @@ LOOKAHEAD_INDICATOR = re.compile(r"=> found lookahead in indicator (\S+)")
 
 
 def run(tmp_path, subcommand: str, *args: str) -> str:
-    userdir = tmp_path / "user_data"
-    datadir = prepare_user_dir(userdir)
-    write_json(userdir / "strategies" / "HyperPhysicsStrategy.json", TRADING)
-    override = write_json(tmp_path / "fast.json", FAST)
-    with ExchangeSimulator(datadir, mode="historical") as sim:
-        write_simulator_config(userdir, sim, PAIRS)
-        cmd = freqtrade_command(
-            subcommand, userdir, config_paths(userdir, override),
-            "--strategy", "HyperPhysicsStrategy", "--freqaimodel", "HyperPhysicsEnsemble",
-            *args,
-        )  # fmt: skip
-        log_path = tmp_path / f"{subcommand}.log"
-        rc = run_streaming(cmd, log_path, echo=False)
-    log = log_path.read_text()
-    assert rc == 0, log[-4000:]
-    assert_clean_log(log)
-    return log
+    return run_freqtrade(
+        tmp_path, subcommand,
+        "--strategy", "HyperPhysicsStrategy", "--freqaimodel", "HyperPhysicsEnsemble", *args,
+        pairs=PAIRS, override=FAST, strategy_params=TRADING,
+    ).log  # fmt: skip
 
 
 def test_lookahead_analysis_finds_no_bias(tmp_path):

@@ -19,15 +19,8 @@ import pytest
 
 from hyperphysics_strategy.demo import demo_data_dir
 from hyperphysics_strategy.engine.orderbook import pair_path, read_orderbooks
-from hyperphysics_strategy.exchange import ExchangeSimulator
-from hyperphysics_strategy.runner import (
-    config_paths,
-    freqtrade_command,
-    run_streaming,
-    write_simulator_config,
-)
-from hyperphysics_strategy.stubs import write_user_dir
-from tests.freqtrade_e2e import assert_clean_log, write_json
+from hyperphysics_strategy.runner import freqtrade_command
+from tests.freqtrade_e2e import assert_clean_log, freqtrade, simulator, user_dir, write_json
 
 pytestmark = pytest.mark.e2e
 
@@ -55,10 +48,8 @@ def retrained_after_new_candle(log: str) -> bool:
 
 
 def test_dry_run_trains_predicts_retrains_and_stops_on_sigint(tmp_path):
-    userdir = tmp_path / "user_data"
-    write_user_dir(userdir)
-    override = write_json(
-        tmp_path / "dry.json",
+    userdir, configs = user_dir(
+        tmp_path,
         {
             "timeframe": "1m",
             "dry_run": True,
@@ -79,16 +70,16 @@ def test_dry_run_trains_predicts_retrains_and_stops_on_sigint(tmp_path):
                 },
             },
         },
+        candles=False,
     )
     log_path = tmp_path / "dry-run.log"
     started = pd.Timestamp.now(tz="UTC")
     # 5m candles replayed 5x faster: freqtrade sees a new 1m candle every wall-clock minute.
-    with ExchangeSimulator(demo_data_dir(), mode="replay", speed=5) as sim:
-        write_simulator_config(userdir, sim, PAIRS)
+    with simulator(userdir, PAIRS, demo_data_dir(), mode="replay", speed=5):
         cmd = freqtrade_command(
             "trade",
             userdir,
-            config_paths(userdir, override),
+            configs,
             "--strategy",
             "HyperPhysicsStrategy",
             "--freqaimodel",
@@ -112,7 +103,7 @@ def test_dry_run_trains_predicts_retrains_and_stops_on_sigint(tmp_path):
                 if proc.poll() is None:
                     proc.kill()
                     proc.wait()
-        backtest_log = backtest_recorded_window(tmp_path, userdir, override, started)
+        backtest_log = backtest_recorded_window(tmp_path, userdir, configs, started)
     log = log_path.read_text()
     assert still_running, "freqtrade exited early:\n" + log[-4000:]
     assert_clean_log(log)
@@ -130,38 +121,32 @@ def test_dry_run_trains_predicts_retrains_and_stops_on_sigint(tmp_path):
         timestamps, bids, asks = read_orderbooks(pair_path(userdir / "orderbooks", "binance", pair))
         assert len(timestamps) >= 2, f"{pair}: {len(timestamps)} recorded books"
         assert (bids[:, 0, 0] < asks[:, 0, 0]).all()
-    # ...and a backtest over that window takes them as its source.
-    assert_clean_log(backtest_log)
+    # ...and a backtest over that window (exit 0, clean log) takes them as its source.
     recorded = {m.group(1): int(m.group(2)) for m in RECORDED.finditer(backtest_log)}
     assert recorded and max(recorded.values()) >= 1, backtest_log[-3000:]
 
 
-def backtest_recorded_window(tmp_path, userdir, override, started: pd.Timestamp) -> str:
+def backtest_recorded_window(tmp_path, userdir, configs, started: pd.Timestamp) -> str:
     """Download the replayed candles up to now, then backtest the dry run's window."""
     now = pd.Timestamp.now(tz="UTC")
     day = pd.Timedelta(days=1)
     fmt = "%Y%m%d"
-    configs = config_paths(userdir, override)
-    download = freqtrade_command(
-        "download-data", userdir, configs,
+    freqtrade(
+        userdir, configs, "download-data",
         "--datadir", str(userdir / "data" / "binance"),
         "--timeframes", "1m",
         "--timerange", f"{(started - 4 * day).strftime(fmt)}-{(now + day).strftime(fmt)}",
+        log=tmp_path / "download.log",
     )  # fmt: skip
-    assert run_streaming(download, tmp_path / "download.log", echo=False) == 0
     window = write_json(
         tmp_path / "window.json",
         {"freqai": {"identifier": "e2e-window", "backtest_period_days": 0.1}},
     )
     start = (started - pd.Timedelta(minutes=10)).strftime("%Y%m%dT%H%M")
     end = now.floor("min").strftime("%Y%m%dT%H%M")
-    backtest = freqtrade_command(
-        "backtesting", userdir, [*configs, window],
+    return freqtrade(
+        userdir, [*configs, window], "backtesting",
         "--strategy", "HyperPhysicsStrategy", "--freqaimodel", "HyperPhysicsEnsemble",
         "--timerange", f"{start}-{end}", "--cache", "none",
+        log=tmp_path / "window-backtest.log",
     )  # fmt: skip
-    log_path = tmp_path / "window-backtest.log"
-    rc = run_streaming(backtest, log_path, echo=False)
-    log = log_path.read_text()
-    assert rc == 0, log[-4000:]
-    return log

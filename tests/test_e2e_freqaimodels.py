@@ -18,17 +18,9 @@ import pytest
 from freqtrade.data.btanalysis import load_backtest_stats
 
 from hyperphysics_strategy.ensemble import EXPERT_REGISTRY
-from hyperphysics_strategy.exchange import ExchangeSimulator
 from hyperphysics_strategy.freqai import FREQAI_MODELS
-from hyperphysics_strategy.runner import (
-    config_paths,
-    freqtrade_command,
-    prepare_user_dir,
-    run_streaming,
-    write_simulator_config,
-)
 from hyperphysics_strategy.stubs import write_user_dir
-from tests.freqtrade_e2e import assert_clean_log, model_files, write_json
+from tests.freqtrade_e2e import model_files, run_freqtrade
 
 pytestmark = pytest.mark.e2e
 
@@ -78,48 +70,27 @@ def _strategy_file(classes: dict[str, str]) -> str:
 
 
 def test_each_single_expert_class_backtests(tmp_path):
-    userdir = tmp_path / "user_data"
-    datadir = prepare_user_dir(userdir)
     strategies = {f"S{model}": model for model in SINGLE_EXPERT}
-    (userdir / "strategies" / "SingleExperts.py").write_text(_strategy_file(strategies))
     params = {"seed": 0, "use_processes": False, "stacking_folds": 2}
     for expert in SINGLE_EXPERT.values():
         is_torch = EXPERT_REGISTRY[expert].library == "torch"
         params[expert] = dict(TORCH_EPOCHS if is_torch else TREE_ROUNDS)
-    override = write_json(
-        tmp_path / "fast.json",
-        {
-            "freqai": {
-                "train_period_days": 4,
-                "backtest_period_days": 1,
-                "save_backtest_models": True,
-                "feature_parameters": {
-                    "include_timeframes": ["5m"],
-                    "indicator_periods_candles": [10],
-                },
-                "model_training_parameters": params,
-            }
-        },
-    )
-    with ExchangeSimulator(datadir, mode="historical") as sim:
-        write_simulator_config(userdir, sim, ["BTC/USDT"])
-        cmd = freqtrade_command(
-            "backtesting",
-            userdir,
-            config_paths(userdir, override),
-            "--strategy-list",
-            *strategies,
-            "--timerange",
-            "20210421-20210422",
-            "--cache",
-            "none",
-            "--export",
-            "trades",
-        )
-        rc = run_streaming(cmd, tmp_path / "backtest.log", echo=False)
-    log = (tmp_path / "backtest.log").read_text()
-    assert rc == 0, log[-4000:]
-    assert_clean_log(log)
+    override = {
+        "freqai": {
+            "train_period_days": 4,
+            "backtest_period_days": 1,
+            "save_backtest_models": True,
+            "feature_parameters": {"include_timeframes": ["5m"], "indicator_periods_candles": [10]},
+            "model_training_parameters": params,
+        }
+    }
+    userdir = run_freqtrade(
+        tmp_path, "backtesting",
+        "--strategy-list", *strategies, "--timerange", "20210421-20210422",
+        "--cache", "none", "--export", "trades",
+        pairs=["BTC/USDT"], override=override,
+        files={"strategies/SingleExperts.py": _strategy_file(strategies)},
+    ).userdir  # fmt: skip
     for model, expert in SINGLE_EXPERT.items():
         files = model_files(userdir, f"e2e-{model}")
         assert set(files) == {"BTC"}, (model, files)

@@ -1,4 +1,10 @@
-"""A short real `freqtrade hyperopt` over the strategy's entry space (the EV margin)."""
+"""A short real `freqtrade hyperopt` over the strategy's entry space (the EV margin).
+
+As a FreqAI user does it: after a backtest, over the same pairs, timerange and FreqAI
+config, so that FreqAI loads the backtest's saved predictions instead of training again.
+The backtest is the session's shared one (``demo_backtest``, tests/freqtrade_e2e.py); the
+hyperopt runs on a copy of its user dir.
+"""
 
 from __future__ import annotations
 
@@ -6,55 +12,27 @@ import json
 
 import pytest
 
-from hyperphysics_strategy.exchange import ExchangeSimulator
-from hyperphysics_strategy.runner import (
-    config_paths,
-    freqtrade_command,
-    prepare_user_dir,
-    run_streaming,
-    write_simulator_config,
-)
-from tests.freqtrade_e2e import assert_clean_log, write_json
+from tests.freqtrade_e2e import DEMO_OVERRIDE, DEMO_PAIRS, DEMO_TIMERANGE, run_freqtrade
 
 pytestmark = pytest.mark.e2e
 
 EPOCHS = 6
 
 
-def test_hyperopt_over_the_entry_space(tmp_path):
-    userdir = tmp_path / "user_data"
-    datadir = prepare_user_dir(userdir)
-    override = write_json(
-        tmp_path / "fast.json",
-        {
-            "exchange": {"pair_whitelist": ["BTC/USDT", "ETH/USDT"]},
-            "freqai": {
-                "identifier": "e2e-hyperopt",
-                "train_period_days": 10,
-                "backtest_period_days": 3,
-                "feature_parameters": {"indicator_periods_candles": [10]},
-                "model_training_parameters": {
-                    "lightgbm": {"n_estimators": 60},
-                    "xgboost": {"n_estimators": 60},
-                },
-            },
-        },
-    )
-    with ExchangeSimulator(datadir, mode="historical") as sim:
-        write_simulator_config(userdir, sim, ["BTC/USDT", "ETH/USDT"])
-        cmd = freqtrade_command(
-            "hyperopt", userdir, config_paths(userdir, override),
-            "--strategy", "HyperPhysicsStrategy", "--freqaimodel", "HyperPhysicsEnsemble",
-            "--hyperopt-loss", "SharpeHyperOptLoss", "--spaces", "buy",
-            "--epochs", str(EPOCHS), "--timerange", "20210420-20210426",
-            "-j", "1", "--random-state", "1", "--print-json", "--disable-param-export",
-        )  # fmt: skip
-        log_path = tmp_path / "hyperopt.log"
-        rc = run_streaming(cmd, log_path, echo=False)
-    log = log_path.read_text()
-    assert rc == 0, log[-4000:]
-    assert_clean_log(log)
-    results = list((userdir / "hyperopt_results").glob("*.fthypt"))
+def test_hyperopt_over_the_entry_space(demo_backtest, tmp_path):
+    assert demo_backtest.returncode == 0, demo_backtest.output[-4000:]
+    run = run_freqtrade(
+        tmp_path, "hyperopt",
+        "--strategy", "HyperPhysicsStrategy", "--freqaimodel", "HyperPhysicsEnsemble",
+        "--hyperopt-loss", "SharpeHyperOptLoss", "--spaces", "buy",
+        "--epochs", str(EPOCHS), "--timerange", DEMO_TIMERANGE,
+        "-j", "1", "--random-state", "1", "--print-json", "--disable-param-export",
+        pairs=DEMO_PAIRS, override=DEMO_OVERRIDE, copy_of=demo_backtest.userdir,
+    )  # fmt: skip
+    # every window's predictions came from the backtest: no model was trained again
+    assert "Found backtesting prediction file" in run.log, run.log[-4000:]
+    assert "Could not find backtesting prediction file" not in run.log, run.log[-4000:]
+    results = list((run.userdir / "hyperopt_results").glob("*.fthypt"))
     assert results, "no hyperopt results file"
     epochs = [json.loads(line) for line in results[0].read_text().splitlines() if line.strip()]
     assert len(epochs) == EPOCHS

@@ -8,9 +8,9 @@ from hyperphysics_strategy.engine.orderbook import OrderBookRecorder, pair_path
 from hyperphysics_strategy.exchange import ExchangeSimulator, freqtrade_exchange_config
 from hyperphysics_strategy.exchange.orderbook_model import BookContext
 from hyperphysics_strategy.exchange.recorded_books import RecordedOrderBook
-from tests.conftest import SHARED_DATA
+from tests.data_paths import DEMO_START, SHARED_ORDERBOOKS, candles_dir
 
-BITMEX = SHARED_DATA / "orderbooks" / "orderbooks.csv.gz"
+BITMEX = SHARED_ORDERBOOKS / "orderbooks.csv.gz"
 
 
 @pytest.fixture(scope="module")
@@ -51,12 +51,13 @@ def test_recorded_books_advance_with_time_and_loop(bitmex_source):
     assert (a, b, c) == (0, 5, 0)
 
 
-def test_simulator_serves_recorded_books_through_ccxt(tmp_path, bitmex_source, shared_candles):
+def test_simulator_serves_recorded_books_through_ccxt(tmp_path, bitmex_source):
     import pandas as pd
 
     data = tmp_path / "data"
     data.mkdir()
-    df = pd.read_feather(shared_candles / "BTC_USDT-5m.feather").iloc[:2000]
+    df = pd.read_feather(candles_dir() / "BTC_USDT-5m.feather")
+    df = df[df["date"] >= DEMO_START].iloc[:2000].reset_index(drop=True)
     df.to_feather(data / "BTC_USDT-5m.feather")
     with ExchangeSimulator(data, mode="historical", book_source=bitmex_source) as sim:
         cfg = freqtrade_exchange_config(sim.url, ["BTC/USDT"])["ccxt_config"]

@@ -20,14 +20,12 @@ from hyperphysics_strategy.exchange import (
     ManualClock,
     freqtrade_exchange_config,
 )
+from tests.data_paths import candles_dir
 
-SOURCE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "candles" / "binance"
 START = pd.Timestamp("2021-03-01", tz="UTC")
 END = pd.Timestamp("2021-03-04", tz="UTC")
 PAIRS = ["BTC/USDT", "ETH/USDT"]
 FIVE_MIN = 300_000
-
-pytestmark = pytest.mark.skipif(not SOURCE.is_dir(), reason=f"no shared candles at {SOURCE}")
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -37,7 +35,7 @@ def datadir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("binance")
     for base in ("BTC", "ETH"):
         for tf in ("5m", "1h"):
-            df = pd.read_feather(SOURCE / f"{base}_USDT-{tf}.feather")
+            df = pd.read_feather(candles_dir() / f"{base}_USDT-{tf}.feather")
             df = df[(df["date"] >= START) & (df["date"] < END)].reset_index(drop=True)
             df.to_feather(folder / f"{base}_USDT-{tf}.feather")
     return folder

@@ -14,7 +14,6 @@ to the exchange's rounding and mark noise, not to machine precision.
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,13 +25,13 @@ from hyperphysics_strategy.engine.greeks import (
     theta_per_day,
     vega_per_vol_point,
 )
+from tests.data_paths import SHARED_OPTIONS
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "options"
 FILES = ["options_data.csv", "btc_options_data.csv"]
 
 
 def _chain(name):
-    path = DATA / name
+    path = SHARED_OPTIONS / name
     if not path.exists():
         pytest.skip(f"{path} not available")
     d = pd.read_csv(path)

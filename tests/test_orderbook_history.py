@@ -8,7 +8,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -33,9 +32,9 @@ from hyperphysics_strategy.engine.orderbook import (
     rebuild_binance_depth,
     select_books,
 )
+from tests.data_paths import ROOT
+from tests.data_paths import SHARED_ORDERBOOKS as OB_DATA
 
-ROOT = Path(__file__).resolve().parents[1]
-OB_DATA = ROOT.parent / "shared" / "data" / "orderbooks"
 NUMERIC = [c for c in FEATURE_COLUMNS if c != "valid"]
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,8 +14,7 @@ from hyperphysics_strategy.engine.risk import (
     exceedances,
     kupiec_pof,
 )
-
-CANDLES = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "candles" / "binance"
+from tests.data_paths import SHARED_CANDLES
 
 
 def test_kupiec_statistic_by_hand():
@@ -66,7 +63,7 @@ def test_kupiec_on_real_btc_returns(timeframe, confidence, window):
     """Rolling historical VaR (30-60 day windows) holds its coverage on BTC/USDT
     2020-12..2021-07; the same VaR scaled by 0.5 is rejected.  (Shorter windows at 99 %
     under-cover in this bull-run/crash period and are rejected: see docs/risk.md.)"""
-    path = CANDLES / f"BTC_USDT-{timeframe}.feather"
+    path = SHARED_CANDLES / f"BTC_USDT-{timeframe}.feather"
     if not path.exists():
         pytest.skip("shared BTC candles not available")
     close = pd.read_feather(path)["close"].to_numpy()

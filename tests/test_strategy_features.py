@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from hyperphysics_strategy.strategy import features
-from tests.conftest import load_candles
+from tests.data_paths import load_candles
 
 
 def test_barrier_labels_name_the_barrier_touched_first():

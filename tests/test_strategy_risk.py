@@ -6,7 +6,7 @@ import pytest
 from hyperphysics_strategy.engine.risk import GPURiskEngine
 from hyperphysics_strategy.strategy import risk_features, sizing, var_guard
 from hyperphysics_strategy.strategy.settings import RiskSettings, load_settings
-from tests.conftest import load_candles
+from tests.data_paths import load_candles
 
 
 def test_var_budget_stake_keeps_var_within_the_budget():

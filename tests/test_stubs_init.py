@@ -81,7 +81,7 @@ def test_init_refuses_a_file_as_userdir(tmp_path):
 def test_committed_user_data_matches_what_init_writes():
     """The repo's user_data/ is `hyperphysics init user_data`; rerun it when templates change."""
     from hyperphysics_strategy.stubs import planned_files
-    from tests.conftest import ROOT
+    from tests.data_paths import ROOT
 
     for rel, text in planned_files().items():
         path = ROOT / "user_data" / rel
