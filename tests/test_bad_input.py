@@ -19,9 +19,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from hyperphysics_strategy.engine.hardware import Device, Placement
 from hyperphysics_strategy.engine.manifest import MANIFEST, CorruptSaveError
 from hyperphysics_strategy.ensemble import make_expert
-from hyperphysics_strategy.ensemble.experts import FitData, Placement
+from hyperphysics_strategy.ensemble.experts import FitData
 
 KILLS = 24
 
@@ -46,7 +47,7 @@ FAST = {
 def trained():
     data = _data()
     return data, {
-        name: make_expert(name, params, seed=1).fit(data, Placement(threads=1))
+        name: make_expert(name, params, seed=1).fit(data)
         for name, params in FAST.items()
     }
 
@@ -133,8 +134,8 @@ def test_sigkill_during_expert_saves_never_loads_wrongly(tmp_path):
     or is refused with a named error; a mix of the two never loads."""
     data = _data(seed=2)
     params = {"max_epochs": 2, "hidden": [16]}
-    a = make_expert("mlp", params, seed=11).fit(data, Placement(threads=1))
-    b = make_expert("mlp", params, seed=12).fit(data, Placement(threads=1))
+    a = make_expert("mlp", params, seed=11).fit(data)
+    b = make_expert("mlp", params, seed=12).fit(data)
     expected = {11: a.predict_proba(data.X_val), 12: b.predict_proba(data.X_val)}
     assert not np.allclose(expected[11], expected[12])
     target = tmp_path / "mlp"
@@ -244,7 +245,7 @@ def test_sigkill_during_freqai_saves_never_loads_wrongly(trained, tmp_path):
     restarted drawer loads one of them exactly as saved (pair_dictionary.json stays valid)."""
     data, experts = trained
     a = experts["xgboost"]
-    b = make_expert("xgboost", FAST["xgboost"], seed=2).fit(data, Placement(threads=1))
+    b = make_expert("xgboost", FAST["xgboost"], seed=2).fit(data)
     expected = {1: a.predict_proba(data.X_val), 2: b.predict_proba(data.X_val)}
     assert not np.allclose(expected[1], expected[2])
     drawer = _drawer(tmp_path)
@@ -719,12 +720,8 @@ def test_freqai_parameter_defaults_are_unchanged_and_reach_the_ensemble():
 
 def _cpu_and_cuda(experts):
     """Placement provider of a machine with one (fake) CUDA device for the torch experts."""
-    import torch
-
     placements = [
-        Placement("cuda:0", {"device": torch.device("cuda", 0), "num_threads": 1}, 1)
-        if e.library == "torch"
-        else Placement("cpu", {"n_jobs": 1}, 1)
+        Placement("torch", Device("cuda", 0)) if e.library == "torch" else Placement(e.library)
         for e in experts
     ]
     return placements, 2
@@ -846,7 +843,7 @@ def test_gpu_trained_torch_model_loads_on_a_cpu_only_process(trained, tmp_path):
     np.testing.assert_allclose(loaded.predict_proba(data.X_val), expected, rtol=1e-6)
 
     gpu = pickle.loads(pickle.dumps(experts["mlp"]))
-    gpu.placement = Placement("cuda:0", {"device": torch.device("cuda", 0)}, 1)
+    gpu.placement = Placement("torch", Device("cuda", 0))
     restored = pickle.loads(pickle.dumps(gpu))
     np.testing.assert_allclose(restored.predict_proba(data.X_val), expected, rtol=1e-6)
 

@@ -118,9 +118,9 @@ def test_too_few_rows_is_an_input_error():
 
 def test_expert_names_in_help_are_the_registry():
     from hyperphysics_strategy.cli.train_cmd import EXPERT_NAMES
-    from hyperphysics_strategy.engine.hardware import DEFAULT_EXPERT_NAMES
+    from hyperphysics_strategy.ensemble import EXPERT_REGISTRY
 
-    assert EXPERT_NAMES == DEFAULT_EXPERT_NAMES
+    assert tuple(EXPERT_REGISTRY) == EXPERT_NAMES
     assert set(EXPERT_NAMES) == set(EXPERT_REGISTRY)
     out = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200"}).output
     assert "<bool>" not in out

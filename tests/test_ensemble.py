@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from hyperphysics_strategy.engine.hardware import (
-    DEFAULT_EXPERTS,
     CpuInfo,
     Device,
     DevicePlan,
@@ -20,7 +19,11 @@ from hyperphysics_strategy.ensemble import ExpertEnsemble, make_expert
 from hyperphysics_strategy.ensemble.blending import fit_blend_weights
 from hyperphysics_strategy.ensemble.drift import MAJOR, MODERATE, feature_drift, psi
 from hyperphysics_strategy.ensemble.ensemble import planned_placements
-from hyperphysics_strategy.ensemble.experts import TorchExpert
+from hyperphysics_strategy.ensemble.experts import (
+    EXPERT_REGISTRY,
+    TorchExpert,
+    expert_libraries,
+)
 from hyperphysics_strategy.ensemble.labels import LabelCodec
 from hyperphysics_strategy.ensemble.metrics import balanced_accuracy, log_loss
 from hyperphysics_strategy.ensemble.sampling import stratified_indices
@@ -319,14 +322,16 @@ def test_round_robin_hands_each_library_exactly_the_plans_device(monkeypatch):
     monkeypatch.setattr(catboost, "CatBoostClassifier", cat_ctor)
     monkeypatch.setattr(TorchExpert, "_train_on", torch_train_on)
 
-    names = [t.name for t in DEFAULT_EXPERTS]
+    names = list(EXPERT_REGISTRY)
     provider = functools.partial(planned_placements, info=info, capabilities=caps, env={})
     X, y = synthetic(600)
     ens = ExpertEnsemble(names, placement_provider=provider, use_processes=False)
     with pytest.raises(RuntimeError, match="every expert failed"):
         ens.fit(X, y)
 
-    plan = DevicePlan.build(DEFAULT_EXPERTS, info=info, capabilities=caps, env={})
+    plan = DevicePlan.build(
+        expert_libraries(names), names=names, info=info, capabilities=caps, env={}
+    )
     assert sorted(seen) == sorted(names)
     for p in plan:
         expected = p.params()

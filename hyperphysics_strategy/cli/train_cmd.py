@@ -35,8 +35,6 @@ if TYPE_CHECKING:
     from ..ensemble.ensemble import EnsembleReport
     from ..ensemble.training import TrainingOutcome
 
-#: Characters freqtrade replaces by ``_`` in data file names (``pair_to_filename``).
-_FILENAME_CHARS = "/ .@$+:"
 MIN_ROWS = 100
 ENSEMBLE_FILE = "ensemble.joblib"
 PREDICTIONS_FILE = "out_of_sample_predictions.csv"
@@ -67,13 +65,6 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def pair_filename(pair: str) -> str:
-    """freqtrade's file stem of ``pair``: ``BTC/USDT`` -> ``BTC_USDT``."""
-    for ch in _FILENAME_CHARS:
-        pair = pair.replace(ch, "_")
-    return pair
-
-
 def candle_file(datadir: Path, pair: str, timeframe: str) -> Path:
     """The feather file of ``pair`` at ``timeframe`` in freqtrade's data layout.
 
@@ -81,11 +72,13 @@ def candle_file(datadir: Path, pair: str, timeframe: str) -> Path:
     ``<datadir>/futures/BTC_USDT_USDT-1h-futures.feather``. Raises :class:`InputError`
     naming the problem (no folder, malformed pair, no file for the pair).
     """
+    from freqtrade.misc import pair_to_filename
+
     if "/" not in pair:
         raise InputError(f"pair must look like BTC/USDT, got {pair!r}")
     if not datadir.is_dir():
         raise InputError(f"data directory {datadir} does not exist")
-    stem = pair_filename(pair)
+    stem = pair_to_filename(pair)
     candidates = [datadir / f"{stem}-{timeframe}.feather"]
     if ":" in pair:
         candidates.insert(0, datadir / "futures" / f"{stem}-{timeframe}-futures.feather")
@@ -105,11 +98,10 @@ def candle_file(datadir: Path, pair: str, timeframe: str) -> Path:
 
 def parse_experts(text: str) -> list[str]:
     """``--experts``: comma-separated registry names, or ``all`` (the twelve)."""
-    from ..engine.hardware import DEFAULT_EXPERT_NAMES
     from ..ensemble.experts import EXPERT_REGISTRY
 
     if text.strip().lower() == "all":
-        return list(DEFAULT_EXPERT_NAMES)
+        return list(EXPERT_REGISTRY)
     names = [n.strip().lower() for n in text.split(",") if n.strip()]
     if not names:
         raise InputError("--experts names no expert")
@@ -721,7 +713,9 @@ def _train(X, X_np, labels, dates, end, names, horizon, seed, verbose, pair, tim
 
     ensemble = ExpertEnsemble(names, embargo=horizon, seed=seed, feature_names=list(X.columns))
     info = get_hardware_info()
-    plan = DevicePlan.build([(e.name, e.library) for e in ensemble.experts], info=info)
+    plan = DevicePlan.build(
+        [e.library for e in ensemble.experts], names=[e.name for e in ensemble.experts], info=info
+    )
     y_train = labels[:end]
     counts = {c: int((y_train == c).sum()) for c in ensemble.codec.classes}
     console.print(

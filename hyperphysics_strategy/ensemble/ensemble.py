@@ -57,9 +57,10 @@ def planned_placements(
     ``max_workers``, ``devices``, ``env``): bind them with ``functools.partial`` to make a
     ``placement_provider`` for a given (or simulated) machine.
     """
-    plan = DevicePlan.build([(e.name, e.library) for e in experts], **plan_options)
-    placements = [Placement(str(p.device), p.params(), p.threads, p.reason) for p in plan]
-    return placements, plan.workers
+    plan = DevicePlan.build(
+        [e.library for e in experts], names=[e.name for e in experts], **plan_options
+    )
+    return list(plan), plan.workers
 
 
 def _fold_copy(template: Expert) -> Expert:
@@ -354,7 +355,7 @@ class ExpertEnsemble:
         for o, p, weight in zip(survivors, val_probas, self.weights, strict=True):
             reports[id(o.expert)] = ExpertReport(
                 o.expert.name,
-                o.device or o.expert.placement.device,
+                o.device or str(o.expert.placement.device),
                 o.seconds,
                 float(weight),
                 log_loss(p, y_val),

@@ -11,7 +11,7 @@ class logits ``(B, K)``; this module trains it the same way for all of them:
 * mixed precision only on CUDA: bf16 autocast where supported, else fp16 autocast with a
   ``GradScaler``; CPU trains in float32;
 * deterministic seeding (``torch.manual_seed`` and a seeded generator for shuffling);
-* batch size from the hardware module's ``get_optimal_batch_size`` on the placement's
+* batch size from the engine's ``get_optimal_batch_size`` on the placement's
   device, capped so that an epoch has at least ``min_steps_per_epoch`` steps;
 * device from the placement's ``device`` parameter, CPU threads via
   ``torch.set_num_threads`` within the placement's budget.
@@ -96,11 +96,10 @@ class TorchExpert(Expert):
         return self.build(self.n_features, self.n_classes, self.hparams())
 
     def training_device(self) -> torch.device:
-        device = self.placement.params.get("device", self.placement.device or "cpu")
-        return torch.device(device)
+        return self.placement.torch_device
 
     def training_threads(self) -> int:
-        return max(1, int(self.placement.params.get("num_threads", self.placement.threads)))
+        return self.placement.threads
 
     # -- training --------------------------------------------------------------------
     def _fit(self, data: FitData) -> None:
@@ -213,7 +212,7 @@ class TorchExpert(Expert):
         return total / max(mass, 1e-12)
 
     def _batch_size(self, module: nn.Module, device: torch.device, n: int, hp) -> int:
-        from hyperphysics_strategy.engine.hardware import get_optimal_batch_size
+        from hyperphysics_strategy.engine.batch import get_optimal_batch_size
 
         n_params = sum(p.numel() for p in module.parameters())
         # activations are at most a few times the widest layer per sample; be generous
