@@ -93,8 +93,8 @@ def inference_table(names, params, X, y, title) -> None:
     batch = np.ascontiguousarray(X[:1000])
     modes = ("native", "compiled", "compiled x2")
     rows = []
-    targets = [(e.name, e, [e]) for e in ens.experts]
-    targets.append((f"ensemble ({len(ens.experts)} experts, stacked)", ens, ens.experts))
+    targets = [(e.name, e, [e]) for e in ens.experts_]
+    targets.append((f"ensemble ({len(ens.experts_)} experts, stacked)", ens, ens.experts_))
     for label, model, experts in targets:
         times = {}
         for mode in modes:

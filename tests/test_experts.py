@@ -93,6 +93,18 @@ def test_each_expert_learns_and_round_trips(name, fit_data, tmp_path):
     np.testing.assert_allclose(clone.predict_proba(X[2400:]), proba, rtol=1e-6, atol=1e-9)
 
 
+def test_a_misspelled_torch_parameter_is_an_error_naming_it():
+    with pytest.raises(
+        ValueError,
+        match=r"expert 'mlp': unknown parameter 'max_epoch' "
+        r"\(did you mean 'max_epochs'\?\)",
+    ):
+        make_expert("mlp", {"max_epoch": 3})
+    with pytest.raises(ValueError, match="unknown parameter 'n_estimators'"):
+        make_expert("transformer", {"n_estimators": 3})
+    assert make_expert("kan", {"max_epochs": 3, "grid": 4}).hparams()["grid"] == 4
+
+
 def test_torch_experts_are_deterministic(fit_data):
     X, _, data = fit_data
     a = make_expert("mlp", {"max_epochs": 3}, seed=5).fit(data)

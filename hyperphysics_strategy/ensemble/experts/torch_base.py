@@ -23,6 +23,7 @@ portable (``__getstate__`` stores a CPU state dict), and ``Expert.save`` writes
 
 from __future__ import annotations
 
+import difflib
 import logging
 import math
 import pickle
@@ -76,6 +77,7 @@ class TorchExpert(Expert):
 
     def __init__(self, params: dict[str, Any] | None = None, seed: int = 0) -> None:
         super().__init__(params, seed)
+        self.hparams()  # an unknown key fails here, naming it
         self.module: nn.Module | None = None
         self.mean: np.ndarray | None = None
         self.std: np.ndarray | None = None
@@ -84,8 +86,23 @@ class TorchExpert(Expert):
 
     # -- configuration ---------------------------------------------------------------
     def hparams(self) -> dict[str, Any]:
+        """The trainer's and the architecture's settings: defaults, then ``params``.
+
+        A key of ``params`` that is neither is a ``ValueError`` naming it (and the closest
+        known key): a misspelled ``max_epoch`` must not silently train with the default.
+        """
         out = {**TRAINER_DEFAULTS, **self.TRAINER, **self.ARCH}
-        out.update({k: v for k, v in self.params.items() if k in out})
+        unknown = [k for k in self.params if k not in out]
+        if unknown:
+            hints = []
+            for key in unknown:
+                match = difflib.get_close_matches(str(key), list(out), n=1, cutoff=0.6)
+                hints.append(f"{key!r}" + (f" (did you mean {match[0]!r}?)" if match else ""))
+            raise ValueError(
+                f"expert {self.name!r}: unknown parameter {', '.join(hints)}; "
+                f"known: {', '.join(sorted(out))}"
+            )
+        out.update(self.params)
         return out
 
     def build(self, n_features: int, n_classes: int, hp: dict[str, Any]) -> nn.Module:
