@@ -31,14 +31,15 @@ import numpy as np
 from _table import print_table
 from _timing import wall_times
 
-from hyperphysics_strategy.engine.hardware import DEFAULT_EXPERT_NAMES, get_hardware_info
-from hyperphysics_strategy.ensemble import ExpertEnsemble, make_expert
+from hyperphysics_strategy.engine.hardware import get_hardware_info
+from hyperphysics_strategy.ensemble import EXPERT_REGISTRY, ExpertEnsemble, make_expert
 from hyperphysics_strategy.ensemble.ensemble import planned_placements
-from hyperphysics_strategy.ensemble.experts import FitData
+from hyperphysics_strategy.ensemble.experts import DEFAULT_EXPERTS, FitData
 from hyperphysics_strategy.ensemble.experts.forest import CompiledTrees
 from hyperphysics_strategy.ensemble.labels import LabelCodec
 
-EXPERTS = ("lightgbm", "xgboost")
+EXPERTS = DEFAULT_EXPERTS
+ALL_EXPERTS = tuple(EXPERT_REGISTRY)
 PARAMS = {name: {"n_estimators": 200, "early_stopping_rounds": 1000} for name in EXPERTS}
 
 
@@ -90,8 +91,8 @@ def inference_table(names, params, X, y, title) -> None:
     batch = np.ascontiguousarray(X[:1000])
     modes = ("native", "compiled", "compiled x2")
     rows = []
-    targets = [(e.name, e, [e]) for e in ens.experts]
-    targets.append((f"ensemble ({len(ens.experts)} experts, stacked)", ens, ens.experts))
+    targets = [(e.name, e, [e]) for e in ens.experts_]
+    targets.append((f"ensemble ({len(ens.experts_)} experts, stacked)", ens, ens.experts_))
     for label, model, experts in targets:
         times = {}
         for mode in modes:
@@ -142,7 +143,7 @@ def main() -> None:
     )
     if args.all:
         inference_table(
-            DEFAULT_EXPERT_NAMES,
+            ALL_EXPERTS,
             {},
             X[:6000],
             y[:6000],
@@ -153,7 +154,7 @@ def main() -> None:
 
 
 def train_section(X, y, all_experts: bool) -> None:
-    names = DEFAULT_EXPERT_NAMES if all_experts else EXPERTS
+    names = ALL_EXPERTS if all_experts else EXPERTS
     params = PARAMS if names is EXPERTS else {}
     n = 20_000 if names is EXPERTS else 6_000
     for lanes in (None, 2):

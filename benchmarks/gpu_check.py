@@ -53,14 +53,20 @@ if str(ROOT) not in sys.path:  # run from a checkout without installing the pack
 
 from hyperphysics_strategy.engine.greeks import bsm_greeks  # noqa: E402
 from hyperphysics_strategy.engine.hardware import (  # noqa: E402
-    DEFAULT_EXPERTS,
+    CPU,
+    Device,
     DevicePlan,
+    Placement,
     get_hardware_info,
     probe_capabilities,
 )
 from hyperphysics_strategy.engine.orderbook import HyperbolicOrderBook  # noqa: E402
 from hyperphysics_strategy.engine.risk import GPURiskEngine  # noqa: E402
-from hyperphysics_strategy.ensemble.experts import EXPERT_REGISTRY, FitData, Placement  # noqa: E402
+from hyperphysics_strategy.ensemble.experts import (  # noqa: E402
+    EXPERT_REGISTRY,
+    FitData,
+    expert_libraries,
+)
 from hyperphysics_strategy.ensemble.training import train_experts  # noqa: E402
 
 NEURAL = ("mlp", "nbeats", "tide", "tabnet", "kan", "transformer")
@@ -216,7 +222,8 @@ def synthetic_fit_data(rows: int, features: int, seed: int = 0) -> tuple[FitData
 def section_detection(acc: torch.device) -> dict[str, Any]:
     info = get_hardware_info(refresh=True)
     caps = probe_capabilities(info)
-    plan = DevicePlan.build(DEFAULT_EXPERTS, info=info, capabilities=caps)
+    names = list(EXPERT_REGISTRY)
+    plan = DevicePlan.build(expert_libraries(names), names=names, info=info, capabilities=caps)
     rows, checks = [], {}
     for g in info.gpus:
         matched = None
@@ -268,7 +275,7 @@ def section_detection(acc: torch.device) -> dict[str, Any]:
 def _train(name: str, data: FitData, device: torch.device, epochs: int, threads: int):
     params = {"max_epochs": epochs, "patience": epochs + 1}
     expert = EXPERT_REGISTRY[name](params=params, seed=7)
-    placement = Placement(str(device), {"device": str(device), "num_threads": threads}, threads)
+    placement = Placement("torch", Device(device.type, device.index), threads)
     t0 = time.perf_counter()
     expert.fit(data, placement)
     return expert, time.perf_counter() - t0
@@ -374,25 +381,25 @@ def section_experts(acc: torch.device, tiny: bool, state: dict[str, Any]) -> dic
 def section_lanes(acc: torch.device, tiny: bool) -> dict[str, Any]:
     data, _ = synthetic_fit_data(size("rows", tiny), size("features", tiny), seed=1)
     epochs = size("lane_epochs", tiny)
-    tasks = [(n, "torch") for n in NEURAL]
+    tasks = ["torch"] * len(NEURAL)
     if acc.type == "cuda":
         runs = [("one GPU lane", "cuda:0", None), ("two lanes: cuda:0 + cpu", "cuda:0,cpu", 2)]
     else:
         runs = [("one CPU lane", "cpu", 1), ("two CPU lanes", "cpu", 2)]
     rows, checks, notes = [], {}, []
     for label, devices, workers in runs:
-        plan = DevicePlan.build(tasks, devices=devices, max_workers=workers)
+        plan = DevicePlan.build(tasks, names=NEURAL, devices=devices, max_workers=workers)
         experts = [
             EXPERT_REGISTRY[n](params={"max_epochs": epochs, "patience": epochs + 1}, seed=3)
             for n in NEURAL
         ]
-        placements = [Placement(str(p.device), p.params(), p.threads, p.reason) for p in plan]
+        placements = list(plan)
         t0 = time.perf_counter()
         outcomes = train_experts(experts, data, placements, max_workers=plan.workers)
         wall = time.perf_counter() - t0
         busy = sum(o.seconds for o in outcomes)
-        gpus = {p.device for p in placements if p.device != "cpu"}
-        on_cpu = sum(p.device == "cpu" for p in placements)
+        gpus = {p.device for p in placements if p.device != CPU}
+        on_cpu = sum(p.device == CPU for p in placements)
         lanes = len(gpus) + min(on_cpu, max(1, plan.workers - len(gpus)))
         checks[f"{label}: every expert trained"] = all(o.ok for o in outcomes)
         for o in outcomes:
@@ -430,17 +437,17 @@ def section_boosting(acc: torch.device, tiny: bool) -> dict[str, Any]:
         except ImportError:
             notes.append(f"{lib}: not installed here (its CUDA wheel is too large to carry)")
     rows = []
-    plan = DevicePlan.build([("lightgbm", "lightgbm")])
+    plan = DevicePlan.build(["lightgbm"])
     cpu_threads = max(1, (os.cpu_count() or 2) - 1)
-    runs = [("plan", str(plan[0].device), plan[0].params(), plan[0].threads)]
-    runs.append(("cpu", "cpu", {"num_threads": cpu_threads}, cpu_threads))
+    runs = [("plan", plan[0]), ("cpu", Placement("lightgbm", CPU, cpu_threads))]
     checks = {}
     for n_rows in size("boost_rows", tiny):
         data, _ = synthetic_fit_data(n_rows, size("features", tiny), seed=2)
-        for label, device, params, threads in runs:
-            expert = EXPERT_REGISTRY["lightgbm"](params={"n_estimators": 200, **params}, seed=0)
+        for label, placement in runs:
+            params = placement.params()
+            expert = EXPERT_REGISTRY["lightgbm"](params={"n_estimators": 200}, seed=0)
             t0 = time.perf_counter()
-            expert.fit(data, Placement(device, params, threads))
+            expert.fit(data, placement)
             seconds = time.perf_counter() - t0
             p = expert.predict_proba(data.X_val)
             checks[f"{label}, {n_rows} rows: finite predictions"] = bool(np.isfinite(p).all())
@@ -448,7 +455,7 @@ def section_boosting(acc: torch.device, tiny: bool) -> dict[str, Any]:
             shown = {k: v for k, v in params.items() if "thread" not in k}
             rows.append(
                 [
-                    f"{label}: {device}",
+                    f"{label}: {placement.device}",
                     f"{n_rows:,} x {data.X.shape[1]}",
                     json.dumps(shown),
                     f"{seconds:.2f}",

@@ -17,7 +17,8 @@ Models, all on identical rows:
   validation block);
 * ``ensemble (lightgbm+xgboost)``: the FreqAI model's default expert list, same method;
 * ``..., simplex blend``: the same fitted experts blended by the previous method (shrunk
-  simplex weights and one temperature on the validation block), read from the same fit;
+  simplex weights and one temperature on the validation block, ``_simplex_blend.py``: no
+  longer in the package, kept here as the comparison), read from the same fit;
 * ``<expert> alone``: the expert as its single-expert FreqAI classifier predicts it (an
   ensemble of one: its own calibration and stacker of one), fitted on the same
   out-of-fold blocks as the twelve-expert ensemble, nothing re-trained; a plain
@@ -42,16 +43,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _simplex_blend import simplex_predict
 from _table import print_table
 from lightgbm import LGBMClassifier
 
-from hyperphysics_strategy.engine.hardware import DEFAULT_EXPERT_NAMES
-from hyperphysics_strategy.ensemble import ExpertEnsemble
-from hyperphysics_strategy.ensemble.blending import blend
+from hyperphysics_strategy.ensemble import EXPERT_REGISTRY, ExpertEnsemble
 from hyperphysics_strategy.ensemble.calibration import (
     PredictionBlock,
     class_priors,
-    fit_calibrated_blend,
     fit_expert_calibration,
 )
 from hyperphysics_strategy.ensemble.labels import LabelCodec
@@ -75,16 +74,16 @@ def singles(ens: ExpertEnsemble, Xte: np.ndarray) -> dict[str, np.ndarray]:
     """Each expert alone, calibrated and stacked as an ensemble of one, from ``ens``'s own
     out-of-fold blocks: what ``HyperPhysics<Expert>Classifier`` predicts."""
     out = {}
-    blocks = ens.oof_blocks or []
-    for i, expert in enumerate(ens.experts):
+    blocks = ens.oof_blocks_ or []
+    for i, expert in enumerate(ens.experts_):
         mine = [
             PredictionBlock([b.probas[i]], b.codes, b.source_prior, b.target_prior, b.sample_weight)
             for b in blocks
         ]
         cal, calibrated, codes, weights = fit_expert_calibration(
-            mine, ens.calibration.source_prior, ens.calibration.target_prior
+            mine, ens.calibration_.source_prior, ens.calibration_.target_prior
         )
-        stacker = fit_stacker(calibrated, codes, ens.codec.n_classes, weights, ens.stacking_C)
+        stacker = fit_stacker(calibrated, codes, len(ens.classes_), weights, ens.stacking_C)
         out[f"{expert.name} alone"] = stacker.predict([cal.expert(expert.predict_proba(Xte), 0)])
     return out
 
@@ -99,9 +98,9 @@ def simplex_blend(
     y_fit, y_val = codec.encode(ytr[train_idx]), codec.encode(ytr[val_idx])
     source = class_priors(y_fit, k, balanced_sample_weights(y_fit, k))
     target = class_priors(y_fit, k, None, pseudo_count=1.0)
-    val = [e.predict_proba(Xtr[val_idx]) for e in ens.experts]
-    cal, weights, _ = fit_calibrated_blend(val, y_val, source, target, gap=ens.embargo)
-    return cal.finish(blend([cal.shift(e.predict_proba(Xte)) for e in ens.experts], weights))
+    val = [e.predict_proba(Xtr[val_idx]) for e in ens.experts_]
+    test = [e.predict_proba(Xte) for e in ens.experts_]
+    return simplex_predict(val, y_val, test, source, target, gap=ens.embargo)
 
 
 def main() -> None:
@@ -141,24 +140,24 @@ def main() -> None:
                 "ensemble (lightgbm+xgboost), simplex blend",
                 simplex_blend(small, Xtr, ytr, Xte, codec),
             )
-            target = small.calibration.target_prior
+            target = small.calibration_.target_prior
             score("class prior (no model)", np.tile(target, (len(Xte), 1)))
             fitted = small
             if not args.no_twelve:
                 ens = ExpertEnsemble(
-                    DEFAULT_EXPERT_NAMES, embargo=HORIZON, seed=fold, keep_oof_blocks=True
+                    tuple(EXPERT_REGISTRY), embargo=HORIZON, seed=fold, keep_oof_blocks=True
                 )
                 score("ensemble (12 experts)", ens.fit(Xtr, ytr).predict_proba(Xte))
                 score(
                     "ensemble (12 experts), simplex blend", simplex_blend(ens, Xtr, ytr, Xte, codec)
                 )
-                for r in ens.report.experts:
+                for r in ens.report_.experts:
                     if r.error:
                         print(f"{pair} fold {fold}: {r.name} dropped: {r.error}")
                 fitted = ens
             for name, q in singles(fitted, Xte).items():
                 score(name, q)
-            for expert in fitted.experts:
+            for expert in fitted.experts_:
                 score(expert.name, expert.predict_proba(Xte))
 
             # FreqAI's LightGBMClassifier: LGBMClassifier(**params).fit(X, y, eval_set=...)

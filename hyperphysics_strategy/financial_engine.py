@@ -10,11 +10,12 @@ A thin facade for notebooks and other bots, in the original design's names::
     hp.generate_trading_signals(dataframe)      # probabilities, EVs, a -1/0/+1 signal per row
 
 It imports no freqtrade. ``generate_trading_signals`` uses the feature columns the
-ensemble was trained on, else the columns whose names start with ``%`` (FreqAI's feature
-naming); given plain candles (``date, open, high, low, close, volume``) without them it
-builds the strategy's features itself (:func:`~hyperphysics_strategy.strategy.features.
-build_features`). A model trained by FreqAI also expects FreqAI's fitted feature pipeline
-(scaling) to be applied first; an ensemble trained here takes the raw features.
+ensemble was trained on (its ``feature_names``), else the columns whose names start with
+``%`` (FreqAI's feature naming); given plain candles (``date, open, high, low, close,
+volume``) without them it builds the strategy's features itself
+(:func:`~hyperphysics_strategy.strategy.features.build_features`). A model trained by
+FreqAI also expects FreqAI's fitted feature pipeline (scaling) to be applied first; an
+ensemble trained here takes the raw features.
 
 ``device="cuda:0"`` on a machine without that GPU raises ``ValueError`` naming the GPUs
 there are; ``device="auto"`` (or ``None``) takes this machine's default device and falls
@@ -40,6 +41,7 @@ from hyperphysics_strategy.ensemble.decision import (
     long_expected_value,
     short_expected_value,
 )
+from hyperphysics_strategy.ensemble.experts import DEFAULT_EXPERTS
 
 _CANDLE_COLUMNS = {"date", "open", "high", "low", "close", "volume"}
 
@@ -89,11 +91,11 @@ class HyperPhysicsFinancialEngine:
         self,
         features: pd.DataFrame,
         labels: Sequence[str],
-        experts: Sequence[str] = ("lightgbm", "xgboost"),
+        experts: Sequence[str] = DEFAULT_EXPERTS,
     ) -> ExpertEnsemble:
         """Fit an ensemble on feature rows and sell/neutral/buy labels (time-ordered rows)."""
-        self.ensemble = ExpertEnsemble(experts, seed=self.seed).fit(features.to_numpy(), labels)
-        self._feature_columns = list(features.columns)
+        ensemble = ExpertEnsemble(experts, seed=self.seed, feature_names=list(features.columns))
+        self.ensemble = ensemble.fit(features.to_numpy(), labels)
         return self.ensemble
 
     def train_from_candles(
@@ -101,7 +103,7 @@ class HyperPhysicsFinancialEngine:
         candles: pd.DataFrame,
         horizon: int = 12,
         periods: Sequence[int] = (10, 20),
-        experts: Sequence[str] = ("lightgbm", "xgboost"),
+        experts: Sequence[str] = DEFAULT_EXPERTS,
     ) -> ExpertEnsemble:
         """Fit an ensemble on one pair's plain candles, with the strategy's features and
         triple-barrier labels over ``horizon`` candles (:func:`build_training_set`)."""
@@ -142,7 +144,7 @@ class HyperPhysicsFinancialEngine:
             )
         columns = list(
             feature_columns
-            or getattr(self, "_feature_columns", None)
+            or self.ensemble.feature_names
             or [c for c in dataframe.columns if c.startswith("%")]
         )
         missing = [c for c in columns if c not in dataframe.columns]

@@ -19,9 +19,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from hyperphysics_strategy.engine.hardware import Device, Placement
 from hyperphysics_strategy.engine.manifest import MANIFEST, CorruptSaveError
 from hyperphysics_strategy.ensemble import make_expert
-from hyperphysics_strategy.ensemble.experts import FitData, Placement
+from hyperphysics_strategy.ensemble.experts import FitData
 
 KILLS = 24
 
@@ -46,7 +47,7 @@ FAST = {
 def trained():
     data = _data()
     return data, {
-        name: make_expert(name, params, seed=1).fit(data, Placement(threads=1))
+        name: make_expert(name, params, seed=1).fit(data)
         for name, params in FAST.items()
     }
 
@@ -133,8 +134,8 @@ def test_sigkill_during_expert_saves_never_loads_wrongly(tmp_path):
     or is refused with a named error; a mix of the two never loads."""
     data = _data(seed=2)
     params = {"max_epochs": 2, "hidden": [16]}
-    a = make_expert("mlp", params, seed=11).fit(data, Placement(threads=1))
-    b = make_expert("mlp", params, seed=12).fit(data, Placement(threads=1))
+    a = make_expert("mlp", params, seed=11).fit(data)
+    b = make_expert("mlp", params, seed=12).fit(data)
     expected = {11: a.predict_proba(data.X_val), 12: b.predict_proba(data.X_val)}
     assert not np.allclose(expected[11], expected[12])
     target = tmp_path / "mlp"
@@ -244,7 +245,7 @@ def test_sigkill_during_freqai_saves_never_loads_wrongly(trained, tmp_path):
     restarted drawer loads one of them exactly as saved (pair_dictionary.json stays valid)."""
     data, experts = trained
     a = experts["xgboost"]
-    b = make_expert("xgboost", FAST["xgboost"], seed=2).fit(data, Placement(threads=1))
+    b = make_expert("xgboost", FAST["xgboost"], seed=2).fit(data)
     expected = {1: a.predict_proba(data.X_val), 2: b.predict_proba(data.X_val)}
     assert not np.allclose(expected[1], expected[2])
     drawer = _drawer(tmp_path)
@@ -650,18 +651,22 @@ def test_degenerate_training_input_is_refused_by_name(case, message):
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"calibrate": "false"}, r"calibrate: Input should be a valid boolean \(got 'false'\)"),
+        (
+            {"use_processes": "false"},
+            r"use_processes: Input should be a valid boolean \(got 'false'\)",
+        ),
         ({"expert_timeout": "10"}, r"expert_timeout: Input should be a valid number \(got '10'\)"),
-        ({"calibrat": False}, r"calibrat: unknown key, did you mean 'calibrate'\?"),
+        ({"stacking_fold": 2}, r"stacking_fold: unknown key, did you mean 'stacking_folds'\?"),
         ({"stacking_c": 0.1}, r"stacking_c: unknown key, did you mean 'stacking_C'\?"),
         ({"n_estimators": 300}, r"n_estimators: unknown key.*lightgbm\.n_estimators"),
         ({"experts": ["lightgbm", "lgbm"]}, r"unknown expert\(s\) \['lgbm'\].*'lightgbm'"),
-        ({"blend_method": "mean"}, r"blend_method: Input should be 'stack' or 'simplex'"),
+        ({"blend_method": "simplex"}, r"blend_method: unknown key"),  # the one blend: stack
+        ({"calibrate": False}, r"calibrate: unknown key"),
         ({"use_processes": 1}, r"use_processes: Input should be a valid boolean"),
     ],
 )
 def test_bad_freqai_parameters_fail_at_start_up_naming_the_key(params, message):
-    """``calibrate: "false"`` left calibration on, ``expert_timeout: "10"`` failed every
+    """``use_processes: "false"`` read as true, ``expert_timeout: "10"`` failed every
     expert, misspelled keys were ignored. Now the model's constructor refuses them before
     FreqAI sets anything up, naming the key (and the closest valid one)."""
     from hyperphysics_strategy.freqai import HyperPhysicsEnsemble, HyperPhysicsMLPClassifier
@@ -672,9 +677,19 @@ def test_bad_freqai_parameters_fail_at_start_up_naming_the_key(params, message):
         assert "freqai.model_training_parameters." in str(info.value)
 
 
+def test_a_misspelled_torch_parameter_fails_at_start_up_naming_it():
+    """An expert's own section goes to its library, but a torch expert knows its keys: a
+    misspelled one used to train silently with the default."""
+    from hyperphysics_strategy.freqai import HyperPhysicsMLPClassifier
+
+    config = {"freqai": {"model_training_parameters": {"mlp": {"max_epoch": 3}}}}
+    with pytest.raises(ValueError, match=r"expert 'mlp': unknown parameter 'max_epoch'"):
+        HyperPhysicsMLPClassifier(config)
+
+
 def test_freqai_parameter_defaults_are_unchanged_and_reach_the_ensemble():
-    """An empty section gives the ensemble's own defaults (backwards compatible), and a
-    valid ``calibrate: false`` really turns calibration off in the trained ensemble."""
+    """An empty section gives the ensemble's own defaults, and a valid
+    ``stacking_folds: 0`` really reaches the trained ensemble."""
     import inspect
 
     import pandas as pd
@@ -686,14 +701,14 @@ def test_freqai_parameter_defaults_are_unchanged_and_reach_the_ensemble():
     defaults = load_training_parameters({})
     signature = inspect.signature(ExpertEnsemble).parameters
     keys = ["experts", "seed", "max_train_rows", "drift_rows", "use_processes"]
-    keys += ["expert_timeout", "calibrate", "blend_method", "stacking_folds", "stacking_C"]
+    keys += ["expert_timeout", "stacking_folds", "stacking_C"]
     for key in keys:
         assert getattr(defaults, key) == signature[key].default, key
     assert load_training_parameters(None) == defaults
 
     data = _data()
     columns = [f"%f{i}" for i in range(data.X.shape[1])]
-    params = {"calibrate": False, "use_processes": False, "lightgbm": {"n_estimators": 5}}
+    params = {"stacking_folds": 0, "use_processes": False, "lightgbm": {"n_estimators": 5}}
     model = SimpleNamespace(
         params=load_training_parameters(params),
         expert_names=lambda: ("lightgbm",),
@@ -709,8 +724,9 @@ def test_freqai_parameter_defaults_are_unchanged_and_reach_the_ensemble():
         "test_weights": data.weight_val,
     }
     ensemble = HyperPhysicsEnsemble.fit(model, dictionary, SimpleNamespace(pair="BTC", data={}))
-    assert ensemble.calibrate is False and ensemble.stacker is None
-    assert ensemble.experts[0].params == {"n_estimators": 5}
+    assert ensemble.stacking_folds == 0
+    assert ensemble.report_.to_dict()["calibration"]["stacking_blocks"] == 1
+    assert ensemble.experts_[0].params == {"n_estimators": 5}
     assert np.isfinite(ensemble.predict_proba(data.X_val)).all()
 
 
@@ -719,12 +735,8 @@ def test_freqai_parameter_defaults_are_unchanged_and_reach_the_ensemble():
 
 def _cpu_and_cuda(experts):
     """Placement provider of a machine with one (fake) CUDA device for the torch experts."""
-    import torch
-
     placements = [
-        Placement("cuda:0", {"device": torch.device("cuda", 0), "num_threads": 1}, 1)
-        if e.library == "torch"
-        else Placement("cpu", {"n_jobs": 1}, 1)
+        Placement("torch", Device("cuda", 0)) if e.library == "torch" else Placement(e.library)
         for e in experts
     ]
     return placements, 2
@@ -748,9 +760,9 @@ def test_gpu_out_of_memory_retries_the_expert_once_on_the_cpu(cuda_out_of_memory
         ensemble.fit(data.X, _labels(data.y), data.weight, data.X_val, _labels(data.y_val))
     assert devices == ["cuda:0", "cpu"]
     assert "ran out of memory on cuda:0" in caplog.text
-    report = {e.name: e for e in ensemble.report.experts}
+    report = {e.name: e for e in ensemble.report_.experts}
     assert report["mlp"].error is None and report["mlp"].device == "cpu"
-    assert [e.name for e in ensemble.experts] == ["lightgbm", "mlp"]
+    assert [e.name for e in ensemble.experts_] == ["lightgbm", "mlp"]
     assert np.isfinite(ensemble.predict_proba(data.X_val)).all()
 
 
@@ -795,10 +807,10 @@ def test_an_expert_that_crashes_is_dropped_and_the_rest_still_blend(monkeypatch)
         stacking_folds=0,
     )
     ensemble.fit(data.X, _labels(data.y), data.weight, data.X_val, _labels(data.y_val))
-    report = {e.name: e for e in ensemble.report.experts}
+    report = {e.name: e for e in ensemble.report_.experts}
     assert report["xgboost"].error == "RuntimeError: segfault-free stand-in for a library crash"
-    assert any("xgboost" in line and "dropped" in line for line in ensemble.report.lines())
-    assert [e.name for e in ensemble.experts] == ["lightgbm"]
+    assert any("xgboost" in line and "dropped" in line for line in ensemble.report_.lines())
+    assert [e.name for e in ensemble.experts_] == ["lightgbm"]
     p = ensemble.predict_proba(data.X_val)
     assert np.isfinite(p).all() and np.allclose(p.sum(axis=1), 1.0)
 
@@ -846,7 +858,7 @@ def test_gpu_trained_torch_model_loads_on_a_cpu_only_process(trained, tmp_path):
     np.testing.assert_allclose(loaded.predict_proba(data.X_val), expected, rtol=1e-6)
 
     gpu = pickle.loads(pickle.dumps(experts["mlp"]))
-    gpu.placement = Placement("cuda:0", {"device": torch.device("cuda", 0)}, 1)
+    gpu.placement = Placement("torch", Device("cuda", 0))
     restored = pickle.loads(pickle.dumps(gpu))
     np.testing.assert_allclose(restored.predict_proba(data.X_val), expected, rtol=1e-6)
 
@@ -986,9 +998,9 @@ def test_constant_features_train_without_false_certainty():
         experts=("lightgbm", "mlp"), expert_params=params, use_processes=False, stacking_folds=0
     )
     ensemble.fit(X, _labels(data.y), None, Xv, _labels(data.y_val))
-    assert all(e.error is None for e in ensemble.report.experts)
+    assert all(e.error is None for e in ensemble.report_.experts)
     p = ensemble.predict_proba(Xv)
-    assert np.isfinite(p).all() and ensemble.report.val_balanced_accuracy > 0.6
+    assert np.isfinite(p).all() and ensemble.report_.val_balanced_accuracy > 0.6
 
     flat = np.ones_like(X)
     p = _ensemble().fit(flat, _labels(data.y)).predict_proba(np.ones_like(Xv))
@@ -1012,7 +1024,7 @@ def test_duplicated_timestamps_are_dropped_before_the_features(tmp_path):
     drops them, and the features and labels are exactly those of the clean file."""
     import pandas as pd
 
-    from hyperphysics_strategy.cli.train_cmd import load_training_set
+    from hyperphysics_strategy.cli.train_data import load_training_set
 
     def repeat(c):
         return pd.concat([c, c.iloc[100:130]]).sort_values("date", kind="stable")
@@ -1029,7 +1041,7 @@ def test_zero_volume_candles_cost_at_most_the_rows_they_touch(tmp_path):
     features stay finite, and the only rows lost are candles with zero volume."""
     import pandas as pd
 
-    from hyperphysics_strategy.cli.train_cmd import load_training_set
+    from hyperphysics_strategy.cli.train_data import load_training_set
 
     zeroed = range(500, 520)
 

@@ -117,10 +117,10 @@ def test_too_few_rows_is_an_input_error():
 
 
 def test_expert_names_in_help_are_the_registry():
-    from hyperphysics_strategy.cli.train_cmd import EXPERT_NAMES
-    from hyperphysics_strategy.engine.hardware import DEFAULT_EXPERT_NAMES
+    from hyperphysics_strategy.cli.train_data import EXPERT_NAMES
+    from hyperphysics_strategy.ensemble import EXPERT_REGISTRY
 
-    assert EXPERT_NAMES == DEFAULT_EXPERT_NAMES
+    assert tuple(EXPERT_REGISTRY) == EXPERT_NAMES
     assert set(EXPERT_NAMES) == set(EXPERT_REGISTRY)
     out = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200"}).output
     assert "<bool>" not in out
@@ -142,7 +142,7 @@ def test_save_then_load_scores_the_rows_after_training(tmp_path):
 
 
 def test_no_signal_lines_read_the_report():
-    from hyperphysics_strategy.cli.train_cmd import no_signal_lines
+    from hyperphysics_strategy.cli.train_results import no_signal_lines
 
     report = {
         "experts": [{"name": "lightgbm", "best_iteration": 5}, {"name": "xgboost"}],
@@ -155,7 +155,7 @@ def test_no_signal_lines_read_the_report():
 
 
 def test_strategy_settings_come_from_the_config_files(tmp_path):
-    from hyperphysics_strategy.cli.train_cmd import InputError, strategy_settings
+    from hyperphysics_strategy.cli.train_data import InputError, strategy_settings
 
     default = strategy_settings(None)  # the config `hyperphysics init` writes
     assert (default.periods, default.horizon) == ((10, 20), 12)

@@ -46,7 +46,7 @@ def test_flags_a_stub_that_cannot_load_and_unknown_config_keys(tmp_path):
     config["stake_ammount"] = 10
     config["max_open_trades"] = "three"
     config["freqai"]["model_training_parameters"]["experts"] = ["lightgbm", "lgbm"]
-    config["freqai"]["model_training_parameters"]["calibrat"] = False
+    config["freqai"]["model_training_parameters"]["stacking_fold"] = 2
     path = tmp_path / "my_config.json"
     path.write_text(json.dumps(config))
 
@@ -60,8 +60,8 @@ def test_flags_a_stub_that_cannot_load_and_unknown_config_keys(tmp_path):
     assert "did you mean 'stake_amount'" in problems["config stake_ammount"]["fix"]
     assert "config max_open_trades" in problems  # freqtrade's own schema: not an integer
     assert "'lgbm'" in problems["config freqai.model_training_parameters.experts"]["problem"]
-    calibrat = problems["config freqai.model_training_parameters.calibrat"]
-    assert calibrat["problem"] == "unknown key" and "did you mean 'calibrate'" in calibrat["fix"]
+    fold = problems["config freqai.model_training_parameters.stacking_fold"]
+    assert fold["problem"] == "unknown key" and "did you mean 'stacking_folds'" in fold["fix"]
     assert len(problems) == 6, problems
 
     text = doctor("--userdir", str(tmp_path), "--config", str(path))

@@ -8,8 +8,9 @@ import time
 import numpy as np
 import pytest
 
+from hyperphysics_strategy.engine.hardware import Device, Placement
 from hyperphysics_strategy.ensemble import durations
-from hyperphysics_strategy.ensemble.experts import Expert, FitData, Placement
+from hyperphysics_strategy.ensemble.experts import Expert, FitData
 from hyperphysics_strategy.ensemble.training import train_experts
 
 
@@ -49,7 +50,7 @@ def fit_data(n: int = 100) -> FitData:
 
 
 def cpu(n: int) -> list[Placement]:
-    return [Placement("cpu", {}, 1) for _ in range(n)]
+    return [Placement("torch") for _ in range(n)]
 
 
 def start_order(experts: list[Expert], lanes: int) -> list[str]:
@@ -78,7 +79,7 @@ def test_measured_times_override_priors_and_scale_the_unmeasured():
     # measured: the transformer is fast here (1 s), kan slow (4 s); prior ratio 300 : 5
     durations.record("transformer", "cuda:0", 1.0, rows=1000)
     durations.record("kan", "cuda:0", 4.0, rows=1000)
-    gpu = [Placement("cuda:0", {}, 1) for _ in experts]
+    gpu = [Placement("torch", Device("cuda", 0)) for _ in experts]
     # median of measured/prior = median(1/300, 4/5) = 0.4017; mlp: 15 * 0.4017 = 6.0 s
     assert durations.expected_seconds("kan", "cuda:1", 2000) == pytest.approx(8.0)
     assert durations.longest_first([0, 1, 2], experts, gpu, 1000) == [2, 1, 0]

@@ -95,7 +95,7 @@ def test_each_single_expert_class_backtests(tmp_path):
         files = model_files(userdir, f"e2e-{model}")
         assert set(files) == {"BTC"}, (model, files)
         fitted = joblib.load(files["BTC"][0])
-        assert [e.name for e in fitted.experts] == [expert], model
+        assert [e.name for e in fitted.experts_] == [expert], model
         assert list(fitted.classes_) == ["sell", "neutral", "buy"]
     stats = load_backtest_stats(userdir / "backtest_results")
     assert set(stats["strategy"]) == set(strategies)

@@ -7,12 +7,15 @@ import pandas as pd
 import pytest
 import torch
 
-from hyperphysics_strategy.engine.hardware import DEFAULT_EXPERTS, Device, DevicePlan
+from hyperphysics_strategy.engine.hardware import Device, DevicePlan
 from hyperphysics_strategy.ensemble import ExpertEnsemble, make_expert
-from hyperphysics_strategy.ensemble.blending import fit_blend_weights
 from hyperphysics_strategy.ensemble.drift import MAJOR, MODERATE, feature_drift, psi
 from hyperphysics_strategy.ensemble.ensemble import planned_placements
-from hyperphysics_strategy.ensemble.experts import TorchExpert
+from hyperphysics_strategy.ensemble.experts import (
+    EXPERT_REGISTRY,
+    TorchExpert,
+    expert_libraries,
+)
 from hyperphysics_strategy.ensemble.labels import LabelCodec
 from hyperphysics_strategy.ensemble.metrics import balanced_accuracy, log_loss
 from hyperphysics_strategy.ensemble.sampling import stratified_indices
@@ -40,8 +43,8 @@ def test_ensemble_predicts_declared_classes_and_pickles():
     ens.fit(X, y)
     assert list(ens.classes_) == ["sell", "neutral", "buy"]
     assert set(ens.predict(X[:200])) <= {"sell", "neutral", "buy"}
-    assert np.isclose(ens.weights.sum(), 1.0)
-    assert ens.report.val_log_loss < 0.6
+    assert np.isclose(ens.weights_.sum(), 1.0)
+    assert ens.report_.val_log_loss < 0.6
     clone = pickle.loads(pickle.dumps(ens))
     np.testing.assert_allclose(clone.predict_proba(X[:50]), ens.predict_proba(X[:50]))
 
@@ -55,8 +58,8 @@ def test_broken_expert_is_dropped_and_the_rest_predict():
 
     X, y = synthetic()
     ens = ExpertEnsemble([Broken(), "xgboost"], {"xgboost": {"n_estimators": 60}}).fit(X, y)
-    assert [e.name for e in ens.experts] == ["xgboost"]
-    dropped = [r for r in ens.report.experts if r.error]
+    assert [e.name for e in ens.experts_] == ["xgboost"]
+    dropped = [r for r in ens.report_.experts if r.error]
     assert len(dropped) == 1 and "simulated out of memory" in dropped[0].error
     assert ens.predict_proba(X[:10]).shape == (10, 3)
 
@@ -71,16 +74,6 @@ def test_all_experts_failing_raises_with_reasons():
     X, y = synthetic(500)
     with pytest.raises(RuntimeError, match="nope"):
         ExpertEnsemble([Broken()]).fit(X, y)
-
-
-def test_blend_gives_a_useless_expert_near_zero_weight():
-    rng = np.random.default_rng(1)
-    codes = rng.integers(0, 3, size=2000)
-    good = np.full((2000, 3), 0.1)
-    good[np.arange(2000), codes] = 0.8
-    useless = np.full((2000, 3), 1 / 3)
-    w = fit_blend_weights([good, useless], codes)
-    assert w[0] > 0.95 and w[1] < 0.05
 
 
 def test_time_ordered_split_keeps_embargo_and_order():
@@ -129,21 +122,21 @@ def test_ensemble_on_real_candles_trains_predicts_saves_reloads(eth_1h, tmp_path
     ens = ExpertEnsemble(
         list(SMALL), SMALL, embargo=12, feature_names=cols, use_processes=False
     ).fit(X[:-300], y[:-300])
-    assert [e.name for e in ens.experts] == list(SMALL)
+    assert [e.name for e in ens.experts_] == list(SMALL)
     proba = ens.predict_proba(X[-300:])
     assert proba.shape == (300, 3) and np.allclose(proba.sum(axis=1), 1.0)
-    assert np.isclose(ens.weights.sum(), 1.0)
-    lines = ens.report.lines()
+    assert np.isclose(ens.weights_.sum(), 1.0)
+    lines = ens.report_.lines()
     assert all(any(line.strip().startswith(n) for line in lines) for n in SMALL)
     assert "feature drift (PSI" in lines[-1]
-    meta = ens.report.to_dict()
+    meta = ens.report_.to_dict()
     assert {e["name"] for e in meta["experts"]} == set(SMALL) and meta["drift"]["psi"]
 
     path = tmp_path / "model.pkl"  # FreqAI's joblib save is a (cloud)pickle
     path.write_bytes(pickle.dumps(ens))
     clone = pickle.loads(path.read_bytes())
     np.testing.assert_allclose(clone.predict_proba(X[-300:]), proba, rtol=1e-6, atol=1e-9)
-    for expert in ens.experts:  # and every expert in its native format
+    for expert in ens.experts_:  # and every expert in its native format
         expert.save(tmp_path / expert.name)
         again = type(expert).load(tmp_path / expert.name)
         np.testing.assert_allclose(
@@ -160,8 +153,8 @@ def test_broken_expert_on_real_candles_is_dropped(eth_1h):
 
     X, y, _ = eth_1h
     ens = ExpertEnsemble([Broken(), "lightgbm"], SMALL, embargo=12).fit(X, y)
-    assert [e.name for e in ens.experts] == ["lightgbm"]
-    assert "exploded" in next(r.error for r in ens.report.experts if r.error)
+    assert [e.name for e in ens.experts_] == ["lightgbm"]
+    assert "exploded" in next(r.error for r in ens.report_.experts if r.error)
     assert ens.predict(X[:5]).shape == (5,)
 
 
@@ -169,9 +162,9 @@ def test_process_workers_train_torch_experts(eth_1h):
     """Torch experts go to a spawned worker process and come back fitted, on CPU."""
     X, y, _ = eth_1h
     ens = ExpertEnsemble(["lightgbm", "mlp"], SMALL, embargo=12).fit(X[:1500], y[:1500])
-    workers = {r.name: r.worker for r in ens.report.experts}
+    workers = {r.name: r.worker for r in ens.report_.experts}
     assert workers == {"lightgbm": "thread", "mlp": "process"}
-    mlp = ens.experts[1]
+    mlp = ens.experts_[1]
     assert all(p.device.type == "cpu" for p in mlp.module.parameters())
     assert ens.predict_proba(X[:10]).shape == (10, 3)
 
@@ -190,8 +183,8 @@ def test_slow_expert_times_out_and_is_dropped():
     ens = ExpertEnsemble(
         [Slow(), "lightgbm"], {"lightgbm": {"n_estimators": 20}}, expert_timeout=0.5
     ).fit(X, y)
-    assert [e.name for e in ens.experts] == ["lightgbm"]
-    assert "timed out" in next(r.error for r in ens.report.experts if r.error)
+    assert [e.name for e in ens.experts_] == ["lightgbm"]
+    assert "timed out" in next(r.error for r in ens.report_.experts if r.error)
 
 
 def test_psi_detects_injected_drift():
@@ -212,8 +205,8 @@ def test_ensemble_reports_drift_of_recent_rows():
     X[-300:, 3] += 2.0  # the most recent rows drift in feature 3
     ens = ExpertEnsemble(["lightgbm"], {"lightgbm": {"n_estimators": 20}}, drift_rows=300)
     ens.fit(X, y)
-    assert ens.report.drift.status == "major"
-    assert ens.report.drift.top(1)[0][0] == "f3"
+    assert ens.report_.drift.status == "major"
+    assert ens.report_.drift.top(1)[0][0] == "f3"
 
 
 def test_stratified_downsampling_keeps_shares_and_order():
@@ -226,7 +219,7 @@ def test_stratified_downsampling_keeps_shares_and_order():
     X, y = synthetic(3000)
     ens = ExpertEnsemble(["lightgbm"], {"lightgbm": {"n_estimators": 10}}, max_train_rows=1000)
     ens.fit(X, y)
-    assert ens.report.n_train == 1000 and ens.report.n_train_before_sampling > 2000
+    assert ens.report_.n_train == 1000 and ens.report_.n_train_before_sampling > 2000
 
 
 # -- round-robin over a simulated 8-GPU machine ------------------------------------------
@@ -278,14 +271,16 @@ def test_round_robin_hands_each_library_exactly_the_plans_device(monkeypatch):
     monkeypatch.setattr(catboost, "CatBoostClassifier", cat_ctor)
     monkeypatch.setattr(TorchExpert, "_train_on", torch_train_on)
 
-    names = [t.name for t in DEFAULT_EXPERTS]
+    names = list(EXPERT_REGISTRY)
     provider = functools.partial(planned_placements, info=info, capabilities=caps, env={})
     X, y = synthetic(600)
     ens = ExpertEnsemble(names, placement_provider=provider, use_processes=False)
     with pytest.raises(RuntimeError, match="every expert failed"):
         ens.fit(X, y)
 
-    plan = DevicePlan.build(DEFAULT_EXPERTS, info=info, capabilities=caps, env={})
+    plan = DevicePlan.build(
+        expert_libraries(names), names=names, info=info, capabilities=caps, env={}
+    )
     assert sorted(seen) == sorted(names)
     for p in plan:
         expected = p.params()
@@ -307,35 +302,22 @@ def imbalanced_noisy(n=6000, seed=0):
     return X, y
 
 
-def test_calibrated_ensemble_beats_raw_blend_on_imbalanced_classes():
+def test_calibrated_ensemble_beats_its_raw_experts_on_imbalanced_classes():
     X, y = imbalanced_noisy()
     params = {"lightgbm": {"n_estimators": 80}, "xgboost": {"n_estimators": 80}}
     fit_X, fit_y, test_X, test_y = X[:4500], y[:4500], X[4500:], y[4500:]
     codes = LabelCodec().encode(test_y)
-    raw = ExpertEnsemble(expert_params=params, calibrate=False).fit(fit_X, fit_y)
     cal = ExpertEnsemble(expert_params=params).fit(fit_X, fit_y)
-    assert raw.calibration is None and cal.calibration is not None
-    # the experts are the same (same seeds, same training rows): only the blend differs
-    p_raw, p_cal = raw.predict_proba(test_X), cal.predict_proba(test_X)
+    # the raw experts (class-balanced, uncalibrated), averaged: what the blend starts from
+    p_raw = np.mean([e.predict_proba(test_X) for e in cal.experts_], axis=0)
+    p_cal = cal.predict_proba(test_X)
     np.testing.assert_allclose(p_cal.sum(axis=1), 1.0)
     assert log_loss(p_cal, codes) < log_loss(p_raw, codes) - 0.02
     # the prior shift trades balanced accuracy for likelihood: report, bound the loss
     ba_raw, ba_cal = balanced_accuracy(p_raw, codes), balanced_accuracy(p_cal, codes)
     print(f"balanced accuracy raw {ba_raw:.3f}, calibrated {ba_cal:.3f}")
     assert ba_cal > 1 / 3
-    summary = cal.report.to_dict()["calibration"]
+    summary = cal.report_.to_dict()["calibration"]
     assert summary["target_prior"][1] > 0.6  # neutral dominates the training labels
     assert np.allclose(summary["source_prior"], 1 / 3, atol=1e-6)  # balanced experts
-    assert any("calibration" in line for line in cal.report.lines())
-
-
-def test_ensemble_pickled_before_calibration_still_predicts():
-    X, y = synthetic(1500)
-    ens = ExpertEnsemble(["lightgbm"], {"lightgbm": {"n_estimators": 30}}).fit(X, y)
-    state = ens.__dict__.copy()
-    del state["calibration"], state["calibrate"]  # what an older pickle holds
-    old = ExpertEnsemble.__new__(ExpertEnsemble)
-    old.__dict__.update(state)
-    clone = pickle.loads(pickle.dumps(old))
-    expected = ens.experts[0].predict_proba(X[:20])
-    np.testing.assert_allclose(clone.predict_proba(X[:20]), expected, rtol=1e-6)
+    assert any("calibration" in line for line in cal.report_.lines())

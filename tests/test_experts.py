@@ -9,9 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from hyperphysics_strategy.engine.hardware import DEFAULT_EXPERT_NAMES
+from hyperphysics_strategy.engine.hardware import Device, Placement
 from hyperphysics_strategy.ensemble import make_expert
-from hyperphysics_strategy.ensemble.experts import EXPERT_REGISTRY, FitData, Placement, TorchExpert
+from hyperphysics_strategy.ensemble.experts import (
+    DEFAULT_EXPERTS,
+    EXPERT_REGISTRY,
+    FitData,
+    TorchExpert,
+    expert_libraries,
+)
 from hyperphysics_strategy.ensemble.experts.neural import FTTransformerNet, sparsemax
 from hyperphysics_strategy.ensemble.labels import LabelCodec
 from hyperphysics_strategy.ensemble.training import fit_with_fallback
@@ -48,16 +54,26 @@ def fit_data():
     )
 
 
-def test_registry_names_match_the_hardware_plan():
-    assert tuple(EXPERT_REGISTRY) == DEFAULT_EXPERT_NAMES
-    for name, cls in EXPERT_REGISTRY.items():
+def test_registry_names_and_libraries_match_the_classes():
+    assert len(EXPERT_REGISTRY) == 12 and set(DEFAULT_EXPERTS) <= set(EXPERT_REGISTRY)
+    libraries = expert_libraries(list(EXPERT_REGISTRY))
+    for (name, cls), library in zip(EXPERT_REGISTRY.items(), libraries, strict=True):
         assert cls.name == name
+        assert cls.library == library  # read without importing the library
+    with pytest.raises(ValueError, match="'lgbm'"):
+        expert_libraries(["lgbm"])
+
+
+def test_a_placement_for_another_library_is_refused(fit_data):
+    _, _, data = fit_data
+    with pytest.raises(ValueError, match="trains with lightgbm, got a placement for torch"):
+        make_expert("lightgbm").fit(data, Placement("torch"))
 
 
 @pytest.mark.parametrize("name", list(EXPERT_REGISTRY))
 def test_each_expert_learns_and_round_trips(name, fit_data, tmp_path):
     X, codes, data = fit_data
-    expert = make_expert(name, FAST[name], seed=3).fit(data, Placement(threads=1))
+    expert = make_expert(name, FAST[name], seed=3).fit(data)
     proba = expert.predict_proba(X[2400:])
     assert proba.shape == (600, 3)
     assert np.allclose(proba.sum(axis=1), 1.0)
@@ -70,6 +86,18 @@ def test_each_expert_learns_and_round_trips(name, fit_data, tmp_path):
 
     clone = pickle.loads(pickle.dumps(expert))
     np.testing.assert_allclose(clone.predict_proba(X[2400:]), proba, rtol=1e-6, atol=1e-9)
+
+
+def test_a_misspelled_torch_parameter_is_an_error_naming_it():
+    with pytest.raises(
+        ValueError,
+        match=r"expert 'mlp': unknown parameter 'max_epoch' "
+        r"\(did you mean 'max_epochs'\?\)",
+    ):
+        make_expert("mlp", {"max_epoch": 3})
+    with pytest.raises(ValueError, match="unknown parameter 'n_estimators'"):
+        make_expert("transformer", {"n_estimators": 3})
+    assert make_expert("kan", {"max_epochs": 3, "grid": 4}).hparams()["grid"] == 4
 
 
 def test_torch_experts_are_deterministic(fit_data):
@@ -88,7 +116,7 @@ def test_torch_state_is_cpu_and_loads_with_weights_only(fit_data, tmp_path, devi
     """Whatever device trained it, the pickled state and model.pt hold CPU tensors only,
     plain tensors load safely, and the model predicts on a CPU-only machine."""
     X, _, data = fit_data
-    placement = Placement(device, {"device": torch.device(device)}, 1)
+    placement = Placement("torch", Device(device, 0 if device == "cuda" else None))
     expert = make_expert("kan", {"max_epochs": 2}).fit(data, placement)
     state = expert.__getstate__()
     assert state["module"] is None
@@ -105,11 +133,11 @@ def test_gpu_out_of_memory_retries_once_on_cpu(fit_data, cuda_out_of_memory):
     _, _, data = fit_data
     seen = cuda_out_of_memory
     expert = make_expert("mlp", {"max_epochs": 2})
-    placement = Placement("cuda:1", {"device": torch.device("cuda", 1), "num_threads": 1}, 1)
+    placement = Placement("torch", Device("cuda", 1))
     seconds, error, device, retried = fit_with_fallback(expert, data, placement)
     assert error is None and retried and device == "cpu"
     assert seen == ["cuda:1", "cpu"]
-    assert expert.placement.device == "cpu"
+    assert str(expert.placement.device) == "cpu"
 
 
 def test_other_errors_on_gpu_are_not_retried(fit_data, monkeypatch):
@@ -119,7 +147,7 @@ def test_other_errors_on_gpu_are_not_retried(fit_data, monkeypatch):
         raise ValueError("bad shapes")
 
     monkeypatch.setattr(TorchExpert, "_train_on", train_on)
-    placement = Placement("cuda:0", {"device": torch.device("cuda", 0)}, 1)
+    placement = Placement("torch", Device("cuda", 0))
     _, error, _, retried = fit_with_fallback(make_expert("mlp"), data, placement)
     assert error == "ValueError: bad shapes" and not retried
 
@@ -157,7 +185,7 @@ def test_transformer_token_budget_on_wide_inputs(tmp_path):
     data = FitData(X[:2400], codes[:2400], np.ones(2400), X[2400:], codes[2400:], np.ones(600), 3)
     # the default 40 epochs (FAST's 15 leave the projection under-trained: about 0.81)
     params = {**FAST["transformer"], "max_epochs": 40}
-    expert = make_expert("transformer", params, seed=3).fit(data, Placement(threads=1))
+    expert = make_expert("transformer", params, seed=3).fit(data)
     module = expert.module
     assert module.projection is not None and module.projection.weight.shape == (32, 120)
     assert "projection_gain" in module.state_dict()

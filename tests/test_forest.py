@@ -14,7 +14,7 @@ import pytest
 import xgboost as xgb
 
 from hyperphysics_strategy.ensemble import make_expert
-from hyperphysics_strategy.ensemble.experts import FitData, Placement
+from hyperphysics_strategy.ensemble.experts import FitData
 from hyperphysics_strategy.ensemble.experts.forest import (
     CompiledForest,
     Unsupported,
@@ -67,7 +67,7 @@ def data():
 @pytest.mark.parametrize("name", TREES)
 def test_compiled_equals_native(name, data):
     X, y = data
-    expert = make_expert(name, SMALL[name], seed=1).fit(fit_data(X, y), Placement(threads=1))
+    expert = make_expert(name, SMALL[name], seed=1).fit(fit_data(X, y))
     assert expert.compiled is not None
     rows = hard_rows(expert.compiled, X)
     assert np.isnan(rows).any() and (rows == 0).any()
@@ -169,7 +169,7 @@ def test_catboost_raw_scores(data):
 def test_a_class_absent_from_training(name):
     X, y = real_like(seed=3, absent=0)
     assert 0 not in y
-    expert = make_expert(name, SMALL[name]).fit(fit_data(X, y), Placement(threads=1))
+    expert = make_expert(name, SMALL[name]).fit(fit_data(X, y))
     assert expert.compiled is not None
     rows = hard_rows(expert.compiled, X)
     proba = expert.predict_proba(rows)
@@ -180,7 +180,7 @@ def test_a_class_absent_from_training(name):
 @pytest.mark.parametrize("name", ["lightgbm", "xgboost", "catboost"])
 def test_pickle_and_native_round_trips(name, data, tmp_path):
     X, y = data
-    expert = make_expert(name, SMALL[name]).fit(fit_data(X, y), Placement(threads=1))
+    expert = make_expert(name, SMALL[name]).fit(fit_data(X, y))
     rows = hard_rows(expert.compiled, X)
     proba = expert.predict_proba(rows)
 

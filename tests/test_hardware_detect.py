@@ -528,7 +528,7 @@ def test_this_machine_is_cpu_with_a_valid_plan(monkeypatch):
         assert info.backend == "cpu" and info.gpus == ()  # the CPU-only development machine
     assert info.backend in BACKENDS
     assert 1 <= info.cpu.usable_cores <= info.cpu.logical_cores
-    plan = DevicePlan.build(info=info)
+    plan = DevicePlan.build(["lightgbm", "xgboost", "catboost", "torch"] * 3, info=info)
     assert len(plan) == 12
     if info.backend == "cpu":
         assert all(str(p.device) == "cpu" for p in plan)

@@ -10,16 +10,15 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hyperphysics_strategy.engine import batch as batch_mod
 from hyperphysics_strategy.engine import devices
+from hyperphysics_strategy.engine.batch import get_optimal_batch_size
 from hyperphysics_strategy.engine.hardware import (
     CPU,
-    DEFAULT_EXPERTS,
     Device,
     DevicePlan,
-    TaskSpec,
     catboost_params,
     clear_capability_cache,
-    get_optimal_batch_size,
     lightgbm_params,
     log_summary,
     parse_device_list,
@@ -28,12 +27,20 @@ from hyperphysics_strategy.engine.hardware import (
     torch_device,
     xgboost_params,
 )
-from hyperphysics_strategy.engine.hardware import batch as batch_mod
 from hyperphysics_strategy.engine.hardware import capabilities as caps_mod
 from hyperphysics_strategy.engine.hardware import plan as plan_mod
 from hyperphysics_strategy.engine.hardware import summary as summary_mod
+from hyperphysics_strategy.ensemble.experts import EXPERT_REGISTRY, expert_libraries
 
 from .fake_machines import GIB, all_gpu_caps, make_info
+
+#: the twelve experts as tasks: the library each trains with, labelled with its name
+NAMES = tuple(EXPERT_REGISTRY)
+LIBS = expert_libraries(NAMES)
+
+
+def plan_experts(**kwargs) -> DevicePlan:
+    return DevicePlan.build(LIBS, names=NAMES, **kwargs)
 
 
 @pytest.fixture(autouse=True)
@@ -63,9 +70,7 @@ def fake_libraries(monkeypatch):
 
 
 def test_eight_gpus_twelve_experts_round_robin():
-    plan = DevicePlan.build(
-        DEFAULT_EXPERTS, info=make_info("cuda", 8), capabilities=all_gpu_caps(8)
-    )
+    plan = plan_experts(info=make_info("cuda", 8), capabilities=all_gpu_caps(8))
     assert len(plan) == 12
     for k, p in enumerate(plan):
         assert p.device == Device("cuda", k % 8), p
@@ -73,7 +78,7 @@ def test_eight_gpus_twelve_experts_round_robin():
 
 def test_round_robin_through_real_probes(fake_libraries):
     info = make_info("cuda", 8)
-    plan = DevicePlan.build(DEFAULT_EXPERTS, info=info)
+    plan = plan_experts(info=info)
     assert [p.device.index for p in plan] == [k % 8 for k in range(12)]
     lgb = plan.for_task("lightgbm").params()
     assert lgb == {
@@ -88,7 +93,7 @@ def test_round_robin_through_real_probes(fake_libraries):
 
 def test_catboost_sees_fewer_gpus(fake_libraries):
     fake_libraries["catboost_gpus"] = 2
-    plan = DevicePlan.build(DEFAULT_EXPERTS, info=make_info("cuda", 8))
+    plan = plan_experts(info=make_info("cuda", 8))
     # catboost experts are tasks 2 and 5; its pool is cuda:0, cuda:1
     assert plan.for_task("catboost").device == Device("cuda", 0)
     assert plan.for_task("catboost_alt").device == Device("cuda", 1)
@@ -96,7 +101,7 @@ def test_catboost_sees_fewer_gpus(fake_libraries):
 
 def test_rocm_tree_experts_land_on_cpu_with_reason(monkeypatch, fake_libraries):
     monkeypatch.setattr(caps_mod, "lightgbm_trial", lambda dt, **kw: (dt == "gpu", "OpenCL trial"))
-    plan = DevicePlan.build(DEFAULT_EXPERTS, info=make_info("rocm", 2))
+    plan = plan_experts(info=make_info("rocm", 2))
     for name in ("xgboost", "xgboost_rf", "xgboost_dart", "catboost", "catboost_alt"):
         p = plan.for_task(name)
         assert p.device == CPU and "ROCm" in p.reason, p
@@ -113,14 +118,14 @@ def test_rocm_tree_experts_land_on_cpu_with_reason(monkeypatch, fake_libraries):
 
 def test_cpu_build_of_torch_on_nvidia_machine(fake_libraries):
     info = make_info("cuda", 2, torch_visible=False)
-    plan = DevicePlan.build(DEFAULT_EXPERTS, info=info)
+    plan = plan_experts(info=info)
     assert plan.for_task("xgboost").device == Device("cuda", 1)  # task 1 -> 1 mod 2
     mlp = plan.for_task("mlp")
     assert mlp.device == CPU and "cannot use" in mlp.reason
 
 
 def test_cpu_machine_everything_on_cpu():
-    plan = DevicePlan.build(DEFAULT_EXPERTS, info=make_info("cpu", 0, usable=3))
+    plan = plan_experts(info=make_info("cpu", 0, usable=3))
     assert all(p.device == CPU for p in plan)
     assert plan.workers == 3 and plan.threads_per_worker == 1
     assert lightgbm_params(plan[0]) == {"device_type": "cpu", "num_threads": 1}
@@ -131,18 +136,14 @@ def test_cpu_machine_everything_on_cpu():
 
 def test_env_override_restricts_gpus(monkeypatch):
     monkeypatch.setenv("HYPERPHYSICS_DEVICES", "cuda:0,cuda:2")
-    plan = DevicePlan.build(
-        DEFAULT_EXPERTS, info=make_info("cuda", 4), capabilities=all_gpu_caps(4)
-    )
+    plan = plan_experts(info=make_info("cuda", 4), capabilities=all_gpu_caps(4))
     assert [p.device.index for p in plan] == [(0, 2)[k % 2] for k in range(12)]
     assert plan.override == "cuda:0,cuda:2"
 
 
 def test_env_override_cpu(monkeypatch):
     monkeypatch.setenv("HYPERPHYSICS_DEVICES", "cpu")
-    plan = DevicePlan.build(
-        DEFAULT_EXPERTS, info=make_info("cuda", 4), capabilities=all_gpu_caps(4)
-    )
+    plan = plan_experts(info=make_info("cuda", 4), capabilities=all_gpu_caps(4))
     assert all(p.device == CPU and "HYPERPHYSICS_DEVICES" in p.reason for p in plan)
     assert catboost_params(plan[2]) == {"task_type": "CPU", "thread_count": plan.threads_per_worker}
 
@@ -150,9 +151,7 @@ def test_env_override_cpu(monkeypatch):
 def test_env_override_with_unknown_gpu_is_ignored(caplog):
     info = make_info("cuda", 2)
     with caplog.at_level(logging.WARNING):
-        plan = DevicePlan.build(
-            DEFAULT_EXPERTS, info=info, capabilities=all_gpu_caps(2), devices="cuda:7"
-        )
+        plan = plan_experts(info=info, capabilities=all_gpu_caps(2), devices="cuda:7")
     assert any("ignored" in n for n in plan.notes)
     assert [p.device.index for p in plan] == [k % 2 for k in range(12)]
 
@@ -199,7 +198,7 @@ def test_thread_budget_never_exceeds_usable_cores(n_tasks, usable, max_workers):
 @settings(max_examples=50, deadline=None)
 @given(n_tasks=st.integers(1, 30), usable=st.integers(1, 300), n_gpus=st.integers(0, 8))
 def test_plan_budget_property(n_tasks, usable, n_gpus):
-    tasks = [TaskSpec(f"t{i}", DEFAULT_EXPERTS[i % 12].library) for i in range(n_tasks)]
+    tasks = [LIBS[i % 12] for i in range(n_tasks)]
     plan = DevicePlan.build(
         tasks, info=make_info("cuda", n_gpus, usable=usable), capabilities=all_gpu_caps(n_gpus)
     )
@@ -211,7 +210,7 @@ def test_plan_budget_property(n_tasks, usable, n_gpus):
 
 def test_unknown_library_rejected():
     with pytest.raises(ValueError, match="unknown library"):
-        DevicePlan.build([("x", "sklearn")], info=make_info("cpu"), capabilities={})
+        DevicePlan.build(["sklearn"], info=make_info("cpu"), capabilities={})
 
 
 # -- library parameters ----------------------------------------------------------------
@@ -219,7 +218,7 @@ def test_unknown_library_rejected():
 
 def test_params_for_gpu_placement():
     plan = DevicePlan.build(
-        [("a", "lightgbm"), ("b", "xgboost"), ("c", "catboost"), ("d", "torch")],
+        ["lightgbm", "xgboost", "catboost", "torch"],
         info=make_info("cuda", 8, usable=16),
         capabilities=all_gpu_caps(8),
     )
@@ -259,9 +258,7 @@ def test_free_memory_cuda_and_cpu(monkeypatch):
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda i: ((i + 1) * GIB, 80 * GIB))
     assert batch_mod.free_memory_bytes("cuda:1") == 2 * GIB
     assert get_optimal_batch_size(2**20, "cuda:1") == 1024  # 2 GiB * 0.75 = 1536 MiB
-    monkeypatch.setattr(
-        "hyperphysics_strategy.engine.hardware.cpu.ram_bytes", lambda: (8 * GIB, 4 * GIB)
-    )
+    monkeypatch.setattr("hyperphysics_strategy.engine.batch.ram_bytes", lambda: (8 * GIB, 4 * GIB))
     assert batch_mod.free_memory_bytes("cpu") == 4 * GIB
 
 
@@ -273,7 +270,7 @@ def test_log_summary_logs_once(monkeypatch, caplog):
     caps = all_gpu_caps(2)
     monkeypatch.setattr(summary_mod, "probe_capabilities", lambda info: caps)
     monkeypatch.setattr(summary_mod, "_logged", False)
-    plan = DevicePlan.build(info=info, capabilities=caps)
+    plan = plan_experts(info=info, capabilities=caps)
     logger = logging.getLogger("test.hardware")
     with caplog.at_level(logging.INFO, logger="test.hardware"):
         assert log_summary(logger, info=info, plan=plan) is True

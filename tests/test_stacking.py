@@ -91,18 +91,18 @@ def test_stacker_names_bad_input():
 def test_stacked_ensemble_fits_on_out_of_fold_rows_and_pickles():
     X, y = synthetic()
     ens = ExpertEnsemble(expert_params=FAST, embargo=5, stacking_folds=3).fit(X, y)
-    summary = ens.report.to_dict()["calibration"]
+    summary = ens.report_.to_dict()["calibration"]
     assert summary["method"] == "stack"
     assert summary["stacking_blocks"] == 4  # three folds and the validation block
-    assert summary["stacking_rows"] > 2 * ens.report.n_validation
+    assert summary["stacking_rows"] > 2 * ens.report_.n_validation
     assert len(summary["expert_temperatures"]) == 2
-    assert np.isclose(ens.weights.sum(), 1.0)
-    assert ens.report.val_log_loss < 0.6
-    assert any("stacked logistic model" in line for line in ens.report.lines())
-    assert ens.oof_blocks is None  # not kept in memory unless asked for
+    assert np.isclose(ens.weights_.sum(), 1.0)
+    assert ens.report_.val_log_loss < 0.6
+    assert any("stacked logistic model" in line for line in ens.report_.lines())
+    assert ens.oof_blocks_ is None  # not kept in memory unless asked for
     kept = ExpertEnsemble(expert_params=FAST, embargo=5, keep_oof_blocks=True).fit(X, y)
-    assert len(kept.oof_blocks) == 4
-    assert sum(b.codes.shape[0] for b in kept.oof_blocks) == summary["stacking_rows"]
+    assert len(kept.oof_blocks_) == 4
+    assert sum(b.codes.shape[0] for b in kept.oof_blocks_) == summary["stacking_rows"]
     clone = pickle.loads(pickle.dumps(ens))
     np.testing.assert_allclose(clone.predict_proba(X[:50]), ens.predict_proba(X[:50]))
 
@@ -111,9 +111,9 @@ def test_stacked_ensemble_beats_each_member_out_of_sample_on_noisy_data():
     X, y = synthetic(6000, seed=4, noise=1.5)
     train, test = slice(0, 5000), slice(5000, None)
     ens = ExpertEnsemble(expert_params=FAST, stacking_folds=3).fit(X[train], y[train])
-    codes = ens.codec.encode(y[test])
+    codes = ens.codec_.encode(y[test])
     stacked = log_loss(ens.predict_proba(X[test]), codes)
-    for expert in ens.experts:
+    for expert in ens.experts_:
         assert stacked < log_loss(expert.predict_proba(X[test]), codes)
 
 
@@ -132,20 +132,15 @@ def test_a_fold_whose_expert_fails_is_left_out_and_the_rest_blend(caplog):
     X, y = synthetic()
     expert = _NeedsManyRows({"n_estimators": 40})
     ens = ExpertEnsemble([expert, "xgboost"], FAST, stacking_folds=3).fit(X, y)
-    summary = ens.report.to_dict()["calibration"]
+    summary = ens.report_.to_dict()["calibration"]
     assert summary["stacking_blocks"] == 2  # fold 3 (1,900 rows) and the validation block
     assert "stacking fold 1/3 left out (lightgbm: RuntimeError: too few rows)" in caplog.text
     assert ens.predict_proba(X[:20]).shape == (20, 3)
 
 
-def test_simplex_blend_and_no_folds_remain_available():
+def test_no_folds_blend_on_the_validation_block_alone():
     X, y = synthetic()
-    simplex = ExpertEnsemble(expert_params=FAST, blend_method="simplex").fit(X, y)
-    assert simplex.stacker is None
-    assert simplex.report.to_dict()["calibration"]["method"] == "simplex"
     val_only = ExpertEnsemble(expert_params=FAST, stacking_folds=0).fit(X, y)
-    assert val_only.report.to_dict()["calibration"]["stacking_blocks"] == 1
-    with pytest.raises(ValueError, match="blend_method must be one of"):
-        ExpertEnsemble(blend_method="median")
+    assert val_only.report_.to_dict()["calibration"]["stacking_blocks"] == 1
     with pytest.raises(ValueError, match="stacking_C must be positive"):
-        ExpertEnsemble(stacking_C=0)
+        ExpertEnsemble(stacking_C=0).fit(X, y)

@@ -10,12 +10,12 @@ from freqtrade.enums import TradingMode
 from freqtrade.persistence import LocalTrade
 from freqtrade.persistence.custom_data import CustomDataWrapper
 
-from hyperphysics_strategy.strategy.hyperphysics_strategy import (
+from hyperphysics_strategy.strategy.hyperphysics_strategy import HyperPhysicsStrategy
+from hyperphysics_strategy.strategy.trade_barriers import (
     ES_STOP,
     STOP_PRICE,
     TAKE_PRICE,
     TIME_CANDLES,
-    HyperPhysicsStrategy,
 )
 
 OPEN = datetime(2021, 4, 20, 12, 0, tzinfo=UTC)

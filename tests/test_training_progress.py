@@ -9,8 +9,9 @@ import threading
 import numpy as np
 import pytest
 
+from hyperphysics_strategy.engine.hardware import Placement
 from hyperphysics_strategy.ensemble import ExpertEnsemble, make_expert
-from hyperphysics_strategy.ensemble.experts import FitData, Placement
+from hyperphysics_strategy.ensemble.experts import FitData
 from hyperphysics_strategy.ensemble.labels import LabelCodec
 from hyperphysics_strategy.ensemble.training import train_experts
 
@@ -43,7 +44,7 @@ def test_start_callback_once_per_expert_in_each_lane_kind(use_processes, worker)
     data = FitData(X[:500], codes[:500], np.ones(500), X[500:], codes[500:], np.ones(100), 3)
     names = ["lightgbm", "xgboost", "xgboost_rf"]
     experts = [make_expert(n, {"n_estimators": 10}, seed=i) for i, n in enumerate(names)]
-    placements = [Placement("cpu", {}, 1, "test") for _ in experts]
+    placements = [Placement(e.library, reason="test") for e in experts]
     rec = Recorder()
     outcomes = train_experts(
         experts, data, placements, 2, rec.done, on_start=rec.start, use_processes=use_processes
@@ -69,7 +70,7 @@ def test_a_failing_start_callback_does_not_stop_training():
     outcomes = train_experts(
         [make_expert("lightgbm", {"n_estimators": 5})],
         data,
-        [Placement()],
+        [Placement("lightgbm")],
         1,
         on_start=explode,
         use_processes=False,

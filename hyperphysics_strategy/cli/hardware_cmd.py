@@ -224,7 +224,6 @@ def hardware(
 ) -> None:
     """Show CPUs, memory, GPUs, what each library can use, and the device plan."""
     from ..engine.hardware import (
-        DEFAULT_EXPERTS,
         DevicePlan,
         get_hardware_info,
         hardware_report,
@@ -233,7 +232,10 @@ def hardware(
 
     info = get_hardware_info(refresh=refresh)
     caps = probe_capabilities(info)
-    plan = DevicePlan.build(DEFAULT_EXPERTS, info=info, capabilities=caps)
+    from ..ensemble.experts import EXPERT_REGISTRY, expert_libraries
+
+    names = list(EXPERT_REGISTRY)  # the plan for all twelve experts
+    plan = DevicePlan.build(expert_libraries(names), names=names, info=info, capabilities=caps)
     if as_json:
         typer.echo(json.dumps(hardware_report(info, plan, caps), indent=2))
         return

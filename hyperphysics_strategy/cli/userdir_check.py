@@ -169,7 +169,7 @@ def _class_problem(
 
 
 def _model_problems(config: dict[str, Any], loaded: dict[str, str]) -> list[Problem]:
-    from hyperphysics_strategy.cli.train_cmd import EXPERT_NAMES
+    from hyperphysics_strategy.cli.train_data import EXPERT_NAMES
 
     problems = []
     classes = set(loaded.values())

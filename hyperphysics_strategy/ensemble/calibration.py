@@ -1,7 +1,7 @@
-"""Probability calibration of the experts and of the blend.
+"""Probability calibration of each expert before the stacked blend.
 
-Two steps, both fitted on what the ensemble already has (training labels, validation
-predictions), so nothing is re-trained:
+Two steps, both fitted on out-of-sample predictions the ensemble already has (the
+out-of-fold blocks and the validation block), so nothing is re-trained:
 
 **Prior shift.** Experts train with class-balanced sample weights, so each learns
 ``p_bal(c | x)`` for a world whose class priors are ``pi_bal`` (uniform over the present
@@ -17,17 +17,15 @@ The shift changes the argmax towards the frequent classes; it lowers the plain l
 class-balanced probabilities optimise. :func:`prior_shift` is exact and invertible;
 callers that want balanced decisions can shift back with the priors swapped.
 
-**Tempering around the prior.** After blending, one parameter ``T > 0`` maps the
+**Tempering around the prior.** One parameter ``T > 0`` per expert maps its
 probabilities to ``log p'(c) = log pi(c) + (log p(c) - log pi(c)) / T`` (renormalised):
 ``T > 1`` pulls an over-confident forecast towards the training prior (``T -> inf`` is
 the prior itself), ``T < 1`` sharpens an under-confident one, ``T = 1`` is the identity.
-``T`` minimises the validation log-loss (a one-dimensional bounded search on ``log T``).
+``T`` minimises the log-loss (a one-dimensional bounded search on ``log T``).
 
-The simplex blend (:func:`fit_calibrated_blend`) shifts every expert, blends and tempers
-the blend once, all on the validation block. The stacked blend
-(:func:`fit_expert_calibration`, then :mod:`.stacking`) shifts each block of out-of-fold
-predictions with the priors of the experts that made it and tempers **each expert** with
-its own ``T`` fitted on the pooled blocks, before the stacker combines them.
+:func:`fit_expert_calibration` shifts each block of out-of-fold predictions with the
+priors of the experts that made it and tempers **each expert** with its own ``T`` fitted
+on the pooled blocks; then the stacker (:mod:`.stacking`) combines them.
 """
 
 from __future__ import annotations
@@ -38,7 +36,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from .blending import blend, fit_shrunk_weights
 from .metrics import log_loss
 
 EPS = 1e-12
@@ -116,67 +113,26 @@ def fit_temperature(
 
 @dataclass
 class Calibration:
-    """What the ensemble applies to expert probabilities before and after blending."""
+    """What the ensemble applies to each expert's probabilities before the stacker."""
 
     source_prior: np.ndarray  # class prior the experts were trained under (balanced)
     target_prior: np.ndarray  # class prior of the training labels
-    temperature: float = 1.0
-    shrinkage: float = 0.0  # weight of the uniform vector in the blend weights
-    #: per-expert temperatures (the stacked blend); ``None`` for the simplex blend
-    expert_temperatures: np.ndarray | None = None
+    expert_temperatures: np.ndarray  # one temperature per expert
 
     def shift(self, proba: np.ndarray) -> np.ndarray:
         return prior_shift(proba, self.source_prior, self.target_prior)
 
     def expert(self, proba: np.ndarray, index: int) -> np.ndarray:
         """Expert ``index``'s probabilities shifted to the target prior and tempered alone."""
-        temperatures = getattr(self, "expert_temperatures", None)  # older pickles: none
-        shifted = self.shift(proba)
-        if temperatures is None:
-            return shifted
-        return temper(shifted, self.target_prior, float(temperatures[index]))
-
-    def finish(self, blended: np.ndarray) -> np.ndarray:
-        return temper(blended, self.target_prior, self.temperature)
+        temperature = float(self.expert_temperatures[index])
+        return temper(self.shift(proba), self.target_prior, temperature)
 
     def to_dict(self) -> dict[str, object]:
         return {
             "source_prior": [round(float(v), 6) for v in self.source_prior],
             "target_prior": [round(float(v), 6) for v in self.target_prior],
-            "temperature": round(float(self.temperature), 6),
-            "shrinkage": round(float(self.shrinkage), 6),
-            "expert_temperatures": (
-                None
-                if getattr(self, "expert_temperatures", None) is None
-                else [round(float(t), 6) for t in self.expert_temperatures]
-            ),
+            "expert_temperatures": [round(float(t), 6) for t in self.expert_temperatures],
         }
-
-
-def fit_calibrated_blend(
-    val_probas: Sequence[np.ndarray],
-    codes: np.ndarray,
-    source_prior: np.ndarray,
-    target_prior: np.ndarray,
-    sample_weight: np.ndarray | None = None,
-    gap: int = 0,
-) -> tuple[Calibration, np.ndarray, np.ndarray]:
-    """Prior shift, shrunk simplex weights, tempering, all fitted on validation rows.
-
-    1. every expert's probabilities are shifted from ``source_prior`` to ``target_prior``;
-    2. simplex weights are fitted on the shifted probabilities (plain log-loss, weighted by
-       ``sample_weight`` only) and shrunk towards uniform by :func:`fit_shrunk_weights`;
-    3. the blend is tempered around ``target_prior`` by the ``T`` of :func:`fit_temperature`.
-
-    Returns ``(calibration, weights, calibrated validation probabilities)``. With one
-    expert this is the calibration of that expert alone.
-    """
-    cal = Calibration(np.asarray(source_prior, float), np.asarray(target_prior, float))
-    shifted = [cal.shift(p) for p in val_probas]
-    weights, cal.shrinkage = fit_shrunk_weights(shifted, codes, sample_weight, gap=gap)
-    blended = blend(shifted, weights)
-    cal.temperature = fit_temperature(blended, codes, cal.target_prior, sample_weight)
-    return cal, weights, cal.finish(blended)
 
 
 @dataclass
@@ -213,8 +169,8 @@ def fit_expert_calibration(
     weights = np.concatenate(
         [np.ones(b.codes.shape[0]) if b.sample_weight is None else b.sample_weight for b in blocks]
     )
-    cal = Calibration(np.asarray(source_prior, float), np.asarray(target_prior, float))
-    temperatures = np.array([fit_temperature(p, codes, cal.target_prior, weights) for p in pooled])
-    cal.expert_temperatures = temperatures
-    calibrated = [temper(p, cal.target_prior, t) for p, t in zip(pooled, temperatures, strict=True)]
+    target = np.asarray(target_prior, float)
+    temperatures = np.array([fit_temperature(p, codes, target, weights) for p in pooled])
+    cal = Calibration(np.asarray(source_prior, float), target, temperatures)
+    calibrated = [temper(p, target, t) for p, t in zip(pooled, temperatures, strict=True)]
     return cal, calibrated, codes, weights

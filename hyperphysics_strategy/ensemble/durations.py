@@ -72,10 +72,11 @@ def longest_first(
     """
     top = max(PRIOR_COST.values())
     prior = {i: PRIOR_COST.get(experts[i].name, top) for i in indices}
+    devices = {i: str(placements[i].device) for i in indices}
     measured = {
         i: t
         for i in indices
-        if (t := expected_seconds(experts[i].name, placements[i].device, rows)) is not None
+        if (t := expected_seconds(experts[i].name, devices[i], rows)) is not None
     }
     scale = float(np.median([measured[i] / prior[i] for i in measured])) if measured else 1.0
     return sorted(indices, key=lambda i: -measured.get(i, prior[i] * scale))

@@ -40,6 +40,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
+from hyperphysics_strategy.engine.hardware import CPU
+
 from . import durations
 from .experts import Expert, FitData, Placement
 from .experts.torch_base import is_out_of_memory
@@ -66,11 +68,7 @@ class TrainingOutcome:
 
 def cpu_placement(expert: Expert, threads: int, reason: str) -> Placement:
     """The CPU placement of ``expert``'s library, as the hardware plan would write it."""
-    from hyperphysics_strategy.engine.hardware import CPU
-    from hyperphysics_strategy.engine.hardware.plan import Placement as PlanPlacement
-
-    plan_placement = PlanPlacement(0, expert.name, expert.library, CPU, threads, reason)
-    return Placement("cpu", plan_placement.params(), threads, reason)
+    return Placement(expert.library, CPU, threads, reason, task=expert.name)
 
 
 def fit_with_fallback(
@@ -83,13 +81,13 @@ def fit_with_fallback(
     start = time.perf_counter()
     try:
         expert.fit(data, placement)
-        return time.perf_counter() - start, None, placement.device, False
+        return time.perf_counter() - start, None, str(placement.device), False
     except Exception as exc:  # one broken expert must not sink the ensemble
-        if placement.device == "cpu" or not is_out_of_memory(exc):
+        if placement.device == CPU or not is_out_of_memory(exc):
             return (
                 time.perf_counter() - start,
                 f"{type(exc).__name__}: {exc}",
-                placement.device,
+                str(placement.device),
                 False,
             )
         logger.warning(
@@ -209,7 +207,7 @@ def _run_in_process(
             expert,
             time.perf_counter() - start,
             f"timed out after {timeout:g}s",
-            placement.device,
+            str(placement.device),
             "process",
         )
     except BrokenProcessPool as exc:
@@ -218,7 +216,7 @@ def _run_in_process(
             expert,
             time.perf_counter() - start,
             f"worker process died: {exc}",
-            placement.device,
+            str(placement.device),
             "process",
         )
     except Exception as exc:
@@ -226,7 +224,7 @@ def _run_in_process(
             expert,
             time.perf_counter() - start,
             f"{type(exc).__name__}: {exc}",
-            placement.device,
+            str(placement.device),
             "process",
         )
     for level, line in lines:
@@ -251,7 +249,10 @@ def _run_in_thread(
     thread.join(timeout)
     if not result:
         return TrainingOutcome(
-            expert, time.perf_counter() - start, f"timed out after {timeout:g}s", placement.device
+            expert,
+            time.perf_counter() - start,
+            f"timed out after {timeout:g}s",
+            str(placement.device),
         )
     seconds, error, device, retried = result[0]
     return TrainingOutcome(expert, seconds, error, device, "thread", retried)
@@ -284,7 +285,7 @@ def train_experts(
     rows = int(data.X.shape[0])
     by_device: dict[str, list[int]] = {}
     for i, placement in enumerate(placements):
-        by_device.setdefault(placement.device or "cpu", []).append(i)
+        by_device.setdefault(str(placement.device), []).append(i)
     queues = {  # each lane takes the longest expert left on its device first
         device: deque(durations.longest_first(indices, experts, placements, rows))
         for device, indices in by_device.items()
@@ -351,7 +352,7 @@ def train_experts(
                 if on_start is not None:
                     try:
                         with lock:
-                            on_start(expert.name, placement.device)
+                            on_start(expert.name, str(placement.device))
                     except Exception as exc:  # a display must not stop training
                         logger.warning("progress callback failed for %s: %s", expert.name, exc)
                 try:

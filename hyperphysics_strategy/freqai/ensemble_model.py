@@ -19,7 +19,6 @@ errors naming the key) and read as::
       "drift_rows": 500,                    # recent rows compared with training (PSI)
       "use_processes": null,                # null: torch experts in worker processes
       "expert_timeout": null,               # seconds; a slower expert is dropped
-      "calibrate": true,                    # prior shift + shrunk blend + tempering
       "lightgbm": {"n_estimators": 400, "learning_rate": 0.05},
       "xgboost": {"max_depth": 6}
     }
@@ -35,7 +34,7 @@ from freqtrade.freqai.base_models.BaseClassifierModel import BaseClassifierModel
 from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 from pandas import DataFrame
 
-from hyperphysics_strategy.ensemble import DEFAULT_CLASSES, EXPERT_REGISTRY, ExpertEnsemble
+from hyperphysics_strategy.ensemble import DEFAULT_CLASSES, ExpertEnsemble, make_expert
 from hyperphysics_strategy.ensemble.barriers import mean_time_return
 
 from .history_dates import install_history_date_fix
@@ -51,7 +50,7 @@ TIME_CLASS = "neutral"
 
 
 class HyperPhysicsEnsemble(BaseClassifierModel):
-    """FreqAI classifier: the HyperPhysics expert ensemble, blended on validation log-loss."""
+    """FreqAI classifier: the HyperPhysics expert ensemble, stacked on out-of-fold predictions."""
 
     #: ``None`` reads the expert list from the config; single-expert subclasses fix it.
     EXPERTS: ClassVar[tuple[str, ...] | None] = None
@@ -67,8 +66,9 @@ class HyperPhysicsEnsemble(BaseClassifierModel):
                 type(self).__name__,
                 ", ".join(self.EXPERTS),
             )
-        for name in self.expert_names():  # a missing library: ImportError naming it, now
-            EXPERT_REGISTRY[name]
+        # a missing library (ImportError) or an unknown torch parameter (ValueError): now
+        for name in self.expert_names():
+            make_expert(name, self.params.expert_params(name))
         super().__init__(config)
         install_history_date_fix(self.dd)
         install_crash_safe_saves(self.dd)
@@ -134,8 +134,6 @@ class HyperPhysicsEnsemble(BaseClassifierModel):
             feature_names=list(data_dictionary["train_features"].columns),
             use_processes=params.use_processes,
             expert_timeout=params.expert_timeout,
-            calibrate=params.calibrate,
-            blend_method=params.blend_method,
             stacking_folds=params.stacking_folds,
             stacking_C=params.stacking_C,
         )
@@ -154,10 +152,10 @@ class HyperPhysicsEnsemble(BaseClassifierModel):
             )
         else:
             ensemble.fit(X, y, w)
-        for line in ensemble.report.lines():
+        for line in ensemble.report_.lines():
             logger.info("HyperPhysics %s %s", dk.pair, line)
         # FreqAI writes dk.data to the model's metadata json: keep the report with the model.
-        dk.data["hyperphysics_ensemble"] = ensemble.report.to_dict()
+        dk.data["hyperphysics_ensemble"] = ensemble.report_.to_dict()
         return ensemble
 
 

@@ -4,8 +4,8 @@ freqtrade passes this section through unchecked. Read by hand, ``"calibrate": "f
 left calibration on (a non-empty string is truthy), ``"expert_timeout": "10"`` made every
 expert fail at the first comparison, and a misspelled key was silently ignored. Here
 unknown keys are errors that name the key and the closest valid one, booleans are strict
-(``true``/``false`` only) and numbers must be JSON numbers. The defaults are those the
-models always used (a test keeps them equal to :class:`~..ensemble.ExpertEnsemble`'s).
+(``true``/``false`` only) and numbers must be JSON numbers. Each default is
+:class:`~..ensemble.ExpertEnsemble`'s own, read from its signature (written once, there).
 
 Each expert's own section (``"lightgbm": {...}``) holds the library's keyword arguments
 and is passed to the expert as it is.
@@ -14,15 +14,16 @@ and is passed to the expert as it is.
 from __future__ import annotations
 
 import difflib
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from hyperphysics_strategy.ensemble import EXPERT_REGISTRY
-from hyperphysics_strategy.ensemble.stacking import DEFAULT_C
+from hyperphysics_strategy.ensemble import EXPERT_REGISTRY, ExpertEnsemble
 
 SECTION = "freqai.model_training_parameters"
 _EXPERT_KEYS_HINT = "an expert's parameters go in its own section, e.g. lightgbm.n_estimators"
+#: the ensemble's defaults (its constructor's; ExpertEnsemble() builds nothing)
+_DEFAULT = ExpertEnsemble().get_params()
 
 
 def _expert_section(name: str) -> Any:
@@ -39,57 +40,48 @@ class TrainingParameters(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     experts: tuple[str, ...] = Field(
-        ("lightgbm", "xgboost"),
+        tuple(_DEFAULT["experts"]),
         min_length=1,
         description="Experts that HyperPhysicsEnsemble trains and blends (the single-expert "
         "models train their own expert and ignore this key).",
     )
-    seed: int = Field(0, ge=0, strict=True, description="Seed of the first expert (+1 each).")
+    seed: int = Field(
+        _DEFAULT["seed"], ge=0, strict=True, description="Seed of the first expert (+1 each)."
+    )
     max_train_rows: int | None = Field(
-        500_000,
+        _DEFAULT["max_train_rows"],
         ge=1,
         strict=True,
         description="Training rows beyond this are stratified-sampled; null: all rows.",
     )
     drift_rows: int = Field(
-        500,
+        _DEFAULT["drift_rows"],
         ge=0,
         strict=True,
         description="Most recent rows whose feature drift (PSI) against the training rows is "
         "reported; 0: no drift report.",
     )
     use_processes: bool | None = Field(
-        None,
+        _DEFAULT["use_processes"],
         strict=True,
         description="null: torch experts train in worker processes, tree experts in threads; "
         "true: every expert in a process; false: every expert in a thread.",
     )
     expert_timeout: float | None = Field(
-        None,
+        _DEFAULT["expert_timeout"],
         gt=0,
         strict=True,
         description="Seconds one expert may train before it is dropped; null: no limit.",
     )
-    calibrate: bool = Field(
-        True,
-        strict=True,
-        description="Prior shift, shrunk blend weights and tempering (or the stacked model) "
-        "fitted on held-out predictions; false: plain validation-loss weights.",
-    )
-    blend_method: Literal["stack", "simplex"] = Field(
-        "stack",
-        description="stack: logistic model on out-of-fold predictions; simplex: shrunk "
-        "simplex weights and one temperature on the validation block.",
-    )
     stacking_folds: int = Field(
-        3,
+        _DEFAULT["stacking_folds"],
         ge=0,
         strict=True,
         description="Forward-chaining folds whose out-of-fold predictions train the stacked "
         "blend (0: the validation block only).",
     )
     stacking_C: float = Field(
-        DEFAULT_C,
+        _DEFAULT["stacking_C"],
         gt=0,
         strict=True,
         description="Inverse L2 strength of the stacked logistic blend.",

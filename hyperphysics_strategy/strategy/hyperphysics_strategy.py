@@ -21,23 +21,16 @@ Expected Shortfall, and entries pause when realised losses breach VaR too often.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from freqtrade.exchange import timeframe_to_seconds
-from freqtrade.persistence import Order, Trade
-from freqtrade.strategy import (
-    DecimalParameter,
-    IStrategy,
-    stoploss_from_absolute,
-    stoploss_from_open,
-)
+from freqtrade.strategy import DecimalParameter, IStrategy
 
-from hyperphysics_strategy.engine.hardware import log_summary
+from hyperphysics_strategy.engine.hardware import DevicePlan, log_summary
 from hyperphysics_strategy.engine.risk import GPURiskEngine
 from hyperphysics_strategy.ensemble.decision import (
     DEFAULT_EV_MARGIN,
@@ -45,20 +38,16 @@ from hyperphysics_strategy.ensemble.decision import (
     long_expected_value,
     short_expected_value,
 )
+from hyperphysics_strategy.ensemble.experts import expert_libraries
 from hyperphysics_strategy.freqai.ensemble_model import M_TIME  # the model's extra return
 
-from . import features, risk_features, sizing, var_guard
+from . import features, risk_features
 from .orderbook_features import OrderBookFeatures
 from .settings import load_settings
+from .trade_barriers import SIGMA, BarrierTrades
 
 logger = logging.getLogger(__name__)
 
-ES_STOP = "hp_es_stop"  # trade custom data: stop distance fixed at entry
-VAR_1D = "hp_var_99_1d"  # trade custom data: one-day 99% VaR at entry
-TAKE_PRICE = "hp_take_price"  # trade custom data: take-profit barrier price
-STOP_PRICE = "hp_stop_price"  # trade custom data: stop barrier price
-TIME_CANDLES = "hp_time_candles"  # trade custom data: time barrier, in candles
-SIGMA = "hp_sigma"  # dataframe: trailing one-candle volatility (the barriers' sigma)
 DEFAULT_FEE = 0.001  # fee per side assumed by the EV when the config sets none
 
 
@@ -88,7 +77,10 @@ def _log_prediction(pair: str, dataframe: pd.DataFrame) -> None:
     )
 
 
-class HyperPhysicsStrategy(IStrategy):
+class HyperPhysicsStrategy(BarrierTrades, IStrategy):
+    """Signals from the FreqAI model's barrier probabilities; the trade's life (stake,
+    barriers, stops, VaR guard) is :class:`~.trade_barriers.BarrierTrades`'."""
+
     INTERFACE_VERSION = 3
 
     timeframe = "5m"
@@ -158,7 +150,13 @@ class HyperPhysicsStrategy(IStrategy):
         )
 
     def bot_start(self, **kwargs: Any) -> None:
-        log_summary(logger)  # hardware and device plan, once per process
+        # hardware and the device plan of the FreqAI model's experts, once per process
+        names = getattr(getattr(self, "freqai", None), "expert_names", None)
+        plan = None
+        if callable(names):
+            experts = list(names())
+            plan = DevicePlan.build(expert_libraries(experts), names=experts)
+        log_summary(logger, plan=plan)
         logger.info("HyperPhysics risk settings: %s", self.settings.model_dump())
 
     # -- FreqAI feature hooks --------------------------------------------------------------
@@ -195,9 +193,6 @@ class HyperPhysicsStrategy(IStrategy):
             self.barrier_k_down,
         )  # fmt: skip
         return dataframe
-
-    def _horizon(self) -> int:
-        return int(self.freqai_info["feature_parameters"]["label_period_candles"])
 
     # -- signals -----------------------------------------------------------------------------
     def populate_indicators(self, dataframe: pd.DataFrame, metadata: dict) -> pd.DataFrame:
@@ -243,10 +238,6 @@ class HyperPhysicsStrategy(IStrategy):
         fee = self.config.get("fee")
         return DEFAULT_FEE if fee is None else float(fee)
 
-    def _barrier_distances(self, sigma):
-        scale = sigma * self._horizon() ** 0.5
-        return self.barrier_k_up * scale, self.barrier_k_down * scale
-
     def populate_entry_trend(self, df: pd.DataFrame, metadata: dict) -> pd.DataFrame:
         sigma = df[SIGMA]
         d_up, d_down = self._barrier_distances(sigma)
@@ -276,151 +267,3 @@ class HyperPhysicsStrategy(IStrategy):
         if self.can_short:
             df["exit_short"] = 0
         return df
-
-    # -- risk ----------------------------------------------------------------------------------
-    def _last_row(self, pair: str) -> pd.Series | None:
-        df, _ = self.dp.get_analyzed_dataframe(pair, self.timeframe)
-        return None if df is None or df.empty else df.iloc[-1]
-
-    def custom_stake_amount(
-        self,
-        pair: str,
-        current_time: datetime,
-        current_rate: float,
-        proposed_stake: float,
-        min_stake: float | None,
-        max_stake: float,
-        leverage: float,
-        entry_tag: str | None,
-        side: str,
-        **kwargs: Any,
-    ) -> float:
-        row = self._last_row(pair)
-        var_1d = float(row.get(VAR_1D, float("nan"))) if row is not None else float("nan")
-        stake = sizing.var_budget_stake(
-            self.wallets.get_total_stake_amount(),
-            var_1d * leverage,
-            self.settings.var_budget,
-            min_stake,
-            min(max_stake, proposed_stake),
-        )
-        return proposed_stake if stake is None else stake
-
-    def _stop_distance(self, pair: str) -> float | None:
-        row = self._last_row(pair)
-        es = float(row.get("hp_es_99", float("nan"))) if row is not None else float("nan")
-        return sizing.es_stop_distance(
-            es,
-            self._horizon(),
-            self.settings.es_stop_multiplier,
-            self.settings.stop_floor,
-            self.settings.stop_cap,
-        )
-
-    def order_filled(
-        self, pair: str, trade: Trade, order: Order, current_time: datetime, **kwargs: Any
-    ) -> None:
-        if order.ft_order_side != trade.entry_side or trade.get_custom_data(ES_STOP) is not None:
-            return
-        distance = self._stop_distance(pair)
-        if distance is not None:
-            trade.set_custom_data(ES_STOP, distance)
-        row = self._last_row(pair)
-        if row is not None and pd.notna(row.get(VAR_1D)):
-            trade.set_custom_data(VAR_1D, float(row[VAR_1D]))
-        sigma = float(row.get(SIGMA, float("nan"))) if row is not None else float("nan")
-        if sigma > 0:  # the bet's barriers, from the fill price and the signal's sigma
-            d_up, d_down = self._barrier_distances(sigma)
-            price = float(trade.open_rate)
-            take, stop = (
-                (price * math.exp(d_up), price * math.exp(-d_down))
-                if not trade.is_short
-                else (price * math.exp(-d_up), price * math.exp(d_down))
-            )
-            trade.set_custom_data(TAKE_PRICE, take)
-            trade.set_custom_data(STOP_PRICE, stop)
-        trade.set_custom_data(TIME_CANDLES, self._horizon())
-
-    def custom_roi(
-        self,
-        pair: str,
-        trade: Trade,
-        current_time: datetime,
-        trade_duration: int,
-        entry_tag: str | None,
-        side: str,
-        **kwargs: Any,
-    ) -> float | None:
-        """The profit ratio (fees included) at the take-profit barrier."""
-        take = trade.get_custom_data(TAKE_PRICE)
-        return None if take is None else trade.calc_profit_ratio(float(take))
-
-    def custom_exit(
-        self,
-        pair: str,
-        trade: Trade,
-        current_time: datetime,
-        current_rate: float,
-        current_profit: float,
-        **kwargs: Any,
-    ) -> str | None:
-        """The time barrier: exit at the open of the candle ``h`` candles after entry."""
-        candles = trade.get_custom_data(TIME_CANDLES) or self._horizon()
-        limit = timedelta(seconds=timeframe_to_seconds(self.timeframe) * int(candles))
-        return "time_barrier" if current_time - trade.open_date_utc >= limit else None
-
-    def custom_stoploss(
-        self,
-        pair: str,
-        trade: Trade,
-        current_time: datetime,
-        current_rate: float,
-        current_profit: float,
-        after_fill: bool,
-        **kwargs: Any,
-    ) -> float | None:
-        """The nearer of the stop barrier and the ES stop (relative to ``current_rate``)."""
-        stops = []
-        distance = trade.get_custom_data(ES_STOP)
-        if distance is not None:
-            stops.append(
-                stoploss_from_open(-float(distance), current_profit, trade.is_short, trade.leverage)
-            )
-        price = trade.get_custom_data(STOP_PRICE)
-        if price is not None:
-            stops.append(
-                stoploss_from_absolute(float(price), current_rate, trade.is_short, trade.leverage)
-            )
-        return min(stops) if stops else None  # None keeps the static stoploss
-
-    def confirm_trade_entry(
-        self,
-        pair: str,
-        order_type: str,
-        amount: float,
-        rate: float,
-        time_in_force: str,
-        current_time: datetime,
-        entry_tag: str | None,
-        side: str,
-        **kwargs: Any,
-    ) -> bool:
-        lookback = timedelta(hours=self.settings.breach_lookback_hours)
-        closed = [
-            var_guard.ClosedTrade(
-                t.close_date_utc, t.close_profit or 0.0, t.get_custom_data(VAR_1D)
-            )
-            for t in Trade.get_trades_proxy(is_open=False, close_date=current_time - lookback)
-        ]
-        if var_guard.should_pause(closed, current_time, lookback, self.settings.max_var_breaches):
-            until = current_time + timedelta(minutes=self.settings.breach_pause_minutes)
-            self.lock_pair("*", until, reason="HyperPhysics: realised losses breach VaR too often")
-            logger.warning(
-                "HyperPhysics: %d trades lost more than their one-day VaR in %s; "
-                "entries paused until %s",
-                var_guard.count_breaches(closed, current_time, lookback),
-                lookback,
-                until,
-            )
-            return False
-        return True

@@ -1,19 +1,19 @@
 """Hardware detection and the device plan: the one place that decides where work runs.
 
-Typical use by the ensemble::
+Typical use (a task is the library it trains with; names are the caller's labels)::
 
-    from hyperphysics_strategy.engine.hardware import DEFAULT_EXPERTS, DevicePlan
+    from hyperphysics_strategy.engine.hardware import DevicePlan
 
-    plan = DevicePlan.build(DEFAULT_EXPERTS)          # HYPERPHYSICS_DEVICES honoured
-    for p in plan:                                    # one Placement per expert
+    plan = DevicePlan.build(["lightgbm", "xgboost", "torch"], names=["a", "b", "c"])
+    for p in plan:                                    # one Placement per task
         params = p.params()                           # e.g. xgboost: {"device": "cuda:1", ...}
 
-Nothing here imports freqtrade. Nothing here sets environment variables.
+Nothing here imports freqtrade or knows the ensemble. Nothing here sets environment
+variables.
 """
 
 from __future__ import annotations
 
-from .batch import free_memory_bytes, get_optimal_batch_size
 from .benchmark import matmul_gflops
 from .capabilities import (
     LIBRARIES,
@@ -24,9 +24,9 @@ from .capabilities import (
 )
 from .cpu import cgroup_cpu_quota, detect_cpu
 from .device import CPU, ENV_DEVICES, MPS, Device, parse_device_list
-from .experts import DEFAULT_EXPERT_NAMES, DEFAULT_EXPERTS, TaskSpec
 from .info import BACKENDS, HardwareInfo, clear_hardware_cache, get_hardware_info
-from .params import (
+from .placement import (
+    Placement,
     catboost_params,
     library_params,
     lightgbm_params,
@@ -34,15 +34,13 @@ from .params import (
     torch_params,
     xgboost_params,
 )
-from .plan import DevicePlan, Placement, default_torch_device, thread_budget
+from .plan import DevicePlan, default_torch_device, thread_budget
 from .records import CpuInfo, GpuInfo
 from .summary import hardware_report, log_summary, summary_lines
 
 __all__ = [
     "BACKENDS",
     "CPU",
-    "DEFAULT_EXPERTS",
-    "DEFAULT_EXPERT_NAMES",
     "ENV_DEVICES",
     "LIBRARIES",
     "MPS",
@@ -53,16 +51,13 @@ __all__ = [
     "HardwareInfo",
     "LibraryCapability",
     "Placement",
-    "TaskSpec",
     "catboost_params",
     "cgroup_cpu_quota",
     "clear_capability_cache",
     "clear_hardware_cache",
     "default_torch_device",
     "detect_cpu",
-    "free_memory_bytes",
     "get_hardware_info",
-    "get_optimal_batch_size",
     "hardware_report",
     "library_params",
     "lightgbm_params",

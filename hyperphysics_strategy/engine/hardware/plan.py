@@ -1,6 +1,8 @@
-"""``DevicePlan``: where each task (expert) runs and with how many CPU threads.
+"""``DevicePlan``: where each task runs and with how many CPU threads.
 
-Task ``i`` goes to ``pool[i mod len(pool)]``, ``pool`` being the accelerators its library
+A task is a library name ("lightgbm", "xgboost", "catboost", "torch"); the caller may
+label each (an expert's name, say); the plan knows nothing else about it. Task ``i`` goes
+to ``pool[i mod len(pool)]``, ``pool`` being the accelerators its library
 can use here (or those of ``HYPERPHYSICS_DEVICES`` it can use); with an empty pool it runs
 on CPU, and the placement says why. ``workers`` tasks run at once, each with
 ``threads_per_worker`` CPU threads, and ``workers * threads_per_worker <= usable cores``.
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,65 +20,19 @@ import torch
 
 from .capabilities import LIBRARIES, LibraryCapability, probe_library
 from .device import CPU, ENV_DEVICES, Device, parse_device_list
-from .experts import DEFAULT_EXPERTS, TaskSpec
 from .info import HardwareInfo, get_hardware_info
+from .placement import Placement
 
 logger = logging.getLogger(__name__)
 
 _ALIASES = {"pytorch": "torch", "lgbm": "lightgbm", "xgb": "xgboost", "cb": "catboost"}
 
-TaskLike = TaskSpec | tuple[str, str] | str
 
-
-@dataclass(frozen=True)
-class Placement:
-    """One task's device and thread budget; ``params()`` gives its library's settings."""
-
-    index: int
-    task: str
-    library: str
-    device: Device
-    threads: int
-    reason: str
-    device_type: str | None = None  # LightGBM on GPU: "cuda" or "gpu" (OpenCL)
-
-    @property
-    def on_gpu(self) -> bool:
-        return self.device.is_gpu
-
-    @property
-    def torch_device(self) -> torch.device:
-        return self.device.torch()
-
-    def params(self) -> dict[str, Any]:
-        from .params import library_params
-
-        return library_params(self)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "task": self.task,
-            "library": self.library,
-            "device": str(self.device),
-            "threads": self.threads,
-            "reason": self.reason,
-            "device_type": self.device_type,
-        }
-
-
-def _as_task(item: TaskLike) -> TaskSpec:
-    if isinstance(item, TaskSpec):
-        spec = item
-    elif isinstance(item, str):
-        spec = TaskSpec(item, item)
-    else:
-        name, library = item
-        spec = TaskSpec(str(name), str(library))
-    library = _ALIASES.get(spec.library.lower(), spec.library.lower())
+def _library(name: str) -> str:
+    library = _ALIASES.get(str(name).lower(), str(name).lower())
     if library not in LIBRARIES:
-        raise ValueError(f"task {spec.name!r}: unknown library {spec.library!r}")
-    return TaskSpec(spec.name, library)
+        raise ValueError(f"unknown library {name!r} (known: {', '.join(LIBRARIES)})")
+    return library
 
 
 def thread_budget(
@@ -138,25 +94,32 @@ class DevicePlan:
     @classmethod
     def build(
         cls,
-        tasks: Iterable[TaskLike] = DEFAULT_EXPERTS,
+        libraries: Sequence[str],
         *,
+        names: Sequence[str] | None = None,
         info: HardwareInfo | None = None,
         capabilities: Mapping[str, LibraryCapability] | None = None,
         max_workers: int | None = None,
         devices: str | None = None,
         env: Mapping[str, str] | None = None,
     ) -> DevicePlan:
-        """Place ``tasks`` (default: the ensemble's experts) on this machine.
+        """Place one task per entry of ``libraries`` on this machine.
+
+        ``names`` labels the tasks (``Placement.task``, :meth:`for_task`, the summary);
+        by default each task is labelled with its library.
 
         ``devices`` overrides the choice like ``HYPERPHYSICS_DEVICES`` (read from ``env``,
         default ``os.environ``, when ``devices`` is None). ``capabilities`` maps a library to
         its :class:`LibraryCapability`; missing ones are probed (cached per process).
         """
-        specs = [_as_task(t) for t in tasks]
+        libs = [_library(lib) for lib in libraries]
+        labels = list(libs) if names is None else [str(n) for n in names]
+        if len(labels) != len(libs):
+            raise ValueError(f"{len(libs)} libraries but {len(labels)} names")
         info = info or get_hardware_info()
         env = os.environ if env is None else env
         caps: dict[str, LibraryCapability] = dict(capabilities or {})
-        for lib in {s.library for s in specs}:
+        for lib in set(libs):
             if lib not in caps:
                 caps[lib] = probe_library(lib, info)
 
@@ -171,16 +134,16 @@ class DevicePlan:
             else:
                 notes.append(f"{ENV_DEVICES}={text.strip()!r}")
 
-        workers, threads = thread_budget(len(specs), info.cpu.usable_cores, max_workers)
+        workers, threads = thread_budget(len(libs), info.cpu.usable_cores, max_workers)
         placements: list[Placement] = []
-        for i, spec in enumerate(specs):
-            cap = caps[spec.library]
+        for i, (library, label) in enumerate(zip(libs, labels, strict=True)):
+            cap = caps[library]
             if override is None:
                 pool = list(cap.devices)
                 why_cpu = cap.reason
             else:
                 pool = [d for d in override if d == CPU or d in cap.devices]
-                why_cpu = f"{ENV_DEVICES} lists no device {spec.library} can use ({cap.reason})"
+                why_cpu = f"{ENV_DEVICES} lists no device {library} can use ({cap.reason})"
                 if override == [CPU]:
                     why_cpu = f"{ENV_DEVICES}=cpu"
             if pool:
@@ -193,13 +156,13 @@ class DevicePlan:
                 device, reason = CPU, why_cpu or "no accelerator"
             placements.append(
                 Placement(
-                    index=i,
-                    task=spec.name,
-                    library=spec.library,
+                    library=library,
                     device=device,
                     threads=threads,
                     reason=reason,
                     device_type=cap.device_type if device.type == "cuda" else None,
+                    task=label,
+                    index=i,
                 )
             )
         return cls(
@@ -215,5 +178,5 @@ class DevicePlan:
 
 def default_torch_device(info: HardwareInfo | None = None) -> torch.device:
     """Where torch work goes by default here (``HYPERPHYSICS_DEVICES`` honoured)."""
-    plan = DevicePlan.build([TaskSpec("default", "torch")], info=info)
+    plan = DevicePlan.build(["torch"], info=info)
     return plan.placements[0].torch_device

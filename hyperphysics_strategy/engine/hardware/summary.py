@@ -64,7 +64,9 @@ def log_summary(
     plan: DevicePlan | None = None,
     force: bool = False,
 ) -> bool:
-    """Log the summary once per process (``force`` logs again). True when it logged."""
+    """Log the summary once per process (``force`` logs again). True when it logged.
+
+    The plan's lines come only with ``plan`` (the caller knows its tasks)."""
     global _logged
     with _lock:
         if _logged and not force:
@@ -72,8 +74,6 @@ def log_summary(
         _logged = True
     log = logger or logging.getLogger("hyperphysics_strategy.hardware")
     info = info or get_hardware_info()
-    if plan is None:
-        plan = DevicePlan.build(info=info)
     caps = probe_capabilities(info)
     for line in summary_lines(info, plan, caps):
         log.info("%s", line)
@@ -85,14 +85,13 @@ def hardware_report(
     plan: DevicePlan | None = None,
     capabilities: dict[str, LibraryCapability] | None = None,
 ) -> dict[str, Any]:
-    """Everything ``hyperphysics hardware --json`` prints."""
+    """Everything ``hyperphysics hardware --json`` prints (``plan``: None without one)."""
     info = info or get_hardware_info()
     capabilities = capabilities if capabilities is not None else probe_capabilities(info)
-    plan = plan or DevicePlan.build(info=info, capabilities=capabilities)
     report = info.to_dict()
     report["capabilities"] = {k: v.to_dict() for k, v in capabilities.items()}
-    report["plan"] = plan.to_dict()
-    for entry, p in zip(report["plan"]["placements"], plan, strict=True):
+    report["plan"] = None if plan is None else plan.to_dict()
+    for entry, p in zip(report["plan"]["placements"] if plan else [], plan or [], strict=True):
         entry["params"] = {
             k: v if isinstance(v, int | float | str | bool) else str(v)
             for k, v in p.params().items()

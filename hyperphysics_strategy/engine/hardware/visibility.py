@@ -89,10 +89,6 @@ def apply_visible(
     return out
 
 
-def cuda_visible(env: Mapping[str, str]) -> str | None:
-    return env.get("CUDA_VISIBLE_DEVICES")
-
-
 def rocm_visible_chain(env: Mapping[str, str]) -> list[tuple[str, str]]:
     """The ROCm visibility filters in the order the runtime applies them.
 

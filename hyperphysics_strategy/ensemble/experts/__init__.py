@@ -1,20 +1,38 @@
 """Experts by name: six tree ensembles and six PyTorch networks.
 
-The names are those of the hardware module's ``DEFAULT_EXPERTS`` (the device plan places
-them by library). ``EXPERT_REGISTRY`` imports an expert's module on first use, so the torch
-experts load with only torch, numpy, scipy and pandas present, and a missing boosting
-library fails only the experts that need it, with an error that names it.
+``EXPERT_REGISTRY`` lists all twelve; ``DEFAULT_EXPERTS`` is the ensemble's default list
+(the two fast tree experts). Each expert declares the library it trains with
+(``Expert.library``), which is what the hardware plan places. ``EXPERT_REGISTRY`` imports
+an expert's module on first use, so the torch experts load with only torch, numpy, scipy
+and pandas present, and a missing boosting library fails only the experts that need it,
+with an error that names it; :func:`expert_libraries` reads the library without importing
+it (a plan can place an expert whose library is missing here: on the CPU, saying why).
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from .base import Expert, FitData, Placement
+from hyperphysics_strategy.engine.hardware.placement import Placement
 
-#: expert name -> (module in this package, class); the order is ``DEFAULT_EXPERT_NAMES``.
+from .base import Expert, FitData
+
+#: The ensemble's default experts (``ExpertEnsemble`` and the FreqAI model): the two tree
+#: experts that retrain a pair in seconds on a CPU. All twelve: ``tuple(EXPERT_REGISTRY)``.
+DEFAULT_EXPERTS: tuple[str, ...] = ("lightgbm", "xgboost")
+
+#: module of this package -> the library its experts declare (``Expert.library``; a test
+#: keeps the two equal)
+_LIBRARY = {
+    "lightgbm_expert": "lightgbm",
+    "xgboost_expert": "xgboost",
+    "catboost_expert": "catboost",
+    "neural": "torch",
+}
+
+#: expert name -> (module in this package, class)
 _WHERE: dict[str, tuple[str, str]] = {
     "lightgbm": ("lightgbm_expert", "LightGBMExpert"),
     "xgboost": ("xgboost_expert", "XGBoostExpert"),
@@ -57,6 +75,14 @@ class _Registry(Mapping[str, type[Expert]]):
 EXPERT_REGISTRY: Mapping[str, type[Expert]] = _Registry()
 
 
+def expert_libraries(names: Sequence[str]) -> list[str]:
+    """The library each named expert trains with, without importing it."""
+    unknown = [n for n in names if n not in _WHERE]
+    if unknown:
+        raise ValueError(f"unknown expert(s) {unknown}; known experts: {', '.join(_WHERE)}")
+    return [_LIBRARY[_WHERE[n][0]] for n in names]
+
+
 def make_expert(name: str, params: dict[str, Any] | None = None, seed: int = 0) -> Expert:
     """Instantiate the expert registered as ``name``; unknown names raise ``ValueError``."""
     if name not in _WHERE:
@@ -74,10 +100,12 @@ def __getattr__(name: str) -> Any:  # ``from .experts import TorchExpert`` stays
 
 
 __all__ = [
+    "DEFAULT_EXPERTS",
     "EXPERT_REGISTRY",
     "Expert",
     "FitData",
     "Placement",
     "TorchExpert",
+    "expert_libraries",
     "make_expert",
 ]

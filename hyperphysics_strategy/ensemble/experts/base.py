@@ -1,22 +1,24 @@
 """The interface every expert implements.
 
 An expert learns class probabilities from a float feature matrix and integer class
-codes ``0..K-1`` (see :mod:`..labels`). It is told where to run through
-``device_params`` (library keyword arguments from the hardware plan) and how many CPU
-threads it may use. It always returns a ``(n, K)`` probability matrix, including
-columns for classes absent from its training data (probability zero).
+codes ``0..K-1`` (see :mod:`..labels`). It is told where to run by a
+:class:`~hyperphysics_strategy.engine.hardware.Placement` (device, CPU threads, and the
+library keyword arguments of ``Placement.params()``), from the hardware plan. It always
+returns a ``(n, K)`` probability matrix, including columns for classes absent from its
+training data (probability zero).
 """
 
 from __future__ import annotations
 
 import abc
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
+from hyperphysics_strategy.engine.hardware.placement import Placement
 from hyperphysics_strategy.engine.manifest import (
     CorruptSaveError,
     recover,
@@ -66,16 +68,6 @@ class FitData:
             )
 
 
-@dataclass
-class Placement:
-    """Where one expert runs: a device name, the library's device keywords, a thread budget."""
-
-    device: str = "cpu"
-    params: dict[str, Any] = field(default_factory=dict)
-    threads: int = 1
-    reason: str = ""
-
-
 class Expert(abc.ABC):
     """One model of the ensemble."""
 
@@ -89,12 +81,18 @@ class Expert(abc.ABC):
         self.seed = int(seed)
         self.n_classes: int | None = None
         self.n_features: int | None = None
-        self.placement: Placement = Placement()
+        self.placement = Placement(self.library)
         self.best_iteration: int | None = None
 
     # -- training -----------------------------------------------------------------
     def fit(self, data: FitData, placement: Placement | None = None) -> Expert:
-        self.placement = placement or Placement()
+        """Train on ``data`` where ``placement`` says (default: one CPU thread)."""
+        if placement is not None and placement.library != self.library:
+            raise ValueError(
+                f"expert {self.name!r} trains with {self.library}, "
+                f"got a placement for {placement.library}"
+            )
+        self.placement = placement or Placement(self.library)
         self.n_classes = data.n_classes
         self.n_features = data.X.shape[1]
         self._fit(data)
@@ -167,4 +165,4 @@ class Expert(abc.ABC):
     def _load_native(self, directory: Path) -> None: ...
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(device={self.placement.device!r})"
+        return f"{type(self).__name__}(device={str(self.placement.device)!r})"

@@ -50,7 +50,7 @@ class CatBoostExpert(CompiledTrees, Expert):
         if "n_estimators" in params:
             params["iterations"] = int(params.pop("n_estimators"))
         stopping = int(params.pop("early_stopping_rounds", 40))
-        params.update(self.placement.params)
+        params.update(self.placement.params())
         if params.get("task_type") == "GPU":
             # rsm (feature subsampling per split) is CPU-only for multiclass in CatBoost.
             params.pop("rsm", None)

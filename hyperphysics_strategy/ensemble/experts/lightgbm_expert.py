@@ -34,7 +34,7 @@ class LightGBMExpert(CompiledTrees, Expert):
         params = without_options({**DEFAULTS, **self.params})
         rounds = int(params.pop("n_estimators", params.pop("num_boost_round", 400)))
         stopping = int(params.pop("early_stopping_rounds", 40))
-        params.update(self.placement.params)
+        params.update(self.placement.params())
         params.update(
             num_class=data.n_classes,
             seed=self.seed,

@@ -11,7 +11,7 @@ class logits ``(B, K)``; this module trains it the same way for all of them:
 * mixed precision only on CUDA: bf16 autocast where supported, else fp16 autocast with a
   ``GradScaler``; CPU trains in float32;
 * deterministic seeding (``torch.manual_seed`` and a seeded generator for shuffling);
-* batch size from the hardware module's ``get_optimal_batch_size`` on the placement's
+* batch size from the engine's ``get_optimal_batch_size`` on the placement's
   device, capped so that an epoch has at least ``min_steps_per_epoch`` steps;
 * device from the placement's ``device`` parameter, CPU threads via
   ``torch.set_num_threads`` within the placement's budget.
@@ -23,6 +23,7 @@ portable (``__getstate__`` stores a CPU state dict), and ``Expert.save`` writes
 
 from __future__ import annotations
 
+import difflib
 import logging
 import math
 import pickle
@@ -76,6 +77,7 @@ class TorchExpert(Expert):
 
     def __init__(self, params: dict[str, Any] | None = None, seed: int = 0) -> None:
         super().__init__(params, seed)
+        self.hparams()  # an unknown key fails here, naming it
         self.module: nn.Module | None = None
         self.mean: np.ndarray | None = None
         self.std: np.ndarray | None = None
@@ -84,8 +86,23 @@ class TorchExpert(Expert):
 
     # -- configuration ---------------------------------------------------------------
     def hparams(self) -> dict[str, Any]:
+        """The trainer's and the architecture's settings: defaults, then ``params``.
+
+        A key of ``params`` that is neither is a ``ValueError`` naming it (and the closest
+        known key): a misspelled ``max_epoch`` must not silently train with the default.
+        """
         out = {**TRAINER_DEFAULTS, **self.TRAINER, **self.ARCH}
-        out.update({k: v for k, v in self.params.items() if k in out})
+        unknown = [k for k in self.params if k not in out]
+        if unknown:
+            hints = []
+            for key in unknown:
+                match = difflib.get_close_matches(str(key), list(out), n=1, cutoff=0.6)
+                hints.append(f"{key!r}" + (f" (did you mean {match[0]!r}?)" if match else ""))
+            raise ValueError(
+                f"expert {self.name!r}: unknown parameter {', '.join(hints)}; "
+                f"known: {', '.join(sorted(out))}"
+            )
+        out.update(self.params)
         return out
 
     def build(self, n_features: int, n_classes: int, hp: dict[str, Any]) -> nn.Module:
@@ -96,11 +113,10 @@ class TorchExpert(Expert):
         return self.build(self.n_features, self.n_classes, self.hparams())
 
     def training_device(self) -> torch.device:
-        device = self.placement.params.get("device", self.placement.device or "cpu")
-        return torch.device(device)
+        return self.placement.torch_device
 
     def training_threads(self) -> int:
-        return max(1, int(self.placement.params.get("num_threads", self.placement.threads)))
+        return self.placement.threads
 
     # -- training --------------------------------------------------------------------
     def _fit(self, data: FitData) -> None:
@@ -213,7 +229,7 @@ class TorchExpert(Expert):
         return total / max(mass, 1e-12)
 
     def _batch_size(self, module: nn.Module, device: torch.device, n: int, hp) -> int:
-        from hyperphysics_strategy.engine.hardware import get_optimal_batch_size
+        from hyperphysics_strategy.engine.batch import get_optimal_batch_size
 
         n_params = sum(p.numel() for p in module.parameters())
         # activations are at most a few times the widest layer per sample; be generous

@@ -72,7 +72,7 @@ class XGBoostExpert(CompiledTrees, Expert):
     def _fit(self, data: FitData) -> None:
         params = without_options({**self.DEFAULTS, **self.params})
         rounds, stopping = self._rounds(params)
-        params.update(self.placement.params)
+        params.update(self.placement.params())
         params.update(num_class=data.n_classes, seed=self.seed)
         params.setdefault("nthread", self.placement.threads)
         train = xgb.DMatrix(data.X, label=data.y, weight=data.weight)

@@ -1,10 +1,13 @@
-"""Memory-aware batch size for torch work on a device."""
+"""Memory-aware batch size for torch work on a device (resolved by :mod:`.devices`)."""
 
 from __future__ import annotations
 
 import logging
 
 import torch
+
+from .devices import resolve_device
+from .hardware.cpu import ram_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -15,8 +18,6 @@ DEFAULT_MAX_BATCH = 65536
 
 def free_memory_bytes(device: str | torch.device | None = None) -> int | None:
     """Free bytes on ``device`` now: GPU memory for cuda/mps, available RAM for cpu."""
-    from ..devices import resolve_device
-
     dev = resolve_device(device)
     try:
         if dev.type == "cuda":
@@ -28,8 +29,6 @@ def free_memory_bytes(device: str | torch.device | None = None) -> int | None:
     except Exception as exc:
         logger.debug("free memory of %s unknown: %s", dev, exc)
         return None
-    from .cpu import ram_bytes
-
     _total, available = ram_bytes()
     return available or None
 

@@ -1,13 +1,10 @@
-"""Blending and calibration: prior shift, shrunk weights, tempering."""
+"""Calibration before the stacked blend: class priors, prior shift, tempering."""
 
 import numpy as np
 import pytest
 
-from hyperphysics_strategy.ensemble.blending import blend, fit_blend_weights, fit_shrunk_weights
 from hyperphysics_strategy.ensemble.calibration import (
-    Calibration,
     class_priors,
-    fit_calibrated_blend,
     fit_temperature,
     prior_shift,
     temper,
@@ -90,59 +87,3 @@ def test_fit_temperature_undoes_overconfidence_and_keeps_calibrated():
     assert t == pytest.approx(1 / 0.4, rel=0.1)
     assert log_loss(temper(overconfident, PRIOR, t), codes) < log_loss(overconfident, codes)
     assert fit_temperature(bayes, codes, PRIOR) == pytest.approx(1.0, abs=0.1)
-
-
-def test_shrunk_weights_choose_uniform_for_noise_and_keep_a_real_expert():
-    rng = np.random.default_rng(4)
-    n = 2000
-    codes = rng.integers(0, 3, size=n)
-    noise = [rng.dirichlet(np.full(3, 20.0), size=n) for _ in range(4)]
-    weights, lam = fit_shrunk_weights(noise, codes, gap=12)
-    assert weights.sum() == pytest.approx(1.0)
-    assert lam >= 0.5  # weights fitted on pure noise do not carry to the next block
-    good = np.full((n, 3), 0.2)
-    good[np.arange(n), codes] = 0.6
-    weights, lam = fit_shrunk_weights([good, noise[0]], codes, gap=12)
-    assert lam <= 0.2 and weights[0] > 0.85
-
-
-def test_shrunk_weights_fall_back_without_enough_rows():
-    codes = np.array([0, 1, 2] * 10)
-    p = [np.full((30, 3), 1 / 3), np.eye(3)[codes] * 0.5 + 0.5 / 3]
-    weights, lam = fit_shrunk_weights(p, codes)
-    assert lam == 0.0
-    np.testing.assert_allclose(weights, fit_blend_weights(p, codes))
-
-
-def test_calibrated_blend_beats_raw_blend_of_balanced_experts_out_of_sample():
-    # two experts that estimate the uniform-prior posterior with independent noise,
-    # the way class-balanced experts do; the data is imbalanced
-    def experts(seed):
-        codes, balanced, _ = gaussian_classes(3000, seed)
-        rng = np.random.default_rng(seed + 100)
-        out = []
-        for scale in (0.3, 0.6):
-            logits = np.log(balanced) + scale * rng.normal(size=balanced.shape)
-            p = np.exp(logits)
-            out.append(p / p.sum(axis=1, keepdims=True))
-        return codes, out
-
-    y_train, _ = experts(10)
-    y_val, val = experts(11)
-    y_test, test = experts(12)
-    source = class_priors(y_train, 3, balanced_sample_weights(y_train, 3))
-    target = class_priors(y_train, 3, pseudo_count=1.0)
-    raw = blend(test, fit_blend_weights(val, y_val, balanced_sample_weights(y_val, 3)))
-    cal, weights, val_out = fit_calibrated_blend(val, y_val, source, target, gap=12)
-    calibrated = cal.finish(blend([cal.shift(p) for p in test], weights))
-    assert np.allclose(val_out.sum(axis=1), 1.0)
-    assert log_loss(calibrated, y_test) < log_loss(raw, y_test) - 0.05
-    assert isinstance(cal, Calibration) and cal.temperature > 0
-    assert set(cal.to_dict()) == {
-        "source_prior",
-        "target_prior",
-        "temperature",
-        "shrinkage",
-        "expert_temperatures",
-    }
-    assert cal.to_dict()["expert_temperatures"] is None  # the simplex blend: one temperature
