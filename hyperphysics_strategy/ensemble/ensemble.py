@@ -58,7 +58,16 @@ def planned_placements(
     ``placement_provider`` for a given (or simulated) machine.
     """
     plan = DevicePlan.build([(e.name, e.library) for e in experts], **plan_options)
-    placements = [Placement(str(p.device), p.params(), p.threads, p.reason) for p in plan]
+    placements = [
+        Placement(
+            str(p.device),
+            p.params(),
+            p.threads,
+            p.reason,
+            tuple(Placement(str(a.device), a.params(), a.threads, a.reason) for a in p.pool),
+        )
+        for p in plan
+    ]
     return placements, plan.workers
 
 

@@ -8,6 +8,7 @@ on CPU, and the placement says why. ``workers`` tasks run at once, each with
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Iterable, Iterator, Mapping
@@ -39,6 +40,10 @@ class Placement:
     threads: int
     reason: str
     device_type: str | None = None  # LightGBM on GPU: "cuda" or "gpu" (OpenCL)
+    #: The same task on each device its library may use here, in round-robin order; empty
+    #: when there is only one. A scheduler that numbers the jobs of a whole training round
+    #: puts job ``k`` on ``pool[k mod len(pool)]``.
+    pool: tuple[Placement, ...] = ()
 
     @property
     def on_gpu(self) -> bool:
@@ -88,6 +93,25 @@ def thread_budget(
     if max_workers is not None:
         workers = max(1, min(workers, max_workers))
     return workers, max(1, usable // workers)
+
+
+def _on(
+    device: Device, i: int, spec: TaskSpec, threads: int, cap: LibraryCapability, pool_size: int
+) -> Placement:
+    """Task ``i`` placed on ``device``, one of the ``pool_size`` its library may use."""
+    if device == CPU:
+        reason = f"{ENV_DEVICES} includes cpu"
+    else:
+        reason = f"round-robin over {pool_size} device(s): {cap.reason}"
+    return Placement(
+        index=i,
+        task=spec.name,
+        library=spec.library,
+        device=device,
+        threads=threads,
+        reason=reason,
+        device_type=cap.device_type if device.type == "cuda" else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -184,24 +208,17 @@ class DevicePlan:
                 if override == [CPU]:
                     why_cpu = f"{ENV_DEVICES}=cpu"
             if pool:
-                device = pool[i % len(pool)]
-                if device == CPU:
-                    reason = f"{ENV_DEVICES} includes cpu"
-                else:
-                    reason = f"round-robin over {len(pool)} device(s): {cap.reason}"
-            else:
-                device, reason = CPU, why_cpu or "no accelerator"
-            placements.append(
-                Placement(
-                    index=i,
-                    task=spec.name,
-                    library=spec.library,
-                    device=device,
-                    threads=threads,
-                    reason=reason,
-                    device_type=cap.device_type if device.type == "cuda" else None,
+                alternatives = (
+                    tuple(_on(d, i, spec, threads, cap, len(pool)) for d in pool)
+                    if len(pool) > 1
+                    else ()
                 )
-            )
+                chosen = _on(pool[i % len(pool)], i, spec, threads, cap, len(pool))
+                placements.append(dataclasses.replace(chosen, pool=alternatives))
+            else:
+                placements.append(
+                    Placement(i, spec.name, spec.library, CPU, threads, why_cpu or "no accelerator")
+                )
         return cls(
             placements=tuple(placements),
             workers=workers,

@@ -74,6 +74,10 @@ class Placement:
     params: dict[str, Any] = field(default_factory=dict)
     threads: int = 1
     reason: str = ""
+    #: The same expert on each device its library may use, in round-robin order (empty:
+    #: it stays where it is). The training scheduler puts the ``k``-th job of a round on
+    #: ``pool[k mod len(pool)]``.
+    pool: tuple[Placement, ...] = ()
 
 
 class Expert(abc.ABC):
