@@ -188,3 +188,17 @@ def test_run_stops_with_freqais_stop_event():
 
 def test_ages_read_like_a_person_would():
     assert [format_age(s) for s in (41, 750, 15_000)] == ["41 s", "12.5 min", "4.2 h"]
+
+
+def test_a_stop_mid_round_publishes_nothing_and_logs_no_error(caplog):
+    pairs = ["A/USDT", "B/USDT"]
+    model = FakeModel(pairs, {})
+    model._stop_event = threading.Event()
+    live = LiveRounds(model)
+    timer = threading.Timer(0.1, model._stop_event.set)  # while both pairs train
+    timer.start()
+    with caplog.at_level(logging.INFO):
+        report = live.train_round(live.due_pairs(strategy(pairs)), strategy(pairs))
+    assert model.dd.saved == [] and report.trained == []
+    assert "not published, FreqAI is stopping" in caplog.text
+    assert "raised exception" not in caplog.text

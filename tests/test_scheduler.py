@@ -268,3 +268,30 @@ def test_process_lanes_serve_several_callers_each_with_its_own_data():
         assert [o.expert.seen_mean for o in outcomes] == [value, value]
     assert [r.expert for r in scheduler.history] == ["a1", "b1", "a2", "b2"]
     assert len({r.lane for r in scheduler.history}) == 1
+
+
+def test_cancelling_a_round_drops_its_queued_jobs_and_later_batches():
+    scheduler = RoundScheduler(cpu_budget=1)
+    cpu = [Placement("cpu", {}, 1)] * 3
+    experts = [Sleeper("first", 0.3), Sleeper("second", 0.3), Sleeper("third", 0.3)]
+    started = threading.Event()
+    with use_scheduler(scheduler), scheduler.round():
+        result: list = []
+        caller = threading.Thread(
+            target=lambda: result.extend(
+                train_experts(
+                    experts, fit_data(), cpu, 1, use_processes=False,
+                    on_start=lambda n, d: started.set(),
+                )
+            )
+        )  # fmt: skip
+        caller.start()
+        assert started.wait(10)
+        assert scheduler.cancel_round("stopping") == 2
+        caller.join(10)
+        later = train_experts([Sleeper("fold")], fit_data(), cpu[:1], 1, use_processes=False)
+    assert [o.ok for o in result] == [True, False, False]
+    assert result[1].error == "cancelled: stopping"
+    assert later[0].error == "cancelled: stopping"
+    # the next round trains again
+    assert train_experts([Sleeper("next")], fit_data(), cpu[:1], 1, use_processes=False)[0].ok

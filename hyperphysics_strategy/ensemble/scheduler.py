@@ -141,6 +141,7 @@ class RoundScheduler:
         self._open_rounds = 0
         self._round = 0
         self._next_k = 0
+        self._cancelled: tuple[int, str] | None = None  # (round, reason)
         #: the last ``history`` jobs, oldest first
         self.history: deque[JobRecord] = deque(maxlen=history)
 
@@ -173,6 +174,40 @@ class RoundScheduler:
             with self._cond:
                 self._open_rounds -= 1
                 self._cond.notify_all()  # idle lanes may close now
+
+    def cancel_round(self, reason: str) -> int:
+        """Drop every queued job of the current round, and those its callers submit later
+        (each gets the error ``cancelled: reason``); running jobs finish. For a shutdown:
+        FreqAI's stop waits for the training thread. Returns the jobs dropped now."""
+        with self._cond:
+            self._cancelled = (self._round, reason)
+            jobs = [job for queue in self._queues.values() for job in queue]
+            for queue in self._queues.values():
+                queue.clear()
+            done = [self._drop(job, reason) for job in jobs]
+            self._cond.notify_all()
+        self._notify_dropped(done)
+        return len(jobs)
+
+    def _drop(self, job: _Job, reason: str) -> tuple[_Batch, TrainingOutcome]:
+        """Record ``job`` as cancelled (under the lock)."""
+        outcome = TrainingOutcome(job.expert, 0.0, f"cancelled: {reason}", job.placement.device)
+        batch = job.batch
+        batch.outcomes[job.index] = outcome
+        batch.finished += 1
+        if batch.finished == batch.total:
+            batch.done.set()
+        return batch, outcome
+
+    @staticmethod
+    def _notify_dropped(done: list[tuple[_Batch, TrainingOutcome]]) -> None:
+        for batch, outcome in done:
+            if batch.on_done is not None:
+                try:
+                    with batch.callback_lock:
+                        batch.on_done(outcome)
+                except Exception as exc:
+                    logger.warning("progress callback failed for %s: %s", outcome.expert.name, exc)
 
     def jobs_of_round(self, number: int) -> list[JobRecord]:
         """The finished jobs of round ``number`` that are still in :attr:`history`."""
@@ -220,14 +255,20 @@ class RoundScheduler:
                 placed.append(round_robin(placement, self._next_k))
                 self._next_k += 1
             expected = durations.estimated_seconds(range(len(experts)), experts, placed, batch.rows)
+            cancelled = self._cancelled is not None and self._cancelled[0] == self._round
+            dropped = []
             for i, expert in enumerate(experts):
                 device = placed[i].device or "cpu"
                 job = _Job(
                     batch, i, expert, placed[i], expected[i], next(self._seq), self._round, ks[i]
                 )
-                self._queues.setdefault(device, []).append(job)
+                if cancelled:
+                    dropped.append(self._drop(job, self._cancelled[1]))
+                else:
+                    self._queues.setdefault(device, []).append(job)
             self._start_lanes()
             self._cond.notify_all()
+        self._notify_dropped(dropped)
         batch.done.wait()
         missing = [experts[i].name for i, o in enumerate(batch.outcomes) if o is None]
         if missing:  # pragma: no cover - a lane died outside the per-job guard

@@ -20,7 +20,9 @@ model is hours old. :class:`LiveRounds` replaces that loop (same thread, same st
    every pair's model (now minus the end of its training range).
 
 A pair that fails is logged with its traceback, as in FreqAI, and keeps its last model;
-the other pairs of the round are unaffected. The drawer's history frames are read under
+the other pairs of the round are unaffected. When FreqAI stops mid-round (its shutdown
+joins this thread) the round's queued expert jobs are dropped, the jobs running finish,
+and no model of that round is published. The drawer's history frames are read under
 its ``history_lock`` (see :mod:`.history_dates` for the live date bug this survives).
 """
 
@@ -43,6 +45,10 @@ from hyperphysics_strategy.ensemble.scheduler import default_scheduler
 from .history_dates import normalise_date_column
 
 logger = logging.getLogger(__name__)
+
+
+class _Stopping(Exception):
+    """FreqAI's stop event was set: leave the pair's last model in place."""
 
 
 @dataclass
@@ -155,11 +161,20 @@ class LiveRounds:
             ", ".join(pairs),
         )
         started = time.perf_counter()
+        scheduler = default_scheduler()
+        finished = threading.Event()
+        watcher = threading.Thread(
+            target=self._cancel_on_stop, args=(scheduler, finished), daemon=True
+        )
         with (
-            default_scheduler().round(),
+            scheduler.round(),
             ThreadPoolExecutor(workers, thread_name_prefix="hp-round-pair") as pool,
         ):
-            results = list(pool.map(lambda d: self.train_pair(d, strategy), due))
+            watcher.start()
+            try:
+                results = list(pool.map(lambda d: self.train_pair(d, strategy), due))
+            finally:
+                finished.set()
         report = RoundReport(self.rounds, time.perf_counter() - started, results)
         queue = self.model.train_queue
         for pair in pairs:  # trained pairs go to the back: the queue stays oldest first
@@ -169,6 +184,25 @@ class LiveRounds:
         report.ages = self.model_ages()
         logger.info("HyperPhysics %s", report.line())
         return report
+
+    def _cancel_on_stop(self, scheduler: Any, finished: threading.Event) -> None:
+        """When FreqAI stops mid-round, drop the round's queued expert jobs: its shutdown
+        waits for this thread, and a round holds every pair's jobs, not one pair's."""
+        while not finished.is_set():
+            if self._stopping() and not finished.is_set():
+                dropped = scheduler.cancel_round("FreqAI is stopping")
+                logger.info(
+                    "HyperPhysics round %d: FreqAI is stopping; %d queued expert job(s) "
+                    "dropped, the models of this round are not published",
+                    self.rounds,
+                    dropped,
+                )
+                return
+            time.sleep(0.2)
+
+    def _stopping(self) -> bool:
+        stop = getattr(self.model, "_stop_event", None)
+        return stop is not None and stop.is_set()
 
     # -- one pair ----------------------------------------------------------------------------
     def train_pair(self, item: DuePair, strategy: Any) -> PairResult:
@@ -195,11 +229,18 @@ class LiveRounds:
             dk.find_labels(unfiltered)
             tb_logger = get_tb_logger(dd.model_type, dk.data_path, model.activate_tensorboard)
             try:
+                if self._stopping():
+                    raise _Stopping
                 trained = model.train(unfiltered, pair, dk)
             finally:
                 tb_logger.close()
+            if self._stopping():  # its experts may have been dropped: keep the last model
+                raise _Stopping
             self.publish(trained, item, trained_timestamp, time.perf_counter() - started)
         except Exception as exc:
+            if self._stopping():
+                logger.info("HyperPhysics %s: not published, FreqAI is stopping", pair)
+                return PairResult(pair, time.perf_counter() - started, "stopped")
             logger.exception(
                 f"Training {pair} raised exception {exc.__class__.__name__}. "
                 f"Message: {exc}, skipping."
