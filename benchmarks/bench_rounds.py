@@ -3,7 +3,7 @@
     python benchmarks/bench_rounds.py                 # 8 pairs x 2 experts and x 12 experts
     python benchmarks/bench_rounds.py --quick         # fewer rows, trees and epochs
     python benchmarks/bench_rounds.py --experts mlp,tide,nbeats,tabnet,kan,transformer \\
-        --device cuda                                 # torch only (a bare GPU machine)
+        --device cuda --folds 0                       # torch only (a bare GPU machine)
 
 For each expert set (``--sets``: how many of ``--experts`` to take, default 2 and all),
 ``--pairs`` pairs (own synthetic data each) train one ``ExpertEnsemble`` each, three ways,
@@ -31,8 +31,8 @@ measurements. Then, from the per-job times measured in the FreqAI-style run:
   blend) is left out.
 
 Needs only torch, numpy, scipy and pandas for torch experts (scikit-learn for the stacked
-blend, else the simplex blend without stacking folds); the tree experts need their
-libraries.
+blend and its folds, ``--folds``; without it the simplex blend); the tree experts need
+their libraries.
 """
 
 from __future__ import annotations
@@ -99,25 +99,25 @@ def expert_params(names, quick: bool) -> dict[str, dict]:
     }
 
 
-def make_ensemble(names, provider, quick: bool, stacking: bool) -> ExpertEnsemble:
+def make_ensemble(names, provider, quick: bool, folds: int) -> ExpertEnsemble:
     return ExpertEnsemble(
         list(names),
         expert_params(names, quick),
         placement_provider=provider,
-        blend_method="stack" if stacking else "simplex",
-        stacking_folds=3 if stacking else 0,
+        blend_method="stack" if folds else "simplex",
+        stacking_folds=folds,
         drift_rows=0,
     )
 
 
-def run_mode(mode, names, datasets, provider, quick, stacking):
+def run_mode(mode, names, datasets, provider, quick, folds):
     """Wall seconds, per-pair seconds, job records of one mode."""
     scheduler = RoundScheduler()
     per_pair: dict[int, float] = {}
 
     def fit(i):
         t = time.perf_counter()
-        make_ensemble(names, provider, quick, stacking).fit(*datasets[i])
+        make_ensemble(names, provider, quick, folds).fit(*datasets[i])
         per_pair[i] = time.perf_counter() - t
 
     started = time.perf_counter()
@@ -189,13 +189,24 @@ def main(argv=None) -> int:
     ap.add_argument("--sets", default="2,all", help="how many of the experts per set")
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     ap.add_argument("--gpus", default="1,2,4,8", help="G of the GPU projection")
+    ap.add_argument(
+        "--folds", type=int, default=None, help="stacking folds (default 3 with scikit-learn)"
+    )
+    ap.add_argument("--log", action="store_true", help="the package's INFO log on stderr")
     ap.add_argument("--json", type=Path, default=None, help="write the numbers here too")
     args = ap.parse_args(argv)
 
     names = args.experts.split(",") if args.experts else available_experts()
     sizes = [len(names) if s == "all" else int(s) for s in args.sets.split(",")]
     rows = args.rows or (1500 if args.quick else 6000)
-    stacking = importlib.util.find_spec("sklearn") is not None
+    has_sklearn = importlib.util.find_spec("sklearn") is not None
+    folds = (3 if has_sklearn else 0) if args.folds is None else args.folds
+    if folds and not has_sklearn:
+        ap.error("stacking folds need scikit-learn: pass --folds 0")
+    if args.log:
+        import logging
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     devices = {"auto": None, "cpu": "cpu", "cuda": "gpu"}[args.device]
     provider = partial(planned_placements, devices=devices)
     info = get_hardware_info()
@@ -203,16 +214,16 @@ def main(argv=None) -> int:
     print(f"# bench_rounds: {machine_line()}")
     print(
         f"# {args.pairs} pairs x {rows} rows, experts {names}, sets {sizes}, device "
-        f"{args.device}, blend {'stack (3 folds)' if stacking else 'simplex (no folds)'}"
+        f"{args.device}, blend {f'stack ({folds} folds)' if folds else 'simplex (no folds)'}"
     )
 
     results = []
     for size in sizes:
         chosen = names[:size]
-        make_ensemble(chosen, provider, args.quick, stacking).fit(*datasets[0])  # warm-up
-        runs = {m: run_mode(m, chosen, datasets, provider, args.quick, stacking)
+        make_ensemble(chosen, provider, args.quick, folds).fit(*datasets[0])  # warm-up
+        runs = {m: run_mode(m, chosen, datasets, provider, args.quick, folds)
                 for m in ("freqai", "warm", "rounds")}  # fmt: skip
-        placements, workers = provider(make_ensemble(chosen, None, True, False).experts)
+        placements, workers = provider(make_ensemble(chosen, None, True, 0).experts)
         gpu_devices = {p.device for p in placements if p.device != "cpu"}
         gpu_lanes = max(1, len(gpu_devices))
         cpu_threads = max(1, min((p.threads for p in placements), default=1))

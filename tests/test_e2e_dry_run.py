@@ -38,25 +38,24 @@ PREDICTED = re.compile(
     r"HyperPhysics (\S+) \S+ \S+: p\(sell\)=(\S+)\s+p\(neutral\)=\S+\s+p\(buy\)=\S+ do_predict=1"
 )
 RECORDED = re.compile(r"HyperPhysics (\S+) order books per candle: \{.*'recorded': (\d+)")
-ROUND = re.compile(
-    r"HyperPhysics round (\d+): trained (.+) together in (\S+) s"
-    r"(?:; failed: .+)?; model ages: (.+)$"
-)
+ROUND = re.compile(r"HyperPhysics round (\d+): trained (.+) together in (\S+) s")
+AGES = re.compile(r"HyperPhysics round (\d+): model ages: (.+)$")
 STARTING = re.compile(r"-+ Starting training (\S+) -+")
 DONE = re.compile(r"-+ Done training (\S+) ")
 DEADLINE_S = 420
 
 
 def rounds_together(log: str) -> list[tuple[list[str], list[str]]]:
-    """(pairs trained together, pairs with an age) of each round that trained several."""
-    out = []
+    """(pairs trained together, pairs with a model age) of each round that trained
+    several pairs."""
+    trained: dict[str, list[str]] = {}
+    aged: dict[str, list[str]] = {}
     for line in log.splitlines():
-        m = ROUND.search(line)
-        if m:
-            out.append(
-                (m.group(2).split(", "), [a.rsplit(" ", 2)[0] for a in m.group(4).split(", ")])
-            )
-    return [r for r in out if len(r[0]) >= 2]
+        if m := ROUND.search(line):
+            trained[m.group(1)] = m.group(2).split("; ")[0].split(", ")
+        elif m := AGES.search(line):
+            aged[m.group(1)] = [a.rsplit(" ", 2)[0] for a in m.group(2).split(", ")]
+    return [(t, aged.get(n, [])) for n, t in trained.items() if len(t) >= 2]
 
 
 def most_training_at_once(log: str) -> int:

@@ -154,10 +154,12 @@ def test_due_pairs_train_together_and_publish_one_at_a_time(caplog):
     assert list(model.train_queue) == ["XRP/USDT", "BTC/USDT", "ETH/USDT", "SOL/USDT"]
     assert set(report.ages) == {"XRP/USDT", "BTC/USDT", "ETH/USDT", "SOL/USDT"}  # old model
     line = next(r.message for r in caplog.records if "round 1: trained" in r.message)
+    ages = next(r.message for r in caplog.records if "round 1: model ages" in r.message)
     assert "round 1: trained BTC/USDT, ETH/USDT together in" in line
     assert "failed: SOL/USDT (RuntimeError)" in line
     assert re.search(
-        r"model ages: XRP/USDT \d+ s, BTC/USDT \d+ s, ETH/USDT \d+ s, SOL/USDT 2\.\d min", line
+        r"round 1: model ages: XRP/USDT \d+ s, BTC/USDT \d+ s, ETH/USDT \d+ s, SOL/USDT 2\.\d min",
+        ages,
     )
     assert "Training SOL/USDT raised exception RuntimeError" in caplog.text
 

@@ -16,7 +16,7 @@ model is hours old. :class:`LiveRounds` replaces that loop (same thread, same st
    folder and its metadata; crash-safe, see :mod:`.model_store`), the old models purged,
    the historic predictions saved. Publications are serialised by one lock, because the
    drawer's save path keeps per-call state on the drawer;
-4. the round's log line names the pairs trained together, the wall time, and the age of
+4. the round's log lines name the pairs trained together, the wall time, and the age of
    every pair's model (now minus the end of its training range).
 
 A pair that fails is logged with its traceback, as in FreqAI, and keeps its last model;
@@ -45,6 +45,10 @@ from hyperphysics_strategy.ensemble.scheduler import default_scheduler
 from .history_dates import normalise_date_column
 
 logger = logging.getLogger(__name__)
+
+
+#: ``PairResult.error`` of a pair whose training FreqAI's stop cut short.
+STOPPED = "stopped"
 
 
 class _Stopping(Exception):
@@ -79,18 +83,23 @@ class RoundReport:
     def trained(self) -> list[str]:
         return [r.pair for r in self.results if r.error is None]
 
-    def line(self) -> str:
+    def lines(self) -> list[str]:
+        """Two log lines: the pairs trained together (and those that failed or were
+        stopped), then every pair's model age (short lines: freqtrade's console wraps)."""
         trained = self.trained
         together = "together " if len(trained) > 1 else ""
         text = (
             f"round {self.number}: trained {', '.join(trained) or 'no pair'} {together}"
             f"in {self.seconds:.1f} s"
         )
-        failed = [r for r in self.results if r.error is not None]
+        stopped = [r.pair for r in self.results if r.error == STOPPED]
+        failed = [r for r in self.results if r.error not in (None, STOPPED)]
         if failed:
             text += "; failed: " + ", ".join(f"{r.pair} ({r.error})" for r in failed)
+        if stopped:
+            text += "; not published, FreqAI is stopping: " + ", ".join(stopped)
         ages = ", ".join(f"{pair} {format_age(age)}" for pair, age in self.ages.items())
-        return f"{text}; model ages: {ages or 'none yet'}"
+        return [text, f"round {self.number}: model ages: {ages or 'none yet'}"]
 
 
 def format_age(seconds: float) -> str:
@@ -182,7 +191,8 @@ class LiveRounds:
                 queue.remove(pair)
                 queue.append(pair)
         report.ages = self.model_ages()
-        logger.info("HyperPhysics %s", report.line())
+        for line in report.lines():
+            logger.info("HyperPhysics %s", line)
         return report
 
     def _cancel_on_stop(self, scheduler: Any, finished: threading.Event) -> None:
@@ -240,7 +250,7 @@ class LiveRounds:
         except Exception as exc:
             if self._stopping():
                 logger.info("HyperPhysics %s: not published, FreqAI is stopping", pair)
-                return PairResult(pair, time.perf_counter() - started, "stopped")
+                return PairResult(pair, time.perf_counter() - started, STOPPED)
             logger.exception(
                 f"Training {pair} raised exception {exc.__class__.__name__}. "
                 f"Message: {exc}, skipping."
