@@ -1,6 +1,7 @@
 """The real `freqtrade trade --dry-run` against the simulator in accelerated live replay.
 
-Checks that FreqAI trains, that predictions reach the strategy, that a retrain after a
+Checks that FreqAI trains the three pairs in rounds (several pairs at once, each round
+logging every model's age), that predictions reach the strategy, that a retrain after a
 new candle succeeds (freqtrade's live-retraining date bug would make every such retrain
 fail), that SIGINT stops the bot cleanly, and that the L2 books recorded while it ran
 are what a backtest over the same window then uses.
@@ -24,13 +25,43 @@ from tests.freqtrade_e2e import assert_clean_log, freqtrade, simulator, user_dir
 
 pytestmark = pytest.mark.e2e
 
-PAIRS = ["BTC/USDT", "ETH/USDT"]
+PAIRS = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
 TRAINED = re.compile(r"HyperPhysics (\S+): model trained on candles through (.+)$")
 PREDICTED = re.compile(
     r"HyperPhysics (\S+) \S+ \S+: p\(sell\)=(\S+)\s+p\(neutral\)=\S+\s+p\(buy\)=\S+ do_predict=1"
 )
 RECORDED = re.compile(r"HyperPhysics (\S+) order books per candle: \{.*'recorded': (\d+)")
+ROUND = re.compile(r"HyperPhysics round (\d+): trained (.+) together in (\S+) s")
+AGES = re.compile(r"HyperPhysics round (\d+): model ages: (.+)$")
+STARTING = re.compile(r"-+ Starting training (\S+) -+")
+DONE = re.compile(r"-+ Done training (\S+) ")
 DEADLINE_S = 420
+
+
+def rounds_together(log: str) -> list[tuple[list[str], list[str]]]:
+    """(pairs trained together, pairs with a model age) of each round that trained
+    several pairs."""
+    trained: dict[str, list[str]] = {}
+    aged: dict[str, list[str]] = {}
+    for line in log.splitlines():
+        if m := ROUND.search(line):
+            trained[m.group(1)] = m.group(2).split("; ")[0].split(", ")
+        elif m := AGES.search(line):
+            aged[m.group(1)] = [a.rsplit(" ", 2)[0] for a in m.group(2).split(", ")]
+    return [(t, aged.get(n, [])) for n, t in trained.items() if len(t) >= 2]
+
+
+def most_training_at_once(log: str) -> int:
+    """The most pairs between FreqAI's 'Starting training' and 'Done training' at once."""
+    running: set[str] = set()
+    most = 0
+    for line in log.splitlines():
+        if m := STARTING.search(line):
+            running.add(m.group(1))
+            most = max(most, len(running))
+        elif m := DONE.search(line):
+            running.discard(m.group(1))
+    return most
 
 
 def trained_through(log: str) -> dict[str, list[pd.Timestamp]]:
@@ -93,7 +124,11 @@ def test_dry_run_trains_predicts_retrains_and_stops_on_sigint(tmp_path):
                 start = time.monotonic()
                 while time.monotonic() - start < DEADLINE_S and proc.poll() is None:
                     log = log_path.read_text()
-                    if retrained_after_new_candle(log) and PREDICTED.search(log):
+                    if (
+                        retrained_after_new_candle(log)
+                        and PREDICTED.search(log)
+                        and rounds_together(log)
+                    ):
                         break
                     time.sleep(2)
                 still_running = proc.poll() is None
@@ -111,6 +146,12 @@ def test_dry_run_trains_predicts_retrains_and_stops_on_sigint(tmp_path):
     assert retrained_after_new_candle(log), (
         f"no retrain on a new candle: {trained_through(log)}\n" + log[-4000:]
     )
+    # FreqAI's one-pair-at-a-time loop is replaced by rounds: the pairs trained together,
+    # and each round logged the age of every pair's model.
+    together = rounds_together(log)
+    assert together, "no round trained several pairs:\n" + log[-4000:]
+    assert any(sorted(ages) == sorted(PAIRS) for _, ages in together), together
+    assert most_training_at_once(log) >= 2, "the pairs' trainings never overlapped"
     # freqtrade answers SIGINT like Ctrl-C: it cleans up and exits with 128 + SIGINT.
     assert rc == 130, f"exit code {rc} after SIGINT:\n" + log[-3000:]
     for step in ("Cleaning up modules", "Stopping FreqAI", "SIGINT received, aborting"):

@@ -37,6 +37,8 @@ PRIOR_COST: dict[str, float] = {
     "lightgbm": 6.0,
     "kan": 5.0,
 }
+#: The training rows ``PRIOR_COST`` was measured on.
+PRIOR_ROWS = 4_800
 
 _lock = threading.Lock()
 _seconds_per_row: dict[tuple[str, str], float] = {}
@@ -61,14 +63,16 @@ def expected_seconds(name: str, device: str, rows: int) -> float | None:
     return None if per_row is None else per_row * rows
 
 
-def longest_first(
+def estimated_seconds(
     indices: Sequence[int], experts: Sequence[Expert], placements: Sequence[Placement], rows: int
-) -> list[int]:
-    """``indices`` ordered by expected training time, longest first (ties keep the order).
+) -> dict[int, float]:
+    """Expected training seconds of each of ``indices`` on its placement, ``rows`` rows.
 
     A measured expert is expected to take its measured time; an unmeasured one its
     ``PRIOR_COST`` scaled by the median ratio of measured time to prior among the measured
-    ones (1 when none is measured). Unknown experts get the largest prior.
+    ones, or by ``rows / PRIOR_ROWS`` when none is measured (the priors' own scale), so
+    that the estimates of different callers (pairs) can be compared. Unknown experts get
+    the largest prior.
     """
     top = max(PRIOR_COST.values())
     prior = {i: PRIOR_COST.get(experts[i].name, top) for i in indices}
@@ -78,8 +82,20 @@ def longest_first(
         for i in indices
         if (t := expected_seconds(experts[i].name, devices[i], rows)) is not None
     }
-    scale = float(np.median([measured[i] / prior[i] for i in measured])) if measured else 1.0
-    return sorted(indices, key=lambda i: -measured.get(i, prior[i] * scale))
+    scale = (
+        float(np.median([measured[i] / prior[i] for i in measured]))
+        if measured
+        else rows / PRIOR_ROWS
+    )
+    return {i: measured.get(i, prior[i] * scale) for i in indices}
+
+
+def longest_first(
+    indices: Sequence[int], experts: Sequence[Expert], placements: Sequence[Placement], rows: int
+) -> list[int]:
+    """``indices`` ordered by :func:`estimated_seconds`, longest first (ties keep the order)."""
+    expected = estimated_seconds(indices, experts, placements, rows)
+    return sorted(indices, key=lambda i: -expected[i])
 
 
 def clear() -> None:

@@ -1,24 +1,17 @@
-"""Train experts in parallel, one worker lane per device; drop the ones that fail.
+"""Train one expert in a lane: in a thread or a worker process; drop the ones that fail.
 
-Scheduling follows the hardware module's plan (each expert arrives with its
-:class:`~.experts.Placement`):
-
-* every GPU (or MPS device) gets **one lane** that trains the experts placed on it one
-  after the other, so eight GPUs train eight experts at once;
-* the experts placed on the CPU share ``max_workers`` lanes (minus the GPU lanes, at
-  least one), each expert using its placement's thread budget, so together they stay
-  within the usable cores;
-* every lane takes the longest expert left on its device first (:mod:`.durations`:
-  measured times from earlier rounds, else priors), so that no slow expert trails alone.
+Where and when each expert trains is the scheduler's business (:mod:`.scheduler`: one
+lane per GPU, CPU lanes within the usable cores, round-robin over a whole training
+round, longest first); this module runs one job in a lane.
 
 Inside a lane, a tree expert trains in the lane's thread (LightGBM, XGBoost and CatBoost
 release the GIL). A torch expert trains in the lane's **worker process** (a
 ``ProcessPoolExecutor`` with one process, ``spawn`` start method): Python-level training
 loops would otherwise serialise on the GIL. ``spawn`` never forks the parent, so lanes
-are safe to start from FreqAI's background training thread. The worker receives the
-training data once (pool initializer) and each expert and placement as pickles, and
-sends back the fitted expert, whose ``__getstate__`` holds CPU tensors only. Log lines
-the worker emits are replayed in the parent's log.
+are safe to start from FreqAI's background training thread. The worker receives each
+caller's training data once (it keeps the last few, see :class:`_Lane`) and each expert
+and placement as pickles, and sends back the fitted expert, whose ``__getstate__`` holds
+CPU tensors only. Log lines the worker emits are replayed in the parent's log.
 
 Failures: an expert that raises, times out (``timeout`` seconds; its worker process is
 terminated) or whose worker dies is logged and dropped. A device out-of-memory error
@@ -32,9 +25,9 @@ import multiprocessing
 import pickle
 import threading
 import time
-from collections import deque
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -42,7 +35,6 @@ from typing import Any
 
 from hyperphysics_strategy.engine.hardware import CPU
 
-from . import durations
 from .experts import Expert, FitData, Placement
 from .experts.torch_base import is_out_of_memory
 
@@ -116,7 +108,9 @@ def _release_device_memory() -> None:
 
 
 # -- worker process side ----------------------------------------------------------------
-_WORKER_DATA: FitData | None = None
+#: Training sets this worker holds, by batch key (one ``train_experts`` call each); the
+#: parent lane decides what is kept (:class:`_Lane`), so both sides agree.
+_WORKER_DATA: dict[int, FitData] = {}
 
 
 class _ListHandler(logging.Handler):
@@ -128,19 +122,21 @@ class _ListHandler(logging.Handler):
         self.lines.append((record.levelno, f"{record.name}: {record.getMessage()}"))
 
 
-def _worker_init(data: FitData) -> None:
-    global _WORKER_DATA
-    _WORKER_DATA = data
-
-
-def _worker_fit(expert: Expert, placement: Placement) -> tuple[Any, ...]:
+def _worker_fit(
+    key: int, data: FitData | None, drop: list[int], expert: Expert, placement: Placement
+) -> tuple[Any, ...]:
+    for old in drop:
+        _WORKER_DATA.pop(old, None)
+    if data is not None:
+        _WORKER_DATA[key] = data
     handler = _ListHandler()
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(min(root.level or logging.INFO, logging.INFO))
     try:
-        assert _WORKER_DATA is not None, "worker started without training data"
-        seconds, error, device, retried = fit_with_fallback(expert, _WORKER_DATA, placement)
+        fit_data = _WORKER_DATA.get(key)
+        assert fit_data is not None, f"worker has no training data for batch {key}"
+        seconds, error, device, retried = fit_with_fallback(expert, fit_data, placement)
     finally:
         root.removeHandler(handler)
     return expert, seconds, error, device, retried, handler.lines
@@ -148,24 +144,46 @@ def _worker_fit(expert: Expert, placement: Placement) -> tuple[Any, ...]:
 
 # -- parent side --------------------------------------------------------------------------
 class _Lane:
-    """One worker lane: a thread here and, for torch experts, one spawned process."""
+    """One worker lane's spawned process (for torch experts), started on first use.
 
-    def __init__(self, name: str, data: FitData) -> None:
+    A lane trains jobs of several callers (batches, each with its own training set): the
+    worker keeps the last ``cache_size`` training sets it was sent, and this side
+    remembers which, so each set crosses to the worker once while its batch is busy.
+    """
+
+    def __init__(self, name: str, cache_size: int = 3) -> None:
         self.name = name
-        self.data = data
+        self.cache_size = max(1, cache_size)
         self.pool: ProcessPoolExecutor | None = None
+        self.sent: OrderedDict[int, None] = OrderedDict()
 
     def process_pool(self) -> ProcessPoolExecutor:
         if self.pool is None:
             self.pool = ProcessPoolExecutor(
-                max_workers=1,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_worker_init,
-                initargs=(self.data,),
+                max_workers=1, mp_context=multiprocessing.get_context("spawn")
             )
+            self.sent.clear()
         return self.pool
 
+    def submit(self, key: int, data: FitData, expert: Expert, placement: Placement) -> Future:
+        pool = self.process_pool()
+        payload: FitData | None = None
+        drop: list[int] = []
+        if key in self.sent:
+            self.sent.move_to_end(key)
+        else:
+            payload = data
+            self.sent[key] = None
+            while len(self.sent) > self.cache_size:
+                drop.append(self.sent.popitem(last=False)[0])
+        try:
+            return pool.submit(_worker_fit, key, payload, drop, expert, placement)
+        except Exception:
+            self.sent.clear()
+            raise
+
     def kill(self) -> None:
+        self.sent.clear()
         if self.pool is None:
             return
         # ProcessPoolExecutor has no public way to stop a running task in Python 3.11.
@@ -175,6 +193,7 @@ class _Lane:
         self.pool = None
 
     def close(self) -> None:
+        self.sent.clear()
         if self.pool is not None:
             self.pool.shutdown(wait=True)
             self.pool = None
@@ -195,11 +214,16 @@ def _wants_process(expert: Expert, use_processes: ProcessMode) -> bool:
 
 
 def _run_in_process(
-    lane: _Lane, expert: Expert, placement: Placement, timeout: float | None
+    lane: _Lane,
+    key: int,
+    data: FitData,
+    expert: Expert,
+    placement: Placement,
+    timeout: float | None,
 ) -> TrainingOutcome:
     start = time.perf_counter()
     try:
-        future = lane.process_pool().submit(_worker_fit, expert, placement)
+        future = lane.submit(key, data, expert, placement)
         fitted, seconds, error, device, retried, lines = future.result(timeout=timeout)
     except FutureTimeout:
         lane.kill()
@@ -271,6 +295,12 @@ def train_experts(
 ) -> list[TrainingOutcome]:
     """Fit every expert on its placement; return outcomes in the experts' order.
 
+    The experts go to the process-wide :class:`~.scheduler.RoundScheduler` as one batch:
+    calls from several threads (one ensemble per pair) share its device lanes, and a
+    placement with a ``pool`` may be moved to another device of that pool (round-robin
+    over the whole round). At most ``max_workers`` minus the GPU devices of
+    ``placements`` (at least one) of these experts train on the CPU at once.
+
     ``use_processes``: ``None`` (default) trains torch experts in worker processes and
     tree experts in threads, ``False`` everything in threads, ``True`` everything in
     processes. ``timeout``: seconds one expert may train before it is dropped.
@@ -280,101 +310,15 @@ def train_experts(
     process lane: when it submits the expert to its worker), ``on_done(outcome)`` when
     it finishes or is dropped. An exception raised by ``on_start`` is logged and ignored.
     """
-    if len(experts) != len(placements):
-        raise ValueError(f"{len(experts)} experts but {len(placements)} placements")
-    rows = int(data.X.shape[0])
-    by_device: dict[str, list[int]] = {}
-    for i, placement in enumerate(placements):
-        by_device.setdefault(str(placement.device), []).append(i)
-    queues = {  # each lane takes the longest expert left on its device first
-        device: deque(durations.longest_first(indices, experts, placements, rows))
-        for device, indices in by_device.items()
-    }
-    gpu_devices = [d for d in queues if d != "cpu"]
-    cpu_lanes = max(1, max_workers - len(gpu_devices)) if "cpu" in queues else 0
-    cpu_lanes = min(cpu_lanes, len(queues.get("cpu", ())))
-    lane_specs = [(d, d) for d in gpu_devices] + [(f"cpu#{k}", "cpu") for k in range(cpu_lanes)]
+    from .scheduler import default_scheduler
 
-    total = len(experts)
-    outcomes: list[TrainingOutcome | None] = [None] * total
-    lock = threading.Lock()
-    finished = [0]
-
-    def finish(i: int, outcome: TrainingOutcome) -> None:
-        expert = outcome.expert
-        if outcome.ok and not outcome.retried_on_cpu:
-            durations.record(expert.name, outcome.device, outcome.seconds, rows)
-        with lock:
-            outcomes[i] = outcome
-            finished[0] += 1
-            done = finished[0]
-        if outcome.ok:
-            logger.info(
-                "expert %s trained on %s in %.2fs (%s%s) [%d/%d]",
-                expert.name,
-                outcome.device,
-                outcome.seconds,
-                outcome.worker,
-                ", after out of memory: retried on cpu" if outcome.retried_on_cpu else "",
-                done,
-                total,
-            )
-        else:
-            logger.warning(
-                "expert %s failed on %s and is dropped: %s [%d/%d]",
-                expert.name,
-                outcome.device or placements[i].device,
-                outcome.error,
-                done,
-                total,
-            )
-        if on_done is not None:
-            with lock:
-                on_done(outcome)
-
-    def run_lane(lane_name: str, device: str) -> None:
-        lane = _Lane(lane_name, data)
-        try:
-            while True:
-                with lock:
-                    queue = queues[device]
-                    if not queue:
-                        return
-                    i = queue.popleft()
-                expert, placement = experts[i], placements[i]
-                logger.info(
-                    "expert %s training on %s (%d threads, lane %s)",
-                    expert.name,
-                    placement.device,
-                    placement.threads,
-                    lane_name,
-                )
-                if on_start is not None:
-                    try:
-                        with lock:
-                            on_start(expert.name, str(placement.device))
-                    except Exception as exc:  # a display must not stop training
-                        logger.warning("progress callback failed for %s: %s", expert.name, exc)
-                try:
-                    if _wants_process(expert, use_processes):
-                        outcome = _run_in_process(lane, expert, placement, timeout)
-                    else:
-                        outcome = _run_in_thread(expert, data, placement, timeout)
-                except Exception as exc:  # scheduling itself failed for this expert
-                    outcome = TrainingOutcome(expert, 0.0, f"{type(exc).__name__}: {exc}")
-                finish(i, outcome)
-        finally:
-            lane.close()
-
-    threads = [
-        threading.Thread(target=run_lane, args=spec, name=f"hp-lane-{spec[0]}", daemon=True)
-        for spec in lane_specs
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    missing = [experts[i].name for i, o in enumerate(outcomes) if o is None]
-    if missing:  # pragma: no cover - a lane thread died outside the per-expert guard
-        raise RuntimeError(f"experts never trained: {missing}")
-    return [o for o in outcomes if o is not None]
+    return default_scheduler().run(
+        experts,
+        data,
+        placements,
+        max_workers,
+        on_done,
+        on_start=on_start,
+        use_processes=use_processes,
+        timeout=timeout,
+    )

@@ -19,6 +19,7 @@ errors naming the key) and read as::
       "drift_rows": 500,                    # recent rows compared with training (PSI)
       "use_processes": null,                # null: torch experts in worker processes
       "expert_timeout": null,               # seconds; a slower expert is dropped
+      "live_round_pairs": null,             # live: pairs trained at once (null: all due)
       "lightgbm": {"n_estimators": 400, "learning_rate": 0.05},
       "xgboost": {"max_depth": 6}
     }
@@ -32,6 +33,7 @@ from typing import Any, ClassVar
 
 from freqtrade.freqai.base_models.BaseClassifierModel import BaseClassifierModel
 from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
+from freqtrade.strategy.interface import IStrategy
 from pandas import DataFrame
 
 from hyperphysics_strategy.ensemble import DEFAULT_CLASSES, ExpertEnsemble, make_expert
@@ -40,6 +42,7 @@ from hyperphysics_strategy.ensemble.barriers import mean_time_return
 from .history_dates import install_history_date_fix
 from .model_store import install_crash_safe_saves, verified_model_folder
 from .parameters import TrainingParameters, load_training_parameters
+from .rounds import LiveRounds
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +93,11 @@ class HyperPhysicsEnsemble(BaseClassifierModel):
             logger.warning("HyperPhysics: not using the saved model, retraining: %s", problem)
             return False
         return True
+
+    def _start_scanning(self, strategy: IStrategy) -> None:
+        """FreqAI's live training thread, in rounds: every due pair trains at once and is
+        published when ready (:mod:`.rounds`)."""
+        LiveRounds(self, self.params.live_round_pairs).run(strategy)
 
     def train(self, unfiltered_df: DataFrame, pair: str, dk: FreqaiDataKitchen, **kwargs: Any):
         model = super().train(unfiltered_df, pair, dk, **kwargs)

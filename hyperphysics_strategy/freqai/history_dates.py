@@ -4,14 +4,17 @@ Candles loaded from disk carry ``date`` as ``datetime64[ms, UTC]``; candles from
 exchange arrive as ``datetime64[us, UTC]`` with another tz object. FreqAI's
 ``FreqaiDataDrawer.update_historic_data`` concatenates both, the column becomes
 ``object``, and from the first new candle on every retrain fails while predictions keep
-using the first model. We wrap that method so that, under ``dd.history_lock``, every
-stored ``date`` column is brought back to ``datetime64[ms, UTC]`` right after the append.
+using the first model. We wrap that method so that, under ``dd.history_lock`` (made
+re-entrant, held across the append and the fix), every stored ``date`` column is brought
+back to ``datetime64[ms, UTC]`` right after the append: the training threads of a live
+round (:mod:`.rounds`) read the history under the same lock.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import threading
 from typing import Any
 
 import pandas as pd
@@ -47,11 +50,15 @@ def install_history_date_fix(data_drawer: Any) -> None:
     if getattr(data_drawer, _MARK, False):
         return
     original = data_drawer.update_historic_data
+    # Re-entrant, so that the append (which takes the lock itself) and the fix happen in
+    # one hold: a training thread never reads a frame between the two.
+    data_drawer.history_lock = threading.RLock()
 
     @functools.wraps(original)
     def update_historic_data(*args: Any, **kwargs: Any) -> None:
-        original(*args, **kwargs)
-        changed = normalise_history(data_drawer)
+        with data_drawer.history_lock:
+            original(*args, **kwargs)
+            changed = normalise_history(data_drawer)
         if changed:
             logger.debug("normalised the date column of %d history frames", changed)
 

@@ -86,6 +86,14 @@ class TrainingParameters(BaseModel):
         strict=True,
         description="Inverse L2 strength of the stacked logistic blend.",
     )
+    live_round_pairs: int | None = Field(
+        None,
+        ge=1,
+        strict=True,
+        description="Live and dry-run: pairs trained at once in a training round (their "
+        "experts share the device lanes); null: every pair whose model is due; 1: one pair "
+        "after another, as FreqAI does.",
+    )
     lightgbm: dict[str, Any] = _expert_section("lightgbm")
     xgboost: dict[str, Any] = _expert_section("xgboost")
     catboost: dict[str, Any] = _expert_section("catboost")

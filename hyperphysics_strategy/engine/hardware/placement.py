@@ -33,6 +33,10 @@ class Placement:
     device_type: str | None = None  # LightGBM on GPU: "cuda" or "gpu" (OpenCL)
     task: str = ""  # the caller's label for the task (e.g. an expert's name)
     index: int = 0  # position in the plan
+    #: The same task on each device its library may use here, in round-robin order; empty
+    #: when there is only one. A scheduler that numbers the jobs of a whole training round
+    #: puts job ``k`` on ``pool[k mod len(pool)]``.
+    pool: tuple[Placement, ...] = ()
 
     def __post_init__(self) -> None:
         if self.library not in LIBRARIES:

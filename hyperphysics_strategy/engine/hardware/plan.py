@@ -10,6 +10,7 @@ on CPU, and the placement says why. ``workers`` tasks run at once, each with
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -146,25 +147,27 @@ class DevicePlan:
                 why_cpu = f"{ENV_DEVICES} lists no device {library} can use ({cap.reason})"
                 if override == [CPU]:
                     why_cpu = f"{ENV_DEVICES}=cpu"
-            if pool:
-                device = pool[i % len(pool)]
-                if device == CPU:
-                    reason = f"{ENV_DEVICES} includes cpu"
-                else:
-                    reason = f"round-robin over {len(pool)} device(s): {cap.reason}"
-            else:
-                device, reason = CPU, why_cpu or "no accelerator"
-            placements.append(
+            if not pool:
+                placements.append(
+                    Placement(library, CPU, threads, why_cpu or "no accelerator", None, label, i)
+                )
+                continue
+            on = [
                 Placement(
                     library=library,
                     device=device,
                     threads=threads,
-                    reason=reason,
+                    reason=f"{ENV_DEVICES} includes cpu"
+                    if device == CPU
+                    else f"round-robin over {len(pool)} device(s): {cap.reason}",
                     device_type=cap.device_type if device.type == "cuda" else None,
                     task=label,
                     index=i,
                 )
-            )
+                for device in pool
+            ]
+            chosen = on[i % len(on)]
+            placements.append(dataclasses.replace(chosen, pool=tuple(on) if len(on) > 1 else ()))
         return cls(
             placements=tuple(placements),
             workers=workers,

@@ -1,0 +1,297 @@
+"""The round scheduler: concurrent ``train_experts`` calls (one per pair) share one set of
+device lanes on a simulated machine with logical GPUs. Tiny experts that sleep stand in
+for real ones; what is asserted is placement, order, budgets and who gets which result."""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from hyperphysics_strategy.engine.hardware import (
+    CpuInfo,
+    Device,
+    GpuInfo,
+    HardwareInfo,
+    LibraryCapability,
+)
+from hyperphysics_strategy.ensemble import durations
+from hyperphysics_strategy.ensemble.ensemble import planned_placements
+from hyperphysics_strategy.ensemble.experts import Expert, FitData, Placement
+from hyperphysics_strategy.ensemble.scheduler import RoundScheduler, round_robin, use_scheduler
+from hyperphysics_strategy.ensemble.training import train_experts
+
+GIB = 1024**3
+
+
+class Sleeper(Expert):
+    """Sleeps ``seconds``; raises when told to; remembers the mean of the data it saw."""
+
+    library = "torch"
+
+    def __init__(self, name: str, seconds: float = 0.02, *, fail: str = "", tag: str = "") -> None:
+        super().__init__({"seconds": seconds, "fail": fail, "tag": tag})
+        self.name = name
+        self.seen_mean = float("nan")
+
+    def _fit(self, data: FitData) -> None:
+        self.seen_mean = float(data.X.mean())
+        fail = self.params["fail"]
+        if fail == "oom" and self.placement.device.type == "cuda":
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        if fail == "raise":
+            raise ValueError(f"{self.name} is broken")
+        time.sleep(self.params["seconds"])
+
+    def _predict_proba(self, X: np.ndarray) -> np.ndarray:
+        return np.full((X.shape[0], 3), 1 / 3)
+
+    def _save_native(self, directory):  # pragma: no cover - not saved here
+        raise NotImplementedError
+
+    def _load_native(self, directory):  # pragma: no cover
+        raise NotImplementedError
+
+
+@pytest.fixture(autouse=True)
+def _fresh_measurements():
+    durations.clear()
+    yield
+    durations.clear()
+
+
+def fit_data(value: float = 0.0, n: int = 60) -> FitData:
+    X = np.full((n, 2), value, dtype=np.float32)
+    y = np.arange(n) % 3
+    return FitData(X, y, np.ones(n), X[:30], y[:30], np.ones(30), 3)
+
+
+def gpu_machine(n_gpus: int = 8, usable: int = 16):
+    gpus = tuple(
+        GpuInfo(i, "nvidia", f"GPU {i}", 80 * GIB, 70 * GIB, "9.0", None, True)
+        for i in range(n_gpus)
+    )
+    cpu = CpuInfo("Test CPU", usable + 1, usable + 1, None, usable + 1, usable, 64 * GIB, GIB)
+    info = HardwareInfo(
+        os="Linux",
+        python="3.11",
+        cpu=cpu,
+        backend="cuda",
+        torch_backend="cuda",
+        torch_version="2.13.0",
+        torch_build="cuda",
+        cuda_version="12.8",
+        hip_version=None,
+        gpus=gpus,
+    )
+    devs = tuple(Device("cuda", i) for i in range(n_gpus))
+    caps = {"torch": LibraryCapability("torch", True, "1", devs, "test")}
+    return functools.partial(planned_placements, info=info, capabilities=caps, env={})
+
+
+def run_pairs(batches, workers=2, **kwargs):
+    """``train_experts`` for every batch at once, one thread each; outcomes per batch."""
+    results: dict[int, list] = {}
+
+    def one(i, experts, data, placements):
+        results[i] = train_experts(experts, data, placements, workers, **kwargs)
+
+    threads = [threading.Thread(target=one, args=(i, *batch)) for i, batch in enumerate(batches)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(results) == len(batches), "a batch never returned"
+    return results
+
+
+def test_a_round_spreads_every_pairs_jobs_round_robin_over_all_gpus():
+    provider = gpu_machine(8)
+    batches = []
+    for pair in range(8):
+        experts = [Sleeper("mlp", tag=f"p{pair}"), Sleeper("tide", tag=f"p{pair}")]
+        placements, _ = provider(experts)
+        # alone, each pair's plan uses the first two GPUs only
+        assert [str(p.device) for p in placements] == ["cuda:0", "cuda:1"]
+        assert len(placements[0].pool) == 8
+        batches.append((experts, fit_data(pair), placements))
+    scheduler = RoundScheduler(cpu_budget=16)
+    with use_scheduler(scheduler), scheduler.round() as number:
+        results = run_pairs(batches, use_processes=False)
+    jobs = scheduler.jobs_of_round(number)
+    assert sorted(r.job for r in jobs) == list(range(16))
+    assert all(r.device == f"cuda:{r.job % 8}" for r in jobs), jobs
+    per_device = {f"cuda:{d}": sum(r.device == f"cuda:{d}" for r in jobs) for d in range(8)}
+    assert set(per_device.values()) == {2}, per_device
+    assert {r.lane for r in jobs} == set(per_device)  # one lane per GPU, shared by all pairs
+    # every caller got its own experts back, in its order, trained on its own data
+    for pair, outcomes in results.items():
+        assert [o.expert.name for o in outcomes] == ["mlp", "tide"]
+        assert all(o.ok and o.expert.params["tag"] == f"p{pair}" for o in outcomes)
+        assert all(o.expert.seen_mean == pair for o in outcomes)
+        assert all(o.device == str(o.expert.placement.device) for o in outcomes)
+
+
+def test_outside_a_round_a_lone_ensemble_keeps_its_plans_devices():
+    provider = gpu_machine(8)
+    scheduler = RoundScheduler(cpu_budget=4)
+    with use_scheduler(scheduler):
+        for _ in range(2):  # e.g. the final experts, then a stacking fold: numbered anew
+            experts = [Sleeper("mlp"), Sleeper("tide"), Sleeper("kan")]
+            placements, workers = provider(experts)
+            outcomes = train_experts(experts, fit_data(), placements, workers, use_processes=False)
+            assert [o.device for o in outcomes] == ["cuda:0", "cuda:1", "cuda:2"]
+    assert scheduler.current_round == 2
+
+
+def test_round_robin_moves_a_placement_within_its_pool_only():
+    provider = gpu_machine(4)
+    (placement,), _ = provider([Sleeper("mlp")])
+    assert [str(round_robin(placement, k).device) for k in range(6)] == [
+        "cuda:0", "cuda:1", "cuda:2", "cuda:3", "cuda:0", "cuda:1",
+    ]  # fmt: skip
+    moved = round_robin(placement, 3)
+    assert moved.params()["device"].index == 3 and moved.threads == placement.threads
+    fixed = Placement("torch", Device("cuda", 5))  # no pool: a caller's own choice is kept
+    assert round_robin(fixed, 2) is fixed
+
+
+def test_failures_timeouts_and_out_of_memory_stay_with_their_job():
+    provider = gpu_machine(2)
+    batches = []
+    specs = [
+        [Sleeper("mlp"), Sleeper("tide", fail="raise")],  # one broken expert
+        [Sleeper("mlp"), Sleeper("kan")],  # a healthy pair
+        [Sleeper("mlp", seconds=5.0), Sleeper("tide")],  # one expert too slow
+        [Sleeper("mlp", fail="oom"), Sleeper("kan")],  # no memory left on its GPU
+    ]
+    for i, experts in enumerate(specs):
+        batches.append((experts, fit_data(i), provider(experts)[0]))
+    scheduler = RoundScheduler(cpu_budget=4)
+    started = time.monotonic()
+    with use_scheduler(scheduler), scheduler.round():
+        results = run_pairs(batches, use_processes=False, timeout=1.0)
+    assert time.monotonic() - started < 4.5  # nobody waited for the slow expert
+    assert [o.ok for o in results[0]] == [True, False]
+    assert "tide is broken" in results[0][1].error
+    assert all(o.ok for o in results[1])
+    assert [o.ok for o in results[2]] == [False, True]
+    assert "timed out after 1s" in results[2][0].error
+    oom = results[3][0]
+    assert oom.ok and oom.retried_on_cpu and oom.device == "cpu"
+    assert results[3][1].ok and results[3][1].device.startswith("cuda")
+
+
+def test_longest_job_of_any_caller_starts_first():
+    for name, seconds in (("quick1", 1.0), ("quick2", 1.0), ("slow", 9.0), ("blocker", 0.5)):
+        durations.record(name, "cpu", seconds, rows=60)
+    cpu = [Placement("torch")]
+    started: list[str] = []
+    scheduler = RoundScheduler(cpu_budget=1)  # one CPU lane for everybody
+    with use_scheduler(scheduler), scheduler.round():
+        blocker = threading.Thread(
+            target=train_experts,
+            args=([Sleeper("blocker", 0.5)], fit_data(), cpu, 1),
+            kwargs={"use_processes": False, "on_start": lambda n, d: started.append(n)},
+        )
+        blocker.start()
+        time.sleep(0.2)  # the lane is busy: what follows queues up behind it
+        batches = [
+            ([Sleeper("quick1", 0.01), Sleeper("quick2", 0.01)], fit_data(1), cpu * 2),
+            ([Sleeper("slow", 0.01)], fit_data(2), cpu),
+        ]
+        results = run_pairs(batches, use_processes=False, on_start=lambda n, d: started.append(n))
+        blocker.join()
+    assert started == ["blocker", "slow", "quick1", "quick2"]
+    assert [o.expert.name for o in results[0]] == ["quick1", "quick2"]
+
+
+def test_cpu_jobs_of_all_callers_stay_within_the_core_budget():
+    running = [0]
+    most = [0]
+    lock = threading.Lock()
+
+    class Counted(Sleeper):
+        def _fit(self, data):
+            with lock:
+                running[0] += self.placement.threads
+                most[0] = max(most[0], running[0])
+            try:
+                time.sleep(0.05)
+            finally:
+                with lock:
+                    running[0] -= self.placement.threads
+
+    two_threads = [Placement("torch", threads=2)] * 3
+    batches = [([Counted(f"e{i}") for i in range(3)], fit_data(p), two_threads) for p in range(4)]
+    scheduler = RoundScheduler(cpu_budget=5)
+    with use_scheduler(scheduler), scheduler.round():
+        results = run_pairs(batches, workers=3, use_processes=False)
+    assert all(o.ok for outs in results.values() for o in outs)
+    assert most[0] == 4  # two 2-thread jobs at once: a third would exceed the 5 cores
+
+
+def test_process_lanes_serve_several_callers_each_with_its_own_data():
+    # One CPU lane, a worker that keeps one training set: the jobs of the two callers
+    # alternate (longest first), so each set is sent again when its turn comes back.
+    for name, seconds in (("a1", 4.0), ("b1", 3.0), ("a2", 2.0), ("b2", 1.0)):
+        durations.record(name, "cpu", seconds, rows=60)
+    cpu = [Placement("torch")] * 2
+    scheduler = RoundScheduler(cpu_budget=1, worker_cache=1)
+    results: dict[str, list] = {}
+    a_started = threading.Event()
+
+    def caller(key, experts, value, on_start=None):
+        results[key] = train_experts(
+            experts, fit_data(value), cpu, 2, use_processes=True, on_start=on_start
+        )
+
+    with use_scheduler(scheduler), scheduler.round():
+        a = threading.Thread(
+            target=caller,
+            args=("a", [Sleeper("a1", 1.0), Sleeper("a2", 0.0)], 1.0, lambda n, d: a_started.set()),
+        )
+        a.start()
+        assert a_started.wait(30)  # a1 is in the lane's worker: b queues behind it
+        b = threading.Thread(
+            target=caller, args=("b", [Sleeper("b1", 0.0), Sleeper("b2", 0.0)], 2.0)
+        )
+        b.start()
+        a.join(60)
+        b.join(60)
+    results = {0: results["a"], 1: results["b"]}
+    for value, outcomes in ((1.0, results[0]), (2.0, results[1])):
+        assert all(o.ok and o.worker == "process" for o in outcomes), outcomes
+        assert [o.expert.seen_mean for o in outcomes] == [value, value]
+    assert [r.expert for r in scheduler.history] == ["a1", "b1", "a2", "b2"]
+    assert len({r.lane for r in scheduler.history}) == 1
+
+
+def test_cancelling_a_round_drops_its_queued_jobs_and_later_batches():
+    scheduler = RoundScheduler(cpu_budget=1)
+    cpu = [Placement("torch")] * 3
+    experts = [Sleeper("first", 0.3), Sleeper("second", 0.3), Sleeper("third", 0.3)]
+    started = threading.Event()
+    with use_scheduler(scheduler), scheduler.round():
+        result: list = []
+        caller = threading.Thread(
+            target=lambda: result.extend(
+                train_experts(
+                    experts, fit_data(), cpu, 1, use_processes=False,
+                    on_start=lambda n, d: started.set(),
+                )
+            )
+        )  # fmt: skip
+        caller.start()
+        assert started.wait(10)
+        assert scheduler.cancel_round("stopping") == 2
+        caller.join(10)
+        later = train_experts([Sleeper("fold")], fit_data(), cpu[:1], 1, use_processes=False)
+    assert [o.ok for o in result] == [True, False, False]
+    assert result[1].error == "cancelled: stopping"
+    assert later[0].error == "cancelled: stopping"
+    # the next round trains again
+    assert train_experts([Sleeper("next")], fit_data(), cpu[:1], 1, use_processes=False)[0].ok
