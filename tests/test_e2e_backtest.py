@@ -35,6 +35,7 @@ FAST = {
         "save_backtest_models": True,
         "feature_parameters": {"indicator_periods_candles": [10, 20]},
         "model_training_parameters": {
+            "concurrent_windows": 2,  # each pair's two windows train at once
             "lightgbm": {"n_estimators": 80},
             "xgboost": {"n_estimators": 80},
         },
@@ -53,13 +54,15 @@ LOOSE_THRESHOLDS = {
 HORIZON = 12  # label_period_candles of the example config
 
 
-def run_backtest(tmp_path, freqaimodel: str):
+def run_backtest(
+    tmp_path, freqaimodel: str, fast: dict = FAST, pairs=PAIRS, timerange: str = TIMERANGE
+):
     userdir = tmp_path / "user_data"
     datadir = prepare_user_dir(userdir)
     write_json(userdir / "strategies" / "HyperPhysicsStrategy.json", LOOSE_THRESHOLDS)
-    override = write_json(tmp_path / "fast.json", FAST)
+    override = write_json(tmp_path / "fast.json", fast)
     with ExchangeSimulator(datadir, mode="historical") as sim:
-        write_simulator_config(userdir, sim, PAIRS)
+        write_simulator_config(userdir, sim, pairs)
         cmd = freqtrade_command(
             "backtesting",
             userdir,
@@ -69,7 +72,7 @@ def run_backtest(tmp_path, freqaimodel: str):
             "--freqaimodel",
             freqaimodel,
             "--timerange",
-            TIMERANGE,
+            timerange,
             "--cache",
             "none",
             "--export",
@@ -97,6 +100,7 @@ def test_backtesting_with_the_ensemble_trades_and_saves_every_window(tmp_path):
     assert model.report.calibration["stacking_blocks"] >= 2
     assert "stacked logistic model" in log
     assert "Loading parameters from file" in log  # the pinned thresholds were used
+    assert log.count("up to 2 of 2 backtest windows train at once") == 2  # per pair
 
     trades = load_backtest_data(userdir / "backtest_results")
     assert len(trades) > 0
