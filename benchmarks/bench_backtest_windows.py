@@ -9,7 +9,10 @@ one go, identical but for ``freqai.model_training_parameters.concurrent_windows`
 (FreqAI's own loop, one window after the other) and ``--workers``. It reports the whole
 command's wall time, the FreqAI phase (from "Running backtesting" to "Backtesting with
 data from" in freqtrade's log: features, training and predictions of every window) and
-the speed-up of each, and checks that both runs made the same trades. The entry margin
+the speed-up of each, and checks that both runs made the same trades. With
+``--repeat 2`` the runs go sequential, concurrent, concurrent, sequential and the
+fastest of each counts, so that a load change on a shared machine favours neither; the
+1-minute load average before each run is printed beside it. The entry margin
 is loosened through freqtrade's strategy parameter file (as in the e2e test) so that there
 are trades to compare.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import tempfile
 import time
@@ -90,6 +94,7 @@ def run(workdir: Path, args: argparse.Namespace, workers: int) -> dict:
             "--export",
             "trades",
         )
+        load = os.getloadavg()[0]
         started = time.perf_counter()
         rc = run_streaming(cmd, log_path, echo=False)
         wall = time.perf_counter() - started
@@ -98,7 +103,7 @@ def run(workdir: Path, args: argparse.Namespace, workers: int) -> dict:
         raise RuntimeError(f"freqtrade failed (rc {rc}):\n{log[-3000:]}")
     freqai = _stamp(log, "Backtesting with data from") - _stamp(log, "Running backtesting for")
     trades = load_backtest_data(userdir / "backtest_results")
-    return {"wall": wall, "freqai": freqai.total_seconds(), "trades": trades}
+    return {"wall": wall, "freqai": freqai.total_seconds(), "trades": trades, "load": load}
 
 
 def main() -> None:
@@ -108,12 +113,23 @@ def main() -> None:
     parser.add_argument("--train-days", type=int, default=5, help="train_period_days")
     parser.add_argument("--estimators", type=int, default=100, help="trees per expert")
     parser.add_argument("--workers", type=int, default=2, help="concurrent_windows")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each (ABBA order)")
     args = parser.parse_args()
 
+    order = ([1, args.workers, args.workers, 1] * args.repeat)[: 2 * args.repeat]
+    results: dict[int, list[dict]] = {1: [], args.workers: []}
     with tempfile.TemporaryDirectory(prefix="bench-windows-") as tmp:
-        seq = run(Path(tmp) / "sequential", args, 1)
-        con = run(Path(tmp) / "concurrent", args, args.workers)
-    same = seq["trades"].equals(con["trades"])
+        for i, workers in enumerate(order):
+            results[workers].append(run(Path(tmp) / f"run{i}-{workers}", args, workers))
+    seq = min(results[1], key=lambda r: r["freqai"])
+    con = min(results[args.workers], key=lambda r: r["freqai"])
+    for workers, runs in results.items():
+        for r in runs:
+            print(
+                f"concurrent_windows {workers}: wall {r['wall']:.1f}s, FreqAI {r['freqai']:.1f}s, "
+                f"load average before {r['load']:.1f}"
+            )
+    same = all(r["trades"].equals(seq["trades"]) for runs in results.values() for r in runs)
     title = (
         f"Backtest windows: {len(args.pairs)} pair(s) x {args.windows} windows "
         f"(train {args.train_days} days, lightgbm + xgboost, {args.estimators} trees)"

@@ -55,10 +55,11 @@ class Strategy:
 class FakeModel:
     """Trains in a thread only once all three windows are training (a barrier)."""
 
-    def __init__(self, config: dict, fail: str = "") -> None:
+    def __init__(self, config: dict, fail: str = "", saved: str = "", at_once: int = 3) -> None:
         self.config = config
         self.fail = fail
-        self.barrier = threading.Barrier(3, timeout=20)
+        self.saved = saved  # a window whose model is already saved
+        self.barrier = threading.Barrier(at_once, timeout=20)
         self.threads: dict[str, str] = {}
 
     def train(self, df, pair, dk):
@@ -74,7 +75,7 @@ class FakeModel:
         return True
 
     def model_exists(self, dk) -> bool:
-        return False
+        return dk.model_filename == self.saved
 
 
 def _loop(model: FakeModel, trainer: WindowTrainer, raw: pd.DataFrame) -> list:
@@ -88,6 +89,9 @@ def _loop(model: FakeModel, trainer: WindowTrainer, raw: pd.DataFrame) -> list:
         dk.set_new_model_names(PAIR, stop)
         df = Strategy().set_freqai_targets(features.loc[features["date"] < tr_train.stopdt], {})
         df = dk.slice_dataframe(tr_train, df)
+        if model.model_exists(dk):  # FreqAI loads it instead of training
+            out.append("loaded")
+            continue
         dk.find_features(df)
         dk.find_labels(df)
         try:
@@ -118,6 +122,31 @@ def test_windows_train_at_once_and_the_loop_gets_each_result_in_its_order(tmp_pa
     assert results[2] == ("error", "bad window cb_btc_1619049600")
     assert all(t.startswith("hp-window") for t in model.threads.values())
     assert len(set(model.threads.values())) == 3
+
+
+def test_windows_freqai_would_not_train_are_not_trained(tmp_path):
+    """A saved model (FreqAI loads it) or valid saved predictions (FreqAI reuses them)."""
+    raw = _candles()
+    config = _config(tmp_path)
+    predictions = tmp_path / "models" / "unit" / "backtesting_predictions"
+    predictions.mkdir(parents=True)
+    first = raw[(raw["date"] >= "2021-04-20") & (raw["date"] < "2021-04-21")]
+    first[["date"]].to_feather(predictions / "cb_btc_1618876800_prediction.feather")
+    model = FakeModel(config, saved="cb_btc_1618963200", at_once=1)
+    kitchen = FreqaiDataKitchen(config)
+    with concurrent_windows(model, raw, {"pair": PAIR}, kitchen, Strategy(), 2) as trainer:
+        trainer.populated = raw.assign(**{"%-f": raw["close"]})
+        trainer.next_window = 0
+        trainer._prepare_until(3)
+        assert list(trainer.futures) == ["cb_btc_1619049600"]  # the third window alone
+        results = _loop(model, trainer, raw)
+    assert results[1] == "loaded"
+    assert results[0][0][1] == "cb_btc_1618876800" and results[2][0][1] == "cb_btc_1619049600"
+    # the first window (which FreqAI would not have asked for) trains in the loop's thread
+    assert model.threads == {
+        "cb_btc_1619049600": "hp-window_0",
+        "cb_btc_1618876800": threading.current_thread().name,
+    }
 
 
 def test_one_window_at_a_time_leaves_freqai_alone(tmp_path):

@@ -201,7 +201,11 @@ class WindowTrainer:
         while self.next_window < min(stop, len(self.windows)):
             k = self.next_window
             self.next_window += 1
-            prepared = self._prepare(k)
+            try:
+                prepared = self._prepare(k)
+            except Exception as exc:  # left to FreqAI's loop, which meets it in sequence
+                logger.debug("HyperPhysics %s: window %s not prepared ahead: %r", self.pair, k, exc)
+                continue
             if prepared is not None:
                 self._submit(self.names[k], *prepared)
 
@@ -244,6 +248,12 @@ class WindowTrainer:
             future.cancel()
         self.pool.shutdown(wait=True, cancel_futures=True)
         self.futures.clear()
+        logger.info(
+            "HyperPhysics %s: %d of %d backtest windows trained concurrently",
+            self.pair,
+            self.trained_ahead,
+            len(self.windows),
+        )
 
 
 @contextlib.contextmanager
