@@ -54,16 +54,17 @@ from pandas import DataFrame
 logger = logging.getLogger(__name__)
 
 
-def auto_window_workers(n_experts: int, gpu_count: int, usable_cores: int) -> int:
+def auto_window_workers(n_experts: int, gpu_count: int, cores: int) -> int:
     """Windows trained at once when ``concurrent_windows`` is null.
 
-    A window's experts already share all usable cores (and one GPU each, round-robin), so on
-    CPUs a second window only fills the gaps of the first (FreqAI's data split and
-    pipeline, stacking folds, the slowest expert trailing): 2. With GPUs, enough windows
-    that their experts cover every GPU: ``ceil(gpus / experts)``, at least 2. One core and
-    no GPU: 1 (sequential).
+    A window's experts already share the usable cores (all but one of the ``cores`` this
+    process may use; the spare one is for freqtrade, idle while a backtest trains) and one
+    GPU each, round-robin. So on CPUs a second window fills the first one's gaps and the
+    spare core (FreqAI's data split and pipeline, stacking folds, the slowest expert
+    trailing): 2. With GPUs, enough windows that their experts cover every GPU:
+    ``ceil(gpus / experts)``, at least 2. One core and no GPU: 1 (sequential).
     """
-    if gpu_count <= 0 and usable_cores < 2:
+    if gpu_count <= 0 and cores < 2:
         return 1
     return max(2, math.ceil(gpu_count / max(1, n_experts)))
 
@@ -73,7 +74,7 @@ def hardware_window_workers(n_experts: int) -> int:
     from hyperphysics_strategy.engine.hardware import get_hardware_info
 
     info = get_hardware_info()
-    return auto_window_workers(n_experts, info.gpu_count, info.cpu.usable_cores)
+    return auto_window_workers(n_experts, info.gpu_count, info.cpu.allowed_cores)
 
 
 @dataclass
