@@ -152,6 +152,7 @@ DEMO_OVERRIDE = {
         "save_backtest_models": True,
         "feature_parameters": {"indicator_periods_candles": [10, 20]},
         "model_training_parameters": {
+            "concurrent_windows": 2,  # each pair's two windows train at once
             "lightgbm": {"n_estimators": 80},
             "xgboost": {"n_estimators": 80},
         },

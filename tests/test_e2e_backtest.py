@@ -44,6 +44,7 @@ def test_backtesting_with_the_ensemble_trades_and_saves_every_window(demo_backte
     assert model.report.calibration["stacking_blocks"] >= 2
     assert "stacked logistic model" in log
     assert "Loading parameters from file" in log  # the pinned thresholds were used
+    assert log.count("up to 2 of 2 backtest windows train at once") == 2  # per pair
 
     trades = load_backtest_data(userdir / "backtest_results")
     assert len(trades) > 0

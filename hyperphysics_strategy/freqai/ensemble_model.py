@@ -20,6 +20,7 @@ errors naming the key) and read as::
       "use_processes": null,                # null: torch experts in worker processes
       "expert_timeout": null,               # seconds; a slower expert is dropped
       "live_round_pairs": null,             # live: pairs trained at once (null: all due)
+      "concurrent_windows": null,           # backtest windows trained at once; null: auto
       "lightgbm": {"n_estimators": 400, "learning_rate": 0.05},
       "xgboost": {"max_depth": 6}
     }
@@ -39,6 +40,7 @@ from pandas import DataFrame
 from hyperphysics_strategy.ensemble import DEFAULT_CLASSES, ExpertEnsemble, make_expert
 from hyperphysics_strategy.ensemble.barriers import mean_time_return
 
+from .backtest_windows import concurrent_windows, hardware_window_workers
 from .history_dates import install_history_date_fix
 from .model_store import install_crash_safe_saves, verified_model_folder
 from .parameters import TrainingParameters, load_training_parameters
@@ -98,6 +100,16 @@ class HyperPhysicsEnsemble(BaseClassifierModel):
         """FreqAI's live training thread, in rounds: every due pair trains at once and is
         published when ready (:mod:`.rounds`)."""
         LiveRounds(self, self.params.live_round_pairs).run(strategy)
+    def start_backtesting(
+        self, dataframe: DataFrame, metadata: dict, dk: FreqaiDataKitchen, strategy: Any
+    ) -> FreqaiDataKitchen:
+        """FreqAI's backtesting loop, with the pair's windows trained concurrently ahead of
+        it (:mod:`.backtest_windows`; ``concurrent_windows``: 1 turns it off)."""
+        workers = self.params.concurrent_windows or hardware_window_workers(
+            len(self.expert_names())
+        )
+        with concurrent_windows(self, dataframe, metadata, dk, strategy, workers):
+            return super().start_backtesting(dataframe, metadata, dk, strategy)
 
     def train(self, unfiltered_df: DataFrame, pair: str, dk: FreqaiDataKitchen, **kwargs: Any):
         model = super().train(unfiltered_df, pair, dk, **kwargs)

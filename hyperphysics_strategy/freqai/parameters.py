@@ -94,6 +94,14 @@ class TrainingParameters(BaseModel):
         "experts share the device lanes); null: every pair whose model is due; 1: one pair "
         "after another, as FreqAI does.",
     )
+    concurrent_windows: int | None = Field(
+        None,
+        ge=1,
+        strict=True,
+        description="Backtesting: how many of a pair's training windows train at once "
+        "(results equal a sequential run); 1: one after the other, as FreqAI does; null: "
+        "from the hardware (2 on CPUs, enough to cover every GPU).",
+    )
     lightgbm: dict[str, Any] = _expert_section("lightgbm")
     xgboost: dict[str, Any] = _expert_section("xgboost")
     catboost: dict[str, Any] = _expert_section("catboost")
