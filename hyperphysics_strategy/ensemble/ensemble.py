@@ -44,6 +44,10 @@ logger = logging.getLogger(__name__)
 #: ``"simplex"`` (shrunk simplex weights and one temperature on the validation block).
 BLEND_METHODS = ("stack", "simplex")
 
+#: Training backends: ``"local"`` (threads and processes here, :mod:`.training`) or
+#: ``"ray"`` (Ray tasks on a cluster, :mod:`.ray_backend`; needs the ``ray`` extra).
+BACKENDS = ("local", "ray")
+
 #: Maps experts to (one placement per expert, how many experts may train at once).
 PlacementProvider = Callable[[Sequence[Expert]], tuple[list[Placement], int]]
 
@@ -197,11 +201,14 @@ class ExpertEnsemble:
         stacking_folds: int = 3,
         stacking_C: float = DEFAULT_C,
         keep_oof_blocks: bool = False,
+        backend: str = "local",
     ) -> None:
         if not experts:
             raise ValueError("an ensemble needs at least one expert")
         if blend_method not in BLEND_METHODS:
             raise ValueError(f"blend_method must be one of {BLEND_METHODS}, got {blend_method!r}")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         if int(stacking_folds) < 0:
             raise ValueError(f"stacking_folds must be >= 0, got {stacking_folds}")
         if not float(stacking_C) > 0:
@@ -226,6 +233,7 @@ class ExpertEnsemble:
         self.blend_method = blend_method
         self.stacking_folds = int(stacking_folds)
         self.stacking_C = float(stacking_C)
+        self.backend = backend
         self.weights: np.ndarray | None = None
         self.calibration: Calibration | None = None
         self.stacker: Stacker | None = None
@@ -315,7 +323,7 @@ class ExpertEnsemble:
                 placement.threads,
                 placement.reason or "-",
             )
-        outcomes = train_experts(
+        outcomes = self._train_experts()(
             self.experts,
             data,
             placements,
@@ -398,6 +406,13 @@ class ExpertEnsemble:
             logger.debug("%s", line)
         return self
 
+    def _train_experts(self) -> Callable[..., list[TrainingOutcome]]:
+        if getattr(self, "backend", "local") == "ray":  # older pickles: local
+            from .ray_backend import train_experts as train_on_ray
+
+            return train_on_ray
+        return train_experts
+
     def _out_of_fold_blocks(
         self,
         templates: list[Expert],
@@ -427,7 +442,7 @@ class ExpertEnsemble:
                 w_pred = w_pred * balanced_sample_weights(y_pred, k)
             data = FitData(X[fold.fit], y_fit, w_fit, X[fold.predict], y_pred, w_pred, k)
             started = time.perf_counter()
-            outcomes = train_experts(
+            outcomes = self._train_experts()(
                 [_fold_copy(t) for t in templates],
                 data,
                 placements,

@@ -20,6 +20,7 @@ errors naming the key) and read as::
       "use_processes": null,                # null: torch experts in worker processes
       "expert_timeout": null,               # seconds; a slower expert is dropped
       "calibrate": true,                    # prior shift + shrunk blend + tempering
+      "backend": "local",                   # "ray": experts as Ray tasks (docs/ray.md)
       "lightgbm": {"n_estimators": 400, "learning_rate": 0.05},
       "xgboost": {"max_depth": 6}
     }
@@ -40,7 +41,7 @@ from hyperphysics_strategy.ensemble.barriers import mean_time_return
 
 from .history_dates import install_history_date_fix
 from .model_store import install_crash_safe_saves, verified_model_folder
-from .parameters import TrainingParameters, load_training_parameters
+from .parameters import TrainingParameters, cluster_address, load_training_parameters
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,10 @@ class HyperPhysicsEnsemble(BaseClassifierModel):
             )
         for name in self.expert_names():  # a missing library: ImportError naming it, now
             EXPERT_REGISTRY[name]
+        if self.params.backend == "ray":  # Ray missing or cluster unreachable: fail now
+            from hyperphysics_strategy.ensemble.ray_backend import connect
+
+            connect(cluster_address(config))
         super().__init__(config)
         install_history_date_fix(self.dd)
         install_crash_safe_saves(self.dd)
@@ -138,6 +143,7 @@ class HyperPhysicsEnsemble(BaseClassifierModel):
             blend_method=params.blend_method,
             stacking_folds=params.stacking_folds,
             stacking_C=params.stacking_C,
+            backend=params.backend,
         )
         X = data_dictionary["train_features"].to_numpy()
         y = data_dictionary["train_labels"].iloc[:, 0].to_numpy()

@@ -13,6 +13,18 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
+class ClusterSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    address: str | None = Field(
+        None,
+        min_length=1,
+        description="Ray cluster (host:port of its head) that the ray training backend "
+        "(freqai.model_training_parameters.backend) joins; null: RAY_ADDRESS, else a Ray "
+        "started on this machine. See docs/ray.md.",
+    )
+
+
 class RiskSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -61,6 +73,7 @@ class RiskSettings(BaseModel):
     breach_pause_minutes: int = Field(
         120, ge=1, description="How long entries pause after max_var_breaches breaches, in minutes."
     )
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
 
     @model_validator(mode="after")
     def _bounds(self) -> RiskSettings:
