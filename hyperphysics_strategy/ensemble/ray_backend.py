@@ -139,6 +139,7 @@ def _fit_task(expert: Expert, data: FitData, placement: Placement, gpu: bool) ->
     """Body of one Ray task: fit, with the CPU retry after an out-of-memory error."""
     import ray
 
+    hidden = {} if gpu else _hide_gpus()  # Ray leaves a CPU task every GPU of its node
     where = {
         "node_id": ray.get_runtime_context().get_node_id(),
         "node_ip": ray.util.get_node_ip_address(),
@@ -154,7 +155,21 @@ def _fit_task(expert: Expert, data: FitData, placement: Placement, gpu: bool) ->
         seconds, error, device, retried = fit_with_fallback(expert, data, here)
     finally:
         root.removeHandler(handler)
+        os.environ.update({k: v for k, v in hidden.items() if v is not None})
+        for k in [k for k, v in hidden.items() if v is None]:
+            os.environ.pop(k, None)
     return expert, seconds, error, device, retried, handler.lines, where
+
+
+_VISIBILITY = ("CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES")
+
+
+def _hide_gpus() -> dict[str, str | None]:
+    """Hide every GPU from this process (a CPU job); returns the previous values."""
+    before = {k: os.environ.get(k) for k in _VISIBILITY}
+    for k in _VISIBILITY:
+        os.environ[k] = ""
+    return before
 
 
 _REMOTE: Any = None
@@ -246,6 +261,7 @@ def train_experts(
 
     n_bundles = min(len(gpu_jobs), gpus)
     pg = None
+    bundle_nodes: dict[int, str] = {}
     lanes: list[_Lane] = []
     if n_bundles:
         cpus = _bundle_cpus(max(plan[i].threads for i in gpu_jobs), nodes)
@@ -255,6 +271,7 @@ def train_experts(
         if not ready:
             remove_placement_group(pg)
             raise RuntimeError(f"ray backend: {n_bundles} bundles {bundle} could not be placed")
+        bundle_nodes = _bundle_nodes(pg)
         lanes = [_Lane(f"bundle {b}", b, 1) for b in range(n_bundles)]
         for k, i in enumerate(gpu_jobs):  # round-robin: GPU job k -> bundle k mod G
             lanes[k % n_bundles].queue.append(i)
@@ -362,15 +379,35 @@ def train_experts(
         cpu_cost[i] = float(max(1, min(plan[i].threads, int(node_cpus) or 1)))
         cpu_lane.queue.appendleft(i)
 
+    def check_nodes() -> None:
+        """Lanes whose bundle's node died: their job is cancelled and moves on (a task
+        waiting for a bundle that cannot be placed again would wait forever)."""
+        alive = {n["NodeID"] for n in _alive_nodes(ray)}
+        for lane in lanes:
+            if lane.bundle is None or not lane.alive or bundle_nodes.get(lane.bundle) in alive:
+                continue
+            stuck = [(ref, job) for ref, job in running.items() if job.lane is lane]
+            lane_lost(lane, f"node {str(bundle_nodes.get(lane.bundle))[:8]} died")
+            for ref, job in stuck:
+                ray.cancel(ref, force=True)
+                running.pop(ref)
+                lane.running -= 1
+                rehome(job.index, [x for x in lanes if x.alive and x.bundle is not None])
+
     system_errors = _system_errors(ray)
+    checked = time.perf_counter()
     try:
         while any(o is None for o in outcomes):
+            if bundle_nodes and time.perf_counter() - checked > 1.0:
+                check_nodes()
+                checked = time.perf_counter()
             for lane in lanes:
                 while lane.alive and lane.queue and lane.running < lane.slots:
                     submit(lane)
             if pg is not None and all(outcomes[i] is not None for i in gpu_jobs):
                 remove_placement_group(pg)  # GPU work done: its CPUs go to the CPU jobs
                 pg = None
+                bundle_nodes.clear()
             if not running:
                 if any(o is None for o in outcomes):  # pragma: no cover - guard
                     raise RuntimeError("ray backend: jobs left with no lane to run them")
@@ -430,6 +467,13 @@ def _system_errors(ray: Any) -> tuple[type[BaseException], ...]:
     names = ("WorkerCrashedError", "NodeDiedError", "OwnerDiedError", "ObjectLostError",
              "TaskUnschedulableError", "RaySystemError")  # fmt: skip
     return tuple(getattr(exc, n) for n in names if hasattr(exc, n))
+
+
+def _bundle_nodes(pg: Any) -> dict[int, str]:
+    from ray.util.placement_group import placement_group_table
+
+    table = placement_group_table(pg) or {}
+    return {int(k): v for k, v in (table.get("bundles_to_node_id") or {}).items()}
 
 
 def _store_round(ray: Any, started: float, rows: int, jobs: list[dict[str, Any]]) -> None:
