@@ -42,3 +42,44 @@ def cuda_out_of_memory(monkeypatch) -> list[str]:
 
     monkeypatch.setattr(TorchExpert, "_train_on", train_on)
     return devices
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(tmp_path_factory):
+    """One Ray cluster on 127.0.0.1 for the whole session: a head and a worker node, each
+    with 4 logical GPUs and 2 CPUs; this process is connected to it as the driver.
+
+    Skipped when Ray is not installed (``pip install hyperphysics-strategy[ray]``)."""
+    import importlib.util
+    import os
+
+    if importlib.util.find_spec("ray") is None:
+        pytest.skip("ray is not installed (pip install hyperphysics-strategy[ray])")
+    base = tmp_path_factory.getbasetemp()
+    (base / "ray").mkdir(exist_ok=True)
+    # Ray writes the cluster's address under $RAY_TMPDIR/ray; and resolves "this node" to
+    # 127.0.0.1 instead of the machine's network address (read when ray is imported)
+    os.environ["RAY_TMPDIR"] = str(base)
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    import ray
+    from ray.cluster_utils import Cluster
+
+    node = {"num_cpus": 2, "num_gpus": 4, "node_ip_address": "127.0.0.1"}
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={
+            **node,
+            "include_dashboard": False,
+            "temp_dir": str(base / "ray"),
+            # a killed node is declared dead within a few seconds
+            "_system_config": {"health_check_period_ms": 500, "health_check_failure_threshold": 4},
+        },
+    )
+    cluster.add_node(**node)
+    cluster.wait_for_nodes()
+    ray.init(address=cluster.address, _node_ip_address="127.0.0.1", log_to_driver=False)
+    try:
+        yield cluster
+    finally:
+        ray.shutdown()
+        cluster.shutdown()

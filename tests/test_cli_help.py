@@ -65,3 +65,22 @@ def test_each_benchmark_help_prints_usage_without_running():
         assert code == 0, (script, code, text[:500])  # argparse exits 0 after the usage
         assert text.startswith("usage: "), (script, text[:500])
         assert "load average" not in text and "###" not in text, script
+
+
+def test_cluster_status_is_listed_and_its_help_imports_no_heavy_library_nor_ray():
+    code = (
+        "import sys\nfrom hyperphysics_strategy.cli import app\n"
+        "sys.argv = ['hyperphysics', 'cluster', 'status', '--help']\n"
+        "try:\n    app()\nexcept SystemExit:\n    pass\n"
+        "print('ray loaded' if 'ray' in sys.modules else 'no ray')\n"
+    )
+    assert loaded_after(code) == []
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    assert "--address" in out and "no ray" in out
+    top = subprocess.run(
+        [sys.executable, "-m", "hyperphysics_strategy.cli", "--help"],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout  # fmt: skip
+    assert "cluster" in top

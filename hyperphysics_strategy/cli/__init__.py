@@ -4,6 +4,7 @@ from __future__ import annotations
 
 # Importing a command module registers its commands on ``app``.
 from . import (  # noqa: F401  (imported for registration)
+    cluster_cmd,
     demo_cmd,
     exchange_cmd,
     hardware_cmd,

@@ -18,14 +18,14 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .calibration import PredictionBlock, class_priors
 from .experts import Expert, FitData, Placement
-from .training import ProcessMode, train_experts
+from .training import ProcessMode, TrainingOutcome, train_experts
 from .weights import balanced_sample_weights
 
 logger = logging.getLogger(__name__)
@@ -79,6 +79,7 @@ def out_of_fold_blocks(
     balance_classes: bool,
     use_processes: ProcessMode = None,
     timeout: float | None = None,
+    train: Callable[..., list[TrainingOutcome]] = train_experts,
 ) -> list[PredictionBlock]:
     """Train fresh copies of the (unfitted) ``templates`` on the :func:`forward_folds` of
     ``data``'s training rows; return their predictions for the rows that follow each fold.
@@ -102,7 +103,7 @@ def out_of_fold_blocks(
             w_pred = w_pred * balanced_sample_weights(y_pred, k)
         fold_data = FitData(X[fold.fit], y_fit, w_fit, X[fold.predict], y_pred, w_pred, k)
         started = time.perf_counter()
-        outcomes = train_experts(
+        outcomes = train(
             [_fold_copy(t) for t in templates],
             fold_data,
             placements,

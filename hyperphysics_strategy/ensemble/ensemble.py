@@ -41,8 +41,22 @@ from .weights import balanced_sample_weights
 
 logger = logging.getLogger(__name__)
 
+#: Training backends: ``"local"`` (threads and processes here, :mod:`.training`) or
+#: ``"ray"`` (Ray tasks on a cluster, :mod:`.ray_backend`; needs the ``ray`` extra).
+BACKENDS = ("local", "ray")
+
 #: Maps experts to (one placement per expert, how many experts may train at once).
 PlacementProvider = Callable[[Sequence[Expert]], tuple[list[Placement], int]]
+
+
+def trainer(backend: str) -> Callable[..., list[TrainingOutcome]]:
+    """The function that trains a batch of experts (``train_experts``'s contract) on
+    ``backend``: this machine's shared lanes, or Ray tasks."""
+    if backend == "ray":
+        from .ray_backend import train_experts as train_on_ray
+
+        return train_on_ray
+    return train_experts
 
 
 def planned_placements(
@@ -100,6 +114,7 @@ class ExpertEnsemble:
         stacking_folds: int = 3,
         stacking_C: float = DEFAULT_C,
         keep_oof_blocks: bool = False,
+        backend: str = "local",
     ) -> None:
         self.experts = experts
         self.expert_params = expert_params
@@ -117,6 +132,7 @@ class ExpertEnsemble:
         self.stacking_folds = stacking_folds
         self.stacking_C = stacking_C
         self.keep_oof_blocks = keep_oof_blocks
+        self.backend = backend
 
     # -- scikit-learn's parameter protocol (BaseEstimator's, without importing sklearn) ----
     @classmethod
@@ -150,6 +166,8 @@ class ExpertEnsemble:
     def _check_params(self) -> None:
         if not self.experts:
             raise ValueError("an ensemble needs at least one expert")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
         if int(self.stacking_folds) < 0:
             raise ValueError(f"stacking_folds must be >= 0, got {self.stacking_folds}")
         if not float(self.stacking_C) > 0:
@@ -232,7 +250,8 @@ class ExpertEnsemble:
                 placement.threads,
                 placement.reason or "-",
             )
-        outcomes = train_experts(
+        train = trainer(self.backend)
+        outcomes = train(
             experts,
             data,
             placements,
@@ -261,6 +280,7 @@ class ExpertEnsemble:
             balance_classes=self.balance_classes,
             use_processes=self.use_processes,
             timeout=self.expert_timeout,
+            train=train,
         )
         blocks.append(PredictionBlock(val_probas, y_val, source_prior, target_prior, w_val_plain))
         cal, calibrated, codes, weights = fit_expert_calibration(blocks, source_prior, target_prior)

@@ -21,6 +21,7 @@ errors naming the key) and read as::
       "expert_timeout": null,               # seconds; a slower expert is dropped
       "live_round_pairs": null,             # live: pairs trained at once (null: all due)
       "concurrent_windows": null,           # backtest windows trained at once; null: auto
+      "backend": "local",                   # "ray": experts as Ray tasks (docs/ray.md)
       "lightgbm": {"n_estimators": 400, "learning_rate": 0.05},
       "xgboost": {"max_depth": 6}
     }
@@ -43,7 +44,7 @@ from hyperphysics_strategy.ensemble.barriers import mean_time_return
 from .backtest_windows import concurrent_windows, hardware_window_workers
 from .history_dates import install_history_date_fix
 from .model_store import install_crash_safe_saves, verified_model_folder
-from .parameters import TrainingParameters, load_training_parameters
+from .parameters import TrainingParameters, cluster_address, load_training_parameters
 from .rounds import LiveRounds
 
 logger = logging.getLogger(__name__)
@@ -74,6 +75,10 @@ class HyperPhysicsEnsemble(BaseClassifierModel):
         # a missing library (ImportError) or an unknown torch parameter (ValueError): now
         for name in self.expert_names():
             make_expert(name, self.params.expert_params(name))
+        if self.params.backend == "ray":  # Ray missing or cluster unreachable: fail now
+            from hyperphysics_strategy.ensemble.ray_backend import connect
+
+            connect(cluster_address(config))
         super().__init__(config)
         install_history_date_fix(self.dd)
         install_crash_safe_saves(self.dd)
@@ -156,6 +161,7 @@ class HyperPhysicsEnsemble(BaseClassifierModel):
             expert_timeout=params.expert_timeout,
             stacking_folds=params.stacking_folds,
             stacking_C=params.stacking_C,
+            backend=params.backend,
         )
         X = data_dictionary["train_features"].to_numpy()
         y = data_dictionary["train_labels"].iloc[:, 0].to_numpy()

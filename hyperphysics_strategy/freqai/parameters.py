@@ -14,7 +14,7 @@ and is passed to the expert as it is.
 from __future__ import annotations
 
 import difflib
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -102,6 +102,13 @@ class TrainingParameters(BaseModel):
         "(results equal a sequential run); 1: one after the other, as FreqAI does; null: "
         "from the hardware (2 on CPUs, enough to cover every GPU).",
     )
+    backend: Literal["local", "ray"] = Field(
+        _DEFAULT["backend"],
+        description="local: the experts train on this machine (threads and worker processes); "
+        "ray: each expert is a Ray task on a Ray cluster (pip install "
+        "hyperphysics-strategy[ray]), joined at hyperphysics.cluster.address, else "
+        "RAY_ADDRESS, else a Ray started on this machine.",
+    )
     lightgbm: dict[str, Any] = _expert_section("lightgbm")
     xgboost: dict[str, Any] = _expert_section("xgboost")
     catboost: dict[str, Any] = _expert_section("catboost")
@@ -162,6 +169,18 @@ def parameter_problems(section: Any) -> list[tuple[str, str, str]]:
                 out.append((where, f"{msg} (got {error['input']!r})", "see docs/ensemble.md"))
         return out
     return []
+
+
+def cluster_address(config: dict[str, Any]) -> str | None:
+    """``hyperphysics.cluster.address`` of the freqtrade config (the strategy's settings
+    validate the section; this layer reads the one key the ray backend needs)."""
+    section = (config.get("hyperphysics") or {}).get("cluster") or {}
+    address = section.get("address") if isinstance(section, dict) else None
+    if address is not None and not isinstance(address, str):
+        raise ValueError(
+            f"hyperphysics.cluster.address must be a string like '10.0.0.5:6379', got {address!r}"
+        )
+    return address or None
 
 
 def load_training_parameters(section: Any) -> TrainingParameters:

@@ -25,6 +25,18 @@ Count = Annotated[int, Field(ge=1)]
 PriceFraction = Annotated[float, Field(gt=0, lt=1)]
 
 
+class ClusterSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    address: str | None = Field(
+        None,
+        min_length=1,
+        description="Ray cluster (host:port of its head) that the ray training backend "
+        "(freqai.model_training_parameters.backend) joins; null: RAY_ADDRESS, else a Ray "
+        "started on this machine. See docs/ray.md.",
+    )
+
+
 class RiskSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -68,6 +80,7 @@ class RiskSettings(BaseModel):
     breach_pause_minutes: Count = Field(
         120, description="How long entries pause after max_var_breaches breaches, in minutes."
     )
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
 
     @model_validator(mode="after")
     def _bounds(self) -> RiskSettings:

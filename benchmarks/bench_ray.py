@@ -1,0 +1,118 @@
+"""One training round on the ray backend against the local lanes, in one run.
+
+    python benchmarks/bench_ray.py                 # 8 pairs x 2 experts (lightgbm, xgboost)
+    python benchmarks/bench_ray.py --pairs 8 --rows 20000 --estimators 100
+
+A round is every pair's experts trained once. Three ways, same data, same placements
+(CPU, one thread per expert), same models:
+
+* ``local, pairs in turn``: FreqAI's order: one pair after the other, each pair's experts
+  on the local lanes (``ensemble/training.py``, two lanes on a 2-core machine);
+* ``local, pairs at once``: every pair's ``train_experts`` call at once (one thread each);
+* ``ray, pairs at once``: the same calls on the ray backend, on a Ray cluster started here
+  on 127.0.0.1 with two nodes of one CPU each (the same two cores), one warm-up round
+  first (Ray's worker processes start and import the package once).
+
+Ratios are against ``local, pairs in turn``, measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pairs", type=int, default=8)
+    parser.add_argument("--rows", type=int, default=20_000)
+    parser.add_argument("--features", type=int, default=40)
+    parser.add_argument("--estimators", type=int, default=100)
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="hpbench-"))
+    (tmp / "ray").mkdir()
+    os.environ["RAY_TMPDIR"] = str(tmp)
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # loopback cluster: see docs/ray.md
+    import numpy as np
+    import ray
+    from _table import print_table
+    from ray.cluster_utils import Cluster
+
+    from hyperphysics_strategy.ensemble import make_expert, ray_backend, training
+    from hyperphysics_strategy.ensemble.experts import FitData, Placement
+
+    experts = ("lightgbm", "xgboost")
+    params = {name: {"n_estimators": args.estimators} for name in experts}
+    placements = [
+        Placement("cpu", {"device_type": "cpu", "num_threads": 1}, 1),
+        Placement("cpu", {"device": "cpu", "nthread": 1}, 1),
+    ]
+
+    def pair_data(seed: int) -> FitData:
+        rng = np.random.default_rng(seed)
+        n = args.rows
+        X = rng.normal(size=(n, args.features)).astype(np.float32)
+        s = X[:, :5].sum(axis=1) + rng.normal(size=n)
+        y = np.digitize(s, [-1.5, 1.5]).astype(np.int64)
+        w = np.ones(n)
+        cut = int(0.85 * n)
+        return FitData(X[:cut], y[:cut], w[:cut], X[cut:], y[cut:], w[cut:], 3)
+
+    datasets = [pair_data(p) for p in range(args.pairs)]
+
+    def one_pair(train, data, p):
+        jobs = [make_expert(name, params[name], seed=p) for name in experts]
+        outcomes = train(jobs, data, placements, 2)
+        assert all(o.ok for o in outcomes), [o.error for o in outcomes]
+        return outcomes
+
+    def in_turn(train):
+        t = time.perf_counter()
+        for p, data in enumerate(datasets):
+            one_pair(train, data, p)
+        return time.perf_counter() - t
+
+    def at_once(train):
+        t = time.perf_counter()
+        with ThreadPoolExecutor(len(datasets)) as pool:
+            list(pool.map(lambda a: one_pair(train, *a), [(d, p) for p, d in enumerate(datasets)]))
+        return time.perf_counter() - t
+
+    node = {"num_cpus": 1, "num_gpus": 0, "node_ip_address": "127.0.0.1"}
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={**node, "include_dashboard": False, "temp_dir": str(tmp / "ray")},
+    )
+    cluster.add_node(**node)
+    cluster.wait_for_nodes()
+    ray.init(address=cluster.address, _node_ip_address="127.0.0.1", log_to_driver=False)
+    try:
+        in_turn(training.train_experts)  # warm-up: imports, numba caches
+        at_once(ray_backend.train_experts)  # warm-up: Ray's worker processes
+        sequential = in_turn(training.train_experts)
+        local_at_once = at_once(training.train_experts)
+        on_ray = at_once(ray_backend.train_experts)
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    jobs = args.pairs * len(experts)
+    print_table(
+        f"One round: {args.pairs} pairs x {len(experts)} experts ({jobs} jobs), "
+        f"{args.rows} rows x {args.features} features, {args.estimators} trees each; "
+        f"load average {os.getloadavg()[0]:.1f}",
+        ["backend", "wall (s)", "speed-up vs pairs in turn"],
+        [
+            ["local, pairs in turn (FreqAI's order)", f"{sequential:.1f}", "1.00"],
+            ["local, pairs at once", f"{local_at_once:.1f}", f"{sequential / local_at_once:.2f}"],
+            ["ray, pairs at once (2 nodes x 1 CPU)", f"{on_ray:.1f}", f"{sequential / on_ray:.2f}"],
+        ],
+    )
+
+
+if __name__ == "__main__":
+    main()
