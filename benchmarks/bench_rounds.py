@@ -17,7 +17,8 @@ in one run:
   (:mod:`hyperphysics_strategy.ensemble.scheduler`), as the live rounds do.
 
 A warm-up fit (not timed) loads the libraries and gives the longest-first order its
-measurements. Then, from the per-job times measured in the FreqAI-style run:
+measurements. Then, from the per-job times measured in the run with warm lanes (worker
+start-up left out) and the FreqAI-style run's mean seconds per pair:
 
 * **model age** for 8 and 50 pairs: the age of a model just before it is replaced, i.e. the
   time one cycle through the pairs takes, plus FreqAI's one-second pause per pair
@@ -151,8 +152,8 @@ def lpt(durations: list[float], lanes: int) -> float:
 
 
 def stages_of(records: list[JobRecord], n_pairs: int) -> list[list[JobRecord]]:
-    """The FreqAI-style run's batches in order: each pair's stages (final experts, then
-    each stacking fold), one after another."""
+    """A sequential run's batches in order: each pair's stages (final experts, then each
+    stacking fold), one after another."""
     by_batch: dict[int, list[JobRecord]] = defaultdict(list)
     for r in records:
         by_batch[r.batch].append(r)
@@ -228,7 +229,7 @@ def main(argv=None) -> int:
         gpu_lanes = max(1, len(gpu_devices))
         cpu_threads = max(1, min((p.threads for p in placements), default=1))
         cpu_lanes = max(1, (info.cpu.usable_cores - len(gpu_devices)) // cpu_threads)
-        stages = stages_of(runs["freqai"][2], args.pairs)
+        stages = stages_of(runs["warm"][2], args.pairs)
         per_pair_stages = max(1, len(stages) // args.pairs)
         sim8 = simulate_round([r for s in stages for r in s], gpu_lanes, cpu_lanes)
         calib = runs["rounds"][0] / sim8 if sim8 > 0 else 1.0
