@@ -82,10 +82,10 @@ def user_dir(
     return the user dir and its -c files.
 
     ``copy_of``: start from a copy of another run's user dir instead (its candles, FreqAI
-    models and saved backtest predictions; not its logs, charts or parameter file)."""
+    models and saved backtest predictions; not its charts or strategy parameter file)."""
     userdir = tmp_path / "user_data"
     if copy_of is not None:
-        shutil.copytree(copy_of, userdir, ignore=shutil.ignore_patterns("logs", "plot"))
+        shutil.copytree(copy_of, userdir, ignore=shutil.ignore_patterns("plot"))
         (userdir / "strategies" / f"{STRATEGY}.json").unlink(missing_ok=True)
     elif candles:
         prepare_user_dir(userdir)
