@@ -14,6 +14,7 @@ share (the session fixture ``demo_backtest`` in conftest.py): ``hyperphysics dem
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -35,6 +36,18 @@ from hyperphysics_strategy.stubs import write_user_dir
 
 RAISED = re.compile(r"raised exception|Traceback \(most recent call last\)")
 STRATEGY = "HyperPhysicsStrategy"
+
+
+def unwrapped_env() -> dict[str, str]:
+    """This process's environment without COLUMNS and LINES, for a child that runs freqtrade.
+
+    freqtrade's log handler (rich) wraps its lines at COLUMNS when that is set, which would
+    split the lines that the tests search (``Loading parameters from file <path>``, and the
+    ``raised exception`` of ``assert_clean_log``); without it, freqtrade writes 200 columns
+    into a pipe. GNU readline, once loaded (pytest loads it), exports COLUMNS=80 to the C
+    environment that ``subprocess`` passes on by default, but not to ``os.environ``.
+    """
+    return {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
 
 
 def write_json(path: Path, data: dict) -> Path:
@@ -82,10 +95,10 @@ def user_dir(
     return the user dir and its -c files.
 
     ``copy_of``: start from a copy of another run's user dir instead (its candles, FreqAI
-    models and saved backtest predictions; not its logs, charts or parameter file)."""
+    models and saved backtest predictions; not its charts or strategy parameter file)."""
     userdir = tmp_path / "user_data"
     if copy_of is not None:
-        shutil.copytree(copy_of, userdir, ignore=shutil.ignore_patterns("logs", "plot"))
+        shutil.copytree(copy_of, userdir, ignore=shutil.ignore_patterns("plot"))
         (userdir / "strategies" / f"{STRATEGY}.json").unlink(missing_ok=True)
     elif candles:
         prepare_user_dir(userdir)
@@ -189,6 +202,6 @@ def run_demo_backtest(tmp_path: Path) -> DemoRun:
         [sys.executable, "-m", "hyperphysics_strategy.cli", "demo", "--userdir", str(userdir),
          "--timerange", DEMO_TIMERANGE, "--pairs", ",".join(DEMO_PAIRS),
          "--freqaimodel", "HyperPhysicsEnsemble", "-c", str(configs[-1])],
-        capture_output=True, text=True, timeout=900,
+        capture_output=True, text=True, timeout=900, env=unwrapped_env(),
     )  # fmt: skip
     return DemoRun(done.returncode, done.stdout, done.stderr, userdir)
