@@ -18,8 +18,7 @@ import pandas as pd
 import pytest
 from freqtrade.data.btanalysis import load_backtest_data
 
-from tests.freqtrade_e2e import assert_clean_log
-from tests.test_e2e_backtest import run_backtest
+from tests.freqtrade_e2e import LOOSE_THRESHOLDS, run_freqtrade
 
 pytestmark = pytest.mark.e2e
 
@@ -64,16 +63,13 @@ def _saved_windows(userdir: Path) -> dict[str, Path]:
 def test_concurrent_windows_give_the_sequential_backtest(tmp_path):
     runs = {}
     for n in (1, 3):
-        rc, log, userdir = run_backtest(
-            tmp_path / f"n{n}",
-            "HyperPhysicsLightGBMClassifier",
-            config(n),
-            ["BTC/USDT"],
-            TIMERANGE,
-        )
-        assert rc == 0, log[-4000:]
-        assert_clean_log(log)
-        runs[n] = log, userdir
+        run = run_freqtrade(
+            tmp_path / f"n{n}", "backtesting",
+            "--strategy", "HyperPhysicsStrategy", "--freqaimodel", "HyperPhysicsLightGBMClassifier",
+            "--timerange", TIMERANGE, "--cache", "none", "--export", "trades",
+            pairs=["BTC/USDT"], override=config(n), strategy_params=LOOSE_THRESHOLDS,
+        )  # fmt: skip
+        runs[n] = run.log, run.userdir
 
     seq_log, seq_dir = runs[1]
     con_log, con_dir = runs[3]
