@@ -31,9 +31,10 @@ start-up left out) and the FreqAI-style run's mean seconds per pair:
   of this run on its device. Expert jobs only; the per-pair overhead (data preparation,
   blend) is left out.
 
-Needs only torch, numpy, scipy and pandas for torch experts (scikit-learn for the stacked
-blend and its folds, ``--folds``; without it the simplex blend); the tree experts need
-their libraries.
+Needs torch, numpy, scipy, pandas and scikit-learn (the stacked blend, on ``--folds``
+out-of-fold blocks plus the validation block) for the torch experts; the tree experts need
+their libraries. (The H200 table in docs/scheduling.md was measured before the simplex
+blend was removed, with ``--folds 0`` and no scikit-learn on that machine.)
 """
 
 from __future__ import annotations
@@ -58,12 +59,10 @@ if str(ROOT) not in sys.path:  # run from a checkout without installing the pack
 
 from _table import machine_line, print_table  # noqa: E402
 
-from hyperphysics_strategy.engine.hardware import (  # noqa: E402
-    DEFAULT_EXPERT_NAMES,
-    get_hardware_info,
-)
+from hyperphysics_strategy.engine.hardware import get_hardware_info  # noqa: E402
 from hyperphysics_strategy.ensemble import ExpertEnsemble  # noqa: E402
 from hyperphysics_strategy.ensemble.ensemble import planned_placements  # noqa: E402
+from hyperphysics_strategy.ensemble.experts import EXPERT_REGISTRY  # noqa: E402
 from hyperphysics_strategy.ensemble.scheduler import (  # noqa: E402
     JobRecord,
     RoundScheduler,
@@ -77,7 +76,7 @@ FREQAI_PAUSE_S = 1.0  # FreqAI's training loop sleeps one second per pass
 def available_experts() -> list[str]:
     libs = {"lightgbm": "lightgbm", "xgboost": "xgboost", "catboost": "catboost"}
     out = []
-    for name in DEFAULT_EXPERT_NAMES:
+    for name in EXPERT_REGISTRY:  # names only: no expert library is imported
         lib = next((m for k, m in libs.items() if name.startswith(k)), None)
         if lib is None or importlib.util.find_spec(lib) is not None:
             out.append(name)
@@ -105,7 +104,6 @@ def make_ensemble(names, provider, quick: bool, folds: int) -> ExpertEnsemble:
         list(names),
         expert_params(names, quick),
         placement_provider=provider,
-        blend_method="stack" if folds else "simplex",
         stacking_folds=folds,
         drift_rows=0,
     )
@@ -215,7 +213,7 @@ def main(argv=None) -> int:
     print(f"# bench_rounds: {machine_line()}")
     print(
         f"# {args.pairs} pairs x {rows} rows, experts {names}, sets {sizes}, device "
-        f"{args.device}, blend {f'stack ({folds} folds)' if folds else 'simplex (no folds)'}"
+        f"{args.device}, stacked blend on {folds} fold(s) + validation"
     )
 
     results = []
