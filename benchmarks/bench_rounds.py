@@ -60,7 +60,7 @@ if str(ROOT) not in sys.path:  # run from a checkout without installing the pack
 from _table import machine_line, print_table  # noqa: E402
 
 from hyperphysics_strategy.engine.hardware import get_hardware_info  # noqa: E402
-from hyperphysics_strategy.ensemble import ExpertEnsemble  # noqa: E402
+from hyperphysics_strategy.ensemble import ExpertEnsemble, make_expert  # noqa: E402
 from hyperphysics_strategy.ensemble.ensemble import planned_placements  # noqa: E402
 from hyperphysics_strategy.ensemble.experts import EXPERT_REGISTRY  # noqa: E402
 from hyperphysics_strategy.ensemble.scheduler import (  # noqa: E402
@@ -222,8 +222,8 @@ def main(argv=None) -> int:
         make_ensemble(chosen, provider, args.quick, folds).fit(*datasets[0])  # warm-up
         runs = {m: run_mode(m, chosen, datasets, provider, args.quick, folds)
                 for m in ("freqai", "warm", "rounds")}  # fmt: skip
-        placements, workers = provider(make_ensemble(chosen, None, True, 0).experts)
-        gpu_devices = {p.device for p in placements if p.device != "cpu"}
+        placements, workers = provider([make_expert(name) for name in chosen])
+        gpu_devices = {str(p.device) for p in placements if p.device.is_gpu}
         gpu_lanes = max(1, len(gpu_devices))
         cpu_threads = max(1, min((p.threads for p in placements), default=1))
         cpu_lanes = max(1, (info.cpu.usable_cores - len(gpu_devices)) // cpu_threads)
