@@ -48,10 +48,7 @@ def main() -> None:
 
     experts = ("lightgbm", "xgboost")
     params = {name: {"n_estimators": args.estimators} for name in experts}
-    placements = [
-        Placement("cpu", {"device_type": "cpu", "num_threads": 1}, 1),
-        Placement("cpu", {"device": "cpu", "nthread": 1}, 1),
-    ]
+    placements = [Placement(name) for name in experts]  # one CPU thread each
 
     def pair_data(seed: int) -> FitData:
         rng = np.random.default_rng(seed)
