@@ -37,11 +37,11 @@ def test_backtesting_with_the_ensemble_trades_and_saves_every_window(demo_backte
     assert all(len(files) == 2 for files in models.values()), models  # one per window
 
     model = joblib.load(next(iter(models.values()))[0])
-    assert [e.name for e in model.experts] == ["lightgbm", "xgboost"]
+    assert [e.name for e in model.experts_] == ["lightgbm", "xgboost"]
     assert list(model.classes_) == ["sell", "neutral", "buy"]
     # the stacked blend, fitted on out-of-fold blocks (three folds + validation)
-    assert model.stacker is not None and model.report.calibration["method"] == "stack"
-    assert model.report.calibration["stacking_blocks"] >= 2
+    assert model.stacker_ is not None and model.report_.calibration["method"] == "stack"
+    assert model.report_.calibration["stacking_blocks"] >= 2
     assert "stacked logistic model" in log
     assert "Loading parameters from file" in log  # the pinned thresholds were used
     assert log.count("up to 2 of 2 backtest windows train at once") == 2  # per pair

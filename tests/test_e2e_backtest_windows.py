@@ -109,7 +109,7 @@ def test_concurrent_windows_give_the_sequential_backtest(tmp_path):
         seq_model = joblib.load(seq_path / f"{stem}_model.joblib")
         con_model = joblib.load(con_path / f"{stem}_model.joblib")
         np.testing.assert_array_equal(seq_model.predict_proba(X), con_model.predict_proba(X))
-        assert [e.name for e in con_model.experts] == ["lightgbm"]
+        assert [e.name for e in con_model.experts_] == ["lightgbm"]
 
     predictions = sorted((seq_dir / "models" / IDENTIFIER / "backtesting_predictions").iterdir())
     assert len(predictions) == 3
