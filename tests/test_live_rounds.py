@@ -21,6 +21,14 @@ from hyperphysics_strategy.freqai.rounds import LiveRounds, format_age
 NOW = int(datetime.now(tz=UTC).timestamp())
 
 
+@pytest.fixture(autouse=True)
+def _now():
+    """The fakes' clock is the wall clock at each test's start (model ages are measured
+    against it), not at collection, which can be many minutes earlier."""
+    global NOW
+    NOW = int(datetime.now(tz=UTC).timestamp())
+
+
 class FakeKitchen:
     """The few FreqaiDataKitchen methods the round calls; due = trained over 60 s ago."""
 
