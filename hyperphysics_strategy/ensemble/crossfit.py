@@ -25,7 +25,8 @@ import numpy as np
 
 from .calibration import PredictionBlock, class_priors
 from .experts import Expert, FitData, Placement
-from .training import ProcessMode, TrainingOutcome, train_experts
+from .jobs import ProcessMode, TrainingOutcome
+from .training import train_experts
 from .weights import balanced_sample_weights
 
 logger = logging.getLogger(__name__)

@@ -30,13 +30,14 @@ from .crossfit import out_of_fold_blocks
 from .drift import feature_drift
 from .experts import DEFAULT_EXPERTS, Expert, FitData, Placement, make_expert
 from .inputs import check_features, check_set, check_weights
+from .jobs import ProcessMode, TrainingOutcome
 from .labels import DEFAULT_CLASSES, LabelCodec
 from .metrics import balanced_accuracy, log_loss
 from .report import EnsembleReport, ExpertReport
 from .sampling import stratified_indices
 from .splits import time_ordered_split
 from .stacking import DEFAULT_C, fit_stacker
-from .training import ProcessMode, TrainingOutcome, train_experts
+from .training import train_experts
 from .weights import balanced_sample_weights
 
 logger = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ How a call runs:
   the task the expert trains on ``cuda:0`` (the only device it sees).
 * **CPU jobs** are tasks asking for ``num_cpus`` = the placement's threads (capped at the
   largest node); as many run at once as the cluster's CPUs outside the bundles allow.
-* **Failures** are per job, as in the local backend (:func:`.training.fit_with_fallback`
+* **Failures** are per job, as in the local backend (:func:`.jobs.fit_with_fallback`
   runs inside the task): an expert that raises is dropped; one that runs past ``timeout``
   seconds (counted from its submission; lanes submit only what can start) is cancelled
   and dropped; a device out-of-memory error retries it once on the CPU inside its task.
@@ -48,7 +48,7 @@ from typing import Any
 
 from . import durations
 from .experts import Expert, FitData, Placement
-from .training import ProcessMode, TrainingOutcome, _ListHandler, cpu_placement, fit_with_fallback
+from .jobs import ProcessMode, TrainingOutcome, _ListHandler, cpu_placement, fit_with_fallback
 
 logger = logging.getLogger(__name__)
 

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 
 from . import durations
 from .experts import Expert, FitData, Placement
-from .training import (
+from .jobs import (
     ProcessMode,
     TrainingOutcome,
     _Lane,
