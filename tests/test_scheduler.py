@@ -11,20 +11,13 @@ import time
 import numpy as np
 import pytest
 
-from hyperphysics_strategy.engine.hardware import (
-    CpuInfo,
-    Device,
-    GpuInfo,
-    HardwareInfo,
-    LibraryCapability,
-)
+from hyperphysics_strategy.engine.hardware import Device
 from hyperphysics_strategy.ensemble import durations
 from hyperphysics_strategy.ensemble.ensemble import planned_placements
 from hyperphysics_strategy.ensemble.experts import Expert, FitData, Placement
 from hyperphysics_strategy.ensemble.scheduler import RoundScheduler, round_robin, use_scheduler
 from hyperphysics_strategy.ensemble.training import train_experts
-
-GIB = 1024**3
+from tests.fake_machines import all_gpu_caps, make_info
 
 
 class Sleeper(Expert):
@@ -70,25 +63,8 @@ def fit_data(value: float = 0.0, n: int = 60) -> FitData:
 
 
 def gpu_machine(n_gpus: int = 8, usable: int = 16):
-    gpus = tuple(
-        GpuInfo(i, "nvidia", f"GPU {i}", 80 * GIB, 70 * GIB, "9.0", None, True)
-        for i in range(n_gpus)
-    )
-    cpu = CpuInfo("Test CPU", usable + 1, usable + 1, None, usable + 1, usable, 64 * GIB, GIB)
-    info = HardwareInfo(
-        os="Linux",
-        python="3.11",
-        cpu=cpu,
-        backend="cuda",
-        torch_backend="cuda",
-        torch_version="2.13.0",
-        torch_build="cuda",
-        cuda_version="12.8",
-        hip_version=None,
-        gpus=gpus,
-    )
-    devs = tuple(Device("cuda", i) for i in range(n_gpus))
-    caps = {"torch": LibraryCapability("torch", True, "1", devs, "test")}
+    caps = {"torch": all_gpu_caps(n_gpus)["torch"]}
+    info = make_info("cuda", n_gpus, usable)
     return functools.partial(planned_placements, info=info, capabilities=caps, env={})
 
 
