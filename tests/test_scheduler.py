@@ -14,39 +14,11 @@ import pytest
 from hyperphysics_strategy.engine.hardware import Device
 from hyperphysics_strategy.ensemble import durations
 from hyperphysics_strategy.ensemble.ensemble import planned_placements
-from hyperphysics_strategy.ensemble.experts import Expert, FitData, Placement
+from hyperphysics_strategy.ensemble.experts import FitData, Placement
 from hyperphysics_strategy.ensemble.scheduler import RoundScheduler, round_robin, use_scheduler
 from hyperphysics_strategy.ensemble.training import train_experts
+from tests.fake_experts import Sleeper
 from tests.fake_machines import all_gpu_caps, make_info
-
-
-class Sleeper(Expert):
-    """Sleeps ``seconds``; raises when told to; remembers the mean of the data it saw."""
-
-    library = "torch"
-
-    def __init__(self, name: str, seconds: float = 0.02, *, fail: str = "", tag: str = "") -> None:
-        super().__init__({"seconds": seconds, "fail": fail, "tag": tag})
-        self.name = name
-        self.seen_mean = float("nan")
-
-    def _fit(self, data: FitData) -> None:
-        self.seen_mean = float(data.X.mean())
-        fail = self.params["fail"]
-        if fail == "oom" and self.placement.device.type == "cuda":
-            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        if fail == "raise":
-            raise ValueError(f"{self.name} is broken")
-        time.sleep(self.params["seconds"])
-
-    def _predict_proba(self, X: np.ndarray) -> np.ndarray:
-        return np.full((X.shape[0], 3), 1 / 3)
-
-    def _save_native(self, directory):  # pragma: no cover - not saved here
-        raise NotImplementedError
-
-    def _load_native(self, directory):  # pragma: no cover
-        raise NotImplementedError
 
 
 @pytest.fixture(autouse=True)
