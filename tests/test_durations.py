@@ -3,8 +3,6 @@ from the times measured in earlier rounds."""
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -12,28 +10,7 @@ from hyperphysics_strategy.engine.hardware import Device, Placement
 from hyperphysics_strategy.ensemble import durations
 from hyperphysics_strategy.ensemble.experts import Expert, FitData
 from hyperphysics_strategy.ensemble.training import train_experts
-
-
-class Sleeper(Expert):
-    """Trains for ``params['seconds']`` seconds and predicts the class frequencies."""
-
-    library = "torch"
-
-    def __init__(self, name: str, seconds: float) -> None:
-        super().__init__({"seconds": seconds})
-        self.name = name
-
-    def _fit(self, data: FitData) -> None:
-        time.sleep(self.params["seconds"])
-
-    def _predict_proba(self, X: np.ndarray) -> np.ndarray:
-        return np.full((X.shape[0], 3), 1 / 3)
-
-    def _save_native(self, directory):  # pragma: no cover - not saved here
-        raise NotImplementedError
-
-    def _load_native(self, directory):  # pragma: no cover
-        raise NotImplementedError
+from tests.fake_experts import Sleeper
 
 
 @pytest.fixture(autouse=True)

@@ -11,49 +11,14 @@ import time
 import numpy as np
 import pytest
 
-from hyperphysics_strategy.engine.hardware import (
-    CpuInfo,
-    Device,
-    GpuInfo,
-    HardwareInfo,
-    LibraryCapability,
-)
+from hyperphysics_strategy.engine.hardware import Device
 from hyperphysics_strategy.ensemble import durations
 from hyperphysics_strategy.ensemble.ensemble import planned_placements
-from hyperphysics_strategy.ensemble.experts import Expert, FitData, Placement
+from hyperphysics_strategy.ensemble.experts import FitData, Placement
 from hyperphysics_strategy.ensemble.scheduler import RoundScheduler, round_robin, use_scheduler
 from hyperphysics_strategy.ensemble.training import train_experts
-
-GIB = 1024**3
-
-
-class Sleeper(Expert):
-    """Sleeps ``seconds``; raises when told to; remembers the mean of the data it saw."""
-
-    library = "torch"
-
-    def __init__(self, name: str, seconds: float = 0.02, *, fail: str = "", tag: str = "") -> None:
-        super().__init__({"seconds": seconds, "fail": fail, "tag": tag})
-        self.name = name
-        self.seen_mean = float("nan")
-
-    def _fit(self, data: FitData) -> None:
-        self.seen_mean = float(data.X.mean())
-        fail = self.params["fail"]
-        if fail == "oom" and self.placement.device.type == "cuda":
-            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        if fail == "raise":
-            raise ValueError(f"{self.name} is broken")
-        time.sleep(self.params["seconds"])
-
-    def _predict_proba(self, X: np.ndarray) -> np.ndarray:
-        return np.full((X.shape[0], 3), 1 / 3)
-
-    def _save_native(self, directory):  # pragma: no cover - not saved here
-        raise NotImplementedError
-
-    def _load_native(self, directory):  # pragma: no cover
-        raise NotImplementedError
+from tests.fake_experts import Sleeper
+from tests.fake_machines import all_gpu_caps, make_info
 
 
 @pytest.fixture(autouse=True)
@@ -70,25 +35,8 @@ def fit_data(value: float = 0.0, n: int = 60) -> FitData:
 
 
 def gpu_machine(n_gpus: int = 8, usable: int = 16):
-    gpus = tuple(
-        GpuInfo(i, "nvidia", f"GPU {i}", 80 * GIB, 70 * GIB, "9.0", None, True)
-        for i in range(n_gpus)
-    )
-    cpu = CpuInfo("Test CPU", usable + 1, usable + 1, None, usable + 1, usable, 64 * GIB, GIB)
-    info = HardwareInfo(
-        os="Linux",
-        python="3.11",
-        cpu=cpu,
-        backend="cuda",
-        torch_backend="cuda",
-        torch_version="2.13.0",
-        torch_build="cuda",
-        cuda_version="12.8",
-        hip_version=None,
-        gpus=gpus,
-    )
-    devs = tuple(Device("cuda", i) for i in range(n_gpus))
-    caps = {"torch": LibraryCapability("torch", True, "1", devs, "test")}
+    caps = {"torch": all_gpu_caps(n_gpus)["torch"]}
+    info = make_info("cuda", n_gpus, usable)
     return functools.partial(planned_placements, info=info, capabilities=caps, env={})
 
 

@@ -34,6 +34,11 @@ def _expert_section(name: str) -> Any:
     )
 
 
+def _ensemble_option(key: str, description: str, **bounds: Any) -> Any:
+    """A strict field whose default is the ensemble constructor's ``key``."""
+    return Field(_DEFAULT[key], strict=True, description=description, **bounds)
+
+
 class TrainingParameters(BaseModel):
     """What the FreqAI models of this package read from ``model_training_parameters``."""
 
@@ -45,46 +50,42 @@ class TrainingParameters(BaseModel):
         description="Experts that HyperPhysicsEnsemble trains and blends (the single-expert "
         "models train their own expert and ignore this key).",
     )
-    seed: int = Field(
-        _DEFAULT["seed"], ge=0, strict=True, description="Seed of the first expert (+1 each)."
-    )
-    max_train_rows: int | None = Field(
-        _DEFAULT["max_train_rows"],
-        ge=1,
-        strict=True,
-        description="Training rows beyond this are stratified-sampled; null: all rows.",
-    )
-    drift_rows: int = Field(
-        _DEFAULT["drift_rows"],
+    seed: int = _ensemble_option(
+        "seed",
+        "Seed of the first expert (+1 each).",
         ge=0,
-        strict=True,
-        description="Most recent rows whose feature drift (PSI) against the training rows is "
-        "reported; 0: no drift report.",
     )
-    use_processes: bool | None = Field(
-        _DEFAULT["use_processes"],
-        strict=True,
-        description="null: torch experts train in worker processes, tree experts in threads; "
+    max_train_rows: int | None = _ensemble_option(
+        "max_train_rows",
+        "Training rows beyond this are stratified-sampled; null: all rows.",
+        ge=1,
+    )
+    drift_rows: int = _ensemble_option(
+        "drift_rows",
+        "Most recent rows whose feature drift (PSI) against the training rows is "
+        "reported; 0: no drift report.",
+        ge=0,
+    )
+    use_processes: bool | None = _ensemble_option(
+        "use_processes",
+        "null: torch experts train in worker processes, tree experts in threads; "
         "true: every expert in a process; false: every expert in a thread.",
     )
-    expert_timeout: float | None = Field(
-        _DEFAULT["expert_timeout"],
+    expert_timeout: float | None = _ensemble_option(
+        "expert_timeout",
+        "Seconds one expert may train before it is dropped; null: no limit.",
         gt=0,
-        strict=True,
-        description="Seconds one expert may train before it is dropped; null: no limit.",
     )
-    stacking_folds: int = Field(
-        _DEFAULT["stacking_folds"],
-        ge=0,
-        strict=True,
-        description="Forward-chaining folds whose out-of-fold predictions train the stacked "
+    stacking_folds: int = _ensemble_option(
+        "stacking_folds",
+        "Forward-chaining folds whose out-of-fold predictions train the stacked "
         "blend (0: the validation block only).",
+        ge=0,
     )
-    stacking_C: float = Field(
-        _DEFAULT["stacking_C"],
+    stacking_C: float = _ensemble_option(
+        "stacking_C",
+        "Inverse L2 strength of the stacked logistic blend.",
         gt=0,
-        strict=True,
-        description="Inverse L2 strength of the stacked logistic blend.",
     )
     live_round_pairs: int | None = Field(
         None,
