@@ -5,6 +5,8 @@ session fixture ``demo_backtest``): one freqtrade run serves both."""
 
 from __future__ import annotations
 
+import functools
+
 import joblib
 import numpy as np
 import pandas as pd
@@ -54,17 +56,22 @@ def test_backtesting_with_the_ensemble_trades_and_saves_every_window(demo_backte
     check_exits_at_the_barriers(trades)
 
 
+@functools.cache
+def risk_columns(pair: str) -> pd.DataFrame:
+    """The pair's risk columns and barrier sigma, recomputed from its candles (once per pair)."""
+    raw = pd.read_feather(demo_data_dir() / f"{pair.replace('/', '_')}-5m.feather")
+    # freqtrade fills missing candles before the strategy sees them: do the same.
+    candles = ohlcv_fill_up_missing_data(raw, "5m", pair)
+    risk = risk_features.add_risk_columns(candles, GPURiskEngine(seed=0), 300)
+    risk["sigma"] = features.barrier_sigma(risk["close"], 288)
+    return risk.set_index("date")
+
+
 def signal_rows(trades: pd.DataFrame) -> pd.DataFrame:
     """Risk columns of each trade's signal candle, recomputed from the candles."""
-    engine = GPURiskEngine(seed=0)
     rows = []
     for _, trade in trades.iterrows():
-        raw = pd.read_feather(demo_data_dir() / f"{trade.pair.replace('/', '_')}-5m.feather")
-        # freqtrade fills missing candles before the strategy sees them: do the same.
-        candles = ohlcv_fill_up_missing_data(raw, "5m", trade.pair)
-        risk = risk_features.add_risk_columns(candles, engine, 300)
-        risk["sigma"] = features.barrier_sigma(risk["close"], 288)
-        risk = risk.set_index("date")
+        risk = risk_columns(trade.pair)
         row = risk.loc[trade.open_date - pd.Timedelta(minutes=5)].copy()  # entry = next open
         exit_candle = risk.loc[trade.close_date]
         row["exit_open"], row["exit_high"], row["exit_low"] = (
