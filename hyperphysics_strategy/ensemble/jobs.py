@@ -224,32 +224,17 @@ def _run_in_process(
     try:
         future = lane.submit(key, data, expert, placement)
         fitted, seconds, error, device, retried, lines = future.result(timeout=timeout)
-    except FutureTimeout:
-        lane.kill()
-        return TrainingOutcome(
-            expert,
-            time.perf_counter() - start,
-            f"timed out after {timeout:g}s",
-            str(placement.device),
-            "process",
-        )
-    except BrokenProcessPool as exc:
-        lane.kill()
-        return TrainingOutcome(
-            expert,
-            time.perf_counter() - start,
-            f"worker process died: {exc}",
-            str(placement.device),
-            "process",
-        )
-    except Exception as exc:
-        return TrainingOutcome(
-            expert,
-            time.perf_counter() - start,
-            f"{type(exc).__name__}: {exc}",
-            str(placement.device),
-            "process",
-        )
+    except Exception as exc:  # timed out, worker died, or the job could not run
+        if isinstance(exc, FutureTimeout):
+            why = f"timed out after {timeout:g}s"
+        elif isinstance(exc, BrokenProcessPool):
+            why = f"worker process died: {exc}"
+        else:
+            why = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, FutureTimeout | BrokenProcessPool):
+            lane.kill()  # its worker is stuck or gone: the lane starts a fresh one
+        elapsed = time.perf_counter() - start
+        return TrainingOutcome(expert, elapsed, why, str(placement.device), "process")
     for level, line in lines:
         logger.log(level, "[%s worker] %s", expert.name, line)
     return TrainingOutcome(fitted, seconds, error, device, "process", retried)

@@ -126,8 +126,9 @@ def _gpu_placement_here(placement: Placement) -> Placement:
     return dataclasses.replace(placement, device=Device("cuda", 0), pool=())
 
 
-def _dropped(expert: Expert, job: Any, seconds: float, error: str) -> TrainingOutcome:
+def _dropped(expert: Expert, job: Any, error: str) -> TrainingOutcome:
     """The outcome of a job that ended without a model (lost, failed to run, timed out)."""
+    seconds = time.perf_counter() - job.submitted
     return TrainingOutcome(expert, seconds, error, str(job.placement.device), "ray")
 
 
@@ -417,16 +418,7 @@ def train_experts(
                     fitted, seconds, error, device, retried, lines, where = ray.get(ref)
                 except system_errors as exc:  # its worker or its node was lost
                     if attempts[i] > MAX_RESUBMITS:
-                        finish(
-                            job,
-                            _dropped(
-                                experts[i],
-                                job,
-                                time.perf_counter() - job.submitted,
-                                f"ray worker lost: {exc}",
-                            ),
-                            None,
-                        )
+                        finish(job, _dropped(experts[i], job, f"ray worker lost: {exc}"), None)
                         continue
                     logger.warning("ray backend: expert %s lost its worker on %s (%s); "
                                    "resubmitting", experts[i].name, job.lane.name,
@@ -438,16 +430,7 @@ def train_experts(
                         rehome(i, [x for x in lanes if x.alive and x.bundle is not None])
                     continue
                 except Exception as exc:
-                    finish(
-                        job,
-                        _dropped(
-                            experts[i],
-                            job,
-                            time.perf_counter() - job.submitted,
-                            f"{type(exc).__name__}: {exc}",
-                        ),
-                        None,
-                    )
+                    finish(job, _dropped(experts[i], job, f"{type(exc).__name__}: {exc}"), None)
                     continue
                 for level, line in lines:
                     logger.log(level, "[%s ray worker] %s", experts[i].name, line)
@@ -462,12 +445,7 @@ def train_experts(
                         job.lane.running -= 1
                         finish(
                             job,
-                            _dropped(
-                                experts[job.index],
-                                job,
-                                now - job.submitted,
-                                f"timed out after {timeout:g}s",
-                            ),
+                            _dropped(experts[job.index], job, f"timed out after {timeout:g}s"),
                             None,
                         )
     finally:
