@@ -5,14 +5,12 @@
 
 Both commits are checked out into temporary git worktrees (removed at the end). For each
 target, its operation runs ``--reps`` times per commit, each time in a fresh interpreter
-(this one, ``sys.executable``) with ``PYTHONPATH=<worktree>``, base and head alternating
-(base, head, head, base, ...) so that a load change on a shared machine hits both alike.
-A run times the operation after one untimed call (JIT compilation, caches) as the
-target's benchmark does; the table shows the best run of each commit, head/base, and
-whether the head meets the target. Only calls that exist with the same meaning in both
-commits are used (keyword ``time_to_expiry``/``volatility`` for the Greeks, explicit
-``cpu_backend="numpy"`` for the order book). Every target is listed in docs/reliability.md
-with the page and benchmark that state it.
+(``sys.executable``) with ``PYTHONPATH=<worktree>``, base and head alternating (base, head,
+head, base, ...) so that a load change on a shared machine hits both alike; each run times
+the operation after one untimed call (JIT compilation, caches), as its benchmark does. The
+table: the best run of each commit, head/base, whether the head meets the target. Only
+calls with the same meaning in both commits are used (the Greeks by keyword, the order
+book with ``cpu_backend="numpy"``). docs/benchmarks.md says where each target is stated.
 """
 
 from __future__ import annotations
@@ -238,6 +236,8 @@ def fmt(target: Target, value: float | None) -> str:
         return "error"
     if target.higher_is_better:
         return f"{value:.2f}"
+    if value >= 1:
+        return f"{value:.2f} s"
     return f"{value * 1e6:.1f} us" if value < 1e-3 else f"{value * 1e3:.1f} ms"
 
 
