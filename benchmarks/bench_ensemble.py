@@ -22,36 +22,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 from contextlib import contextmanager
-from dataclasses import replace
-from functools import partial
 
 import numpy as np
+from _ensemble_runs import STRESS_PARAMS, data, training_run
 from _table import print_table
 from _timing import wall_times
 
-from hyperphysics_strategy.engine.hardware import get_hardware_info
-from hyperphysics_strategy.ensemble import EXPERT_REGISTRY, ExpertEnsemble, make_expert
-from hyperphysics_strategy.ensemble.ensemble import planned_placements
-from hyperphysics_strategy.ensemble.experts import DEFAULT_EXPERTS, FitData
+from hyperphysics_strategy.ensemble import EXPERT_REGISTRY, ExpertEnsemble
+from hyperphysics_strategy.ensemble.experts import DEFAULT_EXPERTS
 from hyperphysics_strategy.ensemble.experts.forest import CompiledTrees
-from hyperphysics_strategy.ensemble.labels import LabelCodec
 
 EXPERTS = DEFAULT_EXPERTS
 ALL_EXPERTS = tuple(EXPERT_REGISTRY)
-PARAMS = {name: {"n_estimators": 200, "early_stopping_rounds": 1000} for name in EXPERTS}
-
-
-def data(n=20_000, f=100, seed=0, noise=1.0):
-    """Five informative features of 100; ``noise`` scales the label noise (1: the stress
-    set, about 0.7 accuracy; 5: a low-signal set closer to market data)."""
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, f)).astype(np.float32)
-    s = X[:, :5].sum(axis=1) + noise * rng.normal(size=n)
-    lo, hi = np.quantile(s, [0.25, 0.75]) if noise > 1 else (-1.5, 1.5)
-    y = np.where(s > hi, "buy", np.where(s < lo, "sell", "neutral"))
-    return X, y
+PARAMS = {name: STRESS_PARAMS for name in EXPERTS}
 
 
 def best_of(fn, repeat=30):
@@ -162,37 +146,16 @@ def train_section(X, y, all_experts: bool) -> None:
 
 
 def training_table(names, params, X, y, lanes: int | None) -> None:
-    info = get_hardware_info()
-    if lanes is not None:  # the plan of a machine with `lanes` usable cores
-        info = replace(info, cpu=replace(info.cpu, usable_cores=lanes))
-    provider = partial(planned_placements, info=info)
-    codes = LabelCodec().encode(y)
-    split = int(len(y) * 0.85)
-    fit = FitData(
-        X[:split], codes[:split], np.ones(split), X[split:], codes[split:],
-        np.ones(len(y) - split), 3,
-    )  # fmt: skip
-    placements, workers = provider([make_expert(n) for n in names])
-    single = {}
-    for name, placement in zip(names, placements, strict=True):
-        t = time.perf_counter()
-        make_expert(name, params.get(name)).fit(fit, placement)
-        single[name] = time.perf_counter() - t
-    ens = ExpertEnsemble(names, params, placement_provider=provider, stacking_folds=0)
-    t = time.perf_counter()
-    ens.fit(X[:split], y[:split], None, X[split:], y[split:])
-    wall = time.perf_counter() - t
-    used = min(workers, len(names))
-    ideal = max(sum(single.values()) / used, max(single.values()))
-    rows = [[n, f"{s:.2f}", placements[i].device, placements[i].threads] for i, (n, s) in
-            enumerate(single.items())]  # fmt: skip
-    rows.append(["sum of singles", f"{sum(single.values()):.2f}", "", ""])
-    rows.append([f"ideal with {used} lane(s)", f"{ideal:.2f}", "", ""])
-    rows.append([f"ensemble wall, {used} lane(s)", f"{wall:.2f}", "", ""])
-    rows.append(["parallel efficiency (ideal / wall)", f"{ideal / wall:.2f}", "", ""])
+    run = training_run(names, params, X, y, lanes)
+    rows = [[n, f"{s:.2f}", run.placements[i].device, run.placements[i].threads] for i, (n, s) in
+            enumerate(run.single.items())]  # fmt: skip
+    rows.append(["sum of singles", f"{sum(run.single.values()):.2f}", "", ""])
+    rows.append([f"ideal with {run.lanes} lane(s)", f"{run.ideal:.2f}", "", ""])
+    rows.append([f"ensemble wall, {run.lanes} lane(s)", f"{run.wall:.2f}", "", ""])
+    rows.append(["parallel efficiency (ideal / wall)", f"{run.efficiency:.2f}", "", ""])
     which = "the plan of this machine" if lanes is None else f"a plan for {lanes} usable cores"
     print_table(
-        f"Training, {split:,} rows x {X.shape[1]} features, {which}",
+        f"Training, {run.rows:,} rows x {X.shape[1]} features, {which}",
         ["run", "seconds", "device", "threads"],
         rows,
     )
