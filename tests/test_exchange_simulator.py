@@ -1,12 +1,9 @@
-"""Tests of the local Binance exchange simulator, parsed through ccxt and freqtrade."""
+"""The local Binance simulator's market data (markets, klines, books, tickers, trades),
+parsed through ccxt."""
 
 from __future__ import annotations
 
-import json
-import logging
-import urllib.error
 import urllib.parse
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,96 +12,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hyperphysics_strategy.exchange import (
-    ExchangeSimulator,
-    ManualClock,
-    freqtrade_exchange_config,
+from hyperphysics_strategy.exchange import ExchangeSimulator, freqtrade_exchange_config
+from tests.simulated_exchange import (  # noqa: F401 (fixtures)
+    FIVE_MIN,
+    PAIRS,
+    START,
+    as_rows,
+    client_fixture,
+    datadir_fixture,
+    frames_fixture,
+    get,
+    ms,
+    same_rows,
+    sim_fixture,
 )
-from tests.data_paths import candles_dir
-
-START = pd.Timestamp("2021-03-01", tz="UTC")
-END = pd.Timestamp("2021-03-04", tz="UTC")
-PAIRS = ["BTC/USDT", "ETH/USDT"]
-FIVE_MIN = 300_000
-
-
-# --------------------------------------------------------------------------- fixtures
-@pytest.fixture(scope="module")
-def datadir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Three days of BTC and ETH (5m and 1h) in freqtrade's feather layout."""
-    folder = tmp_path_factory.mktemp("binance")
-    for base in ("BTC", "ETH"):
-        for tf in ("5m", "1h"):
-            df = pd.read_feather(candles_dir() / f"{base}_USDT-{tf}.feather")
-            df = df[(df["date"] >= START) & (df["date"] < END)].reset_index(drop=True)
-            df.to_feather(folder / f"{base}_USDT-{tf}.feather")
-    return folder
-
-
-@pytest.fixture(scope="module")
-def frames(datadir: Path) -> dict[str, pd.DataFrame]:
-    """The files written to ``datadir``, keyed like ``BTC/USDT-5m``."""
-    return {
-        f"{b}/USDT-{tf}": pd.read_feather(datadir / f"{b}_USDT-{tf}.feather")
-        for b in ("BTC", "ETH")
-        for tf in ("5m", "1h")
-    }
-
-
-@pytest.fixture(scope="module")
-def sim(datadir: Path):
-    """A historical-mode simulator for the whole module."""
-    with ExchangeSimulator(datadir, seed=7) as running:
-        yield running
-
-
-def make_client(url: str) -> ccxt.binance:
-    """A ccxt client configured exactly like freqtrade's from the config fragment."""
-    cfg = freqtrade_exchange_config(url, PAIRS)
-    return ccxt.binance(
-        {
-            "urls": cfg["ccxt_config"]["urls"],
-            "options": cfg["ccxt_config"]["options"],
-            "enableRateLimit": False,
-        }
-    )
-
-
-@pytest.fixture(scope="module")
-def client(sim: ExchangeSimulator) -> ccxt.binance:
-    """ccxt client pointed at the module's simulator, markets loaded."""
-    ex = make_client(sim.url)
-    ex.load_markets()
-    return ex
-
-
-def get(url: str) -> tuple[int, object]:
-    """HTTP GET returning (status, parsed JSON body)."""
-    try:
-        with urllib.request.urlopen(url) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
-
-
-def same_rows(got: list[list[float]], expected: list[list[float]]) -> bool:
-    """True when two OHLCV row lists match (timestamps exactly, values to 1e-12)."""
-    a, b = np.array(got, dtype=float), np.array(expected, dtype=float)
-    return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-12, atol=0))
-
-
-def ms(ts: pd.Timestamp) -> int:
-    """Milliseconds since the epoch."""
-    return int(ts.timestamp() * 1000)
-
-
-def as_rows(df: pd.DataFrame) -> list[list[float]]:
-    """A candle frame as ccxt OHLCV rows."""
-    t = df["date"].astype("datetime64[ms, UTC]").astype("int64")
-    return [
-        [int(a), *map(float, r)]
-        for a, r in zip(t, df[["open", "high", "low", "close", "volume"]].to_numpy(), strict=True)
-    ]
 
 
 # --------------------------------------------------------------------- config & markets
@@ -263,203 +184,3 @@ def test_trades_stay_inside_their_candles(
     assert [int(t["id"]) for t in paged] == ids[5:25]
     recent = client.fetch_trades("BTC/USDT", limit=5)
     assert recent[-1]["price"] == frames["BTC/USDT-5m"]["close"].iloc[-1]
-
-
-# ----------------------------------------------------------------------------- errors
-@pytest.mark.parametrize(
-    ("query", "status", "code"),
-    [
-        ("/api/v3/klines?symbol=DOGEUSDT&interval=5m", 400, -1121),
-        ("/api/v3/klines?symbol=BTCUSDT&interval=7m", 400, -1120),
-        ("/api/v3/klines?symbol=BTCUSDT&interval=1m", 400, -1120),
-        ("/api/v3/klines?symbol=BTCUSDT", 400, -1102),
-        ("/api/v3/klines?interval=5m", 400, -1102),
-        ("/api/v3/klines?symbol=btcusdt&interval=5m", 400, -1100),
-        ("/api/v3/klines?symbol=BTCUSDT&interval=5m&limit=abc", 400, -1100),
-        ("/api/v3/klines?symbol=BTCUSDT&interval=5m&limit=0", 400, -1130),
-        ("/api/v3/depth?symbol=BTCUSDT&limit=-5", 400, -1100),
-        ("/api/v3/depth?symbol=BTCUSDT&limit=0", 400, -1130),
-        ('/api/v3/ticker/24hr?symbols=["BTCUSDT","NOPE"]', 400, -1121),
-        ("/api/v3/ticker/price?symbol=BTCUSDT&symbols=[]", 400, -1100),
-        ("/api/v3/aggTrades?symbol=BTCUSDT&startTime=0&endTime=7200000", 400, -1127),
-        ("/api/v3/account", 404, -1020),
-        ("/sapi/v1/capital/config/getall", 404, -1020),
-    ],
-)
-def test_bad_requests_get_binance_errors(
-    sim: ExchangeSimulator, query: str, status: int, code: int
-) -> None:
-    got_status, body = get(sim.url + query.replace('"', "%22"))
-    assert got_status == status
-    assert body["code"] == code and body["msg"]
-
-
-def test_ccxt_maps_errors_and_post_is_refused(sim: ExchangeSimulator) -> None:
-    ex = make_client(sim.url)
-    ex.load_markets()
-    with pytest.raises(ccxt.BadSymbol):
-        ex.public_get_klines({"symbol": "NOPEUSDT", "interval": "5m"})
-    with pytest.raises(ccxt.BadRequest):
-        ex.fetch_ohlcv("BTC/USDT", "1m")
-    request = urllib.request.Request(sim.url + "/api/v3/order", data=b"x=1", method="POST")
-    with pytest.raises(urllib.error.HTTPError) as err:
-        urllib.request.urlopen(request)
-    assert err.value.code == 404
-    request = urllib.request.Request(sim.url + "/api/v3/klines", data=b"x=1", method="POST")
-    with pytest.raises(urllib.error.HTTPError) as err:
-        urllib.request.urlopen(request)
-    assert err.value.code == 405
-
-
-@pytest.mark.parametrize("host", ["0.0.0.0", "8.8.8.8", "192.168.1.10", "::", "example.com"])
-def test_non_loopback_hosts_are_refused(datadir: Path, host: str) -> None:
-    with pytest.raises(ValueError, match="loopback"):
-        ExchangeSimulator(datadir, host=host)
-
-
-def test_localhost_is_accepted(datadir: Path) -> None:
-    with ExchangeSimulator(datadir, host="localhost") as local:
-        assert get(local.url + "/api/v3/ping") == (200, {})
-
-
-# ----------------------------------------------------------------------------- replay
-REPLAY_NOW = 1_800_000_012_345  # a wall-clock instant in 2027, 12.345 s past a minute
-
-
-def test_replay_serves_shifted_candles_that_advance(
-    datadir: Path, frames: dict[str, pd.DataFrame]
-) -> None:
-    clock = ManualClock(REPLAY_NOW)
-    origin = START + pd.Timedelta(days=2)
-    with ExchangeSimulator(
-        datadir, mode="replay", speed=5, replay_start=origin.to_pydatetime(), clock=clock
-    ) as replay:
-        ex = make_client(replay.url)
-        ex.load_markets()
-        assert replay.served_interval() == "1m"
-        candles = ex.fetch_ohlcv("BTC/USDT", "1m", limit=3)
-        forming, last_closed = candles[-1], candles[-2]
-        minute = 60_000
-        assert forming[0] == REPLAY_NOW // minute * minute
-        assert forming[0] <= REPLAY_NOW < forming[0] + minute
-        assert REPLAY_NOW - minute <= last_closed[0] + minute <= REPLAY_NOW
-
-        data = as_rows(frames["BTC/USDT-5m"])
-        index = next(i for i, r in enumerate(data) if r[0] == ms(origin))
-        assert same_rows([last_closed[1:]], [data[index - 1][1:]])
-        final = data[index]
-        assert forming[1] == final[1]
-        assert final[3] <= forming[3] <= forming[2] <= final[2]
-        assert forming[5] < final[5]
-
-        trades = ex.fetch_trades("BTC/USDT", limit=1000)
-        assert trades[-1]["timestamp"] <= REPLAY_NOW
-        assert ex.fetch_ticker("BTC/USDT")["last"] == trades[-1]["price"]
-
-        five = ex.fetch_ohlcv("BTC/USDT", "5m", limit=2)
-        assert five[-2][0] % (5 * minute) == 0
-
-        clock.advance(minute)
-        after = ex.fetch_ohlcv("BTC/USDT", "1m", limit=2)
-        assert after[0][0] == forming[0] and same_rows([after[0][1:]], [final[1:]])
-        assert after[1][0] == forming[0] + minute
-        with pytest.raises(ccxt.BadRequest):
-            ex.fetch_ohlcv("BTC/USDT", "1s")
-
-
-def test_replay_default_start_and_end_of_data(
-    datadir: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    clock = ManualClock(REPLAY_NOW)
-    with ExchangeSimulator(datadir, mode="replay", clock=clock) as replay:
-        data_now = replay.data_time()
-        assert data_now is not None
-        span = (END - START).total_seconds()
-        share = (data_now - START.to_pydatetime()).total_seconds() / span
-        assert 0.79 < share < 0.81
-        clock.advance(10 * 86_400_000)
-        with caplog.at_level(logging.WARNING):
-            _, candles = get(replay.url + "/api/v3/klines?symbol=ETHUSDT&interval=5m&limit=2")
-        assert any("end of the data" in r.message for r in caplog.records)
-        last = candles[-1]
-        assert last[6] + 1 < REPLAY_NOW + 10 * 86_400_000
-        clock.advance(3_600_000)
-        assert get(replay.url + "/api/v3/klines?symbol=ETHUSDT&interval=5m&limit=2")[1] == candles
-
-
-def test_replay_rejects_bad_speed_and_start(datadir: Path) -> None:
-    with pytest.raises(ValueError, match="speed"):
-        ExchangeSimulator(datadir, mode="replay", speed=7)
-    with pytest.raises(ValueError, match="outside the data"):
-        ExchangeSimulator(datadir, mode="replay", replay_start=datetime(2019, 1, 1, tzinfo=UTC))
-    with pytest.raises(ValueError, match="mode"):
-        ExchangeSimulator(datadir, mode="live")
-    with pytest.raises(FileNotFoundError):
-        ExchangeSimulator(datadir / "missing")
-
-
-# -------------------------------------------------------------------------- freqtrade
-def test_freqtrade_exchange_loads_markets(sim: ExchangeSimulator) -> None:
-    from freqtrade.enums import RunMode
-    from freqtrade.resolvers import ExchangeResolver
-
-    pricing = {"price_side": "same", "use_order_book": False, "order_book_top": 1}
-    config = {
-        "exchange": freqtrade_exchange_config(sim.url, PAIRS),
-        "dry_run": True,
-        "runmode": RunMode.BACKTEST,
-        "stake_currency": "USDT",
-        "timeframe": "5m",
-        "trading_mode": "spot",
-        "margin_mode": "",
-        "entry_pricing": pricing,
-        "exit_pricing": pricing,
-        "order_types": {"entry": "limit", "exit": "limit", "stoploss": "limit"},
-    }
-    exchange = ExchangeResolver.load_exchange(config, validate=True)
-    try:
-        assert set(PAIRS) <= set(exchange.markets)
-        assert exchange.get_min_pair_stake_amount("BTC/USDT", 50_000.0, 0.0) > 5.0
-    finally:
-        exchange.close()
-
-
-def test_cli_print_config(datadir: Path) -> None:
-    from typer.testing import CliRunner
-
-    from hyperphysics_strategy.cli import app
-
-    result = CliRunner().invoke(
-        app, ["exchange", "--datadir", str(datadir), "--port", "9123", "--print-config"]
-    )
-    assert result.exit_code == 0, result.output
-    fragment = json.loads(result.stdout)
-    assert fragment["exchange"]["pair_whitelist"] == PAIRS
-    assert fragment["exchange"]["ccxt_config"]["urls"]["api"]["public"] == (
-        "http://127.0.0.1:9123/api/v3"
-    )
-    refused = CliRunner().invoke(app, ["exchange", "--host", "0.0.0.0", "--print-config"])
-    assert refused.exit_code != 0
-
-
-def test_cli_print_config_refuses_an_empty_whitelist(tmp_path: Path) -> None:
-    """Merged as a later -c, an empty pair_whitelist would silently empty the user's."""
-    from typer.testing import CliRunner
-
-    from hyperphysics_strategy.cli import app
-
-    missing = tmp_path / "no" / "such" / "folder"
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    for folder, why in ((missing, "does not exist"), (empty, "holds no spot candle files")):
-        result = CliRunner().invoke(
-            app, ["exchange", "--datadir", str(folder), "--print-config"], env={"COLUMNS": "400"}
-        )
-        assert result.exit_code == 2, result.output
-        assert result.stdout == ""  # nothing a script could merge
-        assert str(folder) in result.stderr and why in result.stderr
-    named = CliRunner().invoke(
-        app, ["exchange", "--datadir", str(missing), "--pairs", "BTC/USDT", "--print-config"]
-    )
-    assert named.exit_code == 0
-    assert json.loads(named.stdout)["exchange"]["pair_whitelist"] == ["BTC/USDT"]

@@ -6,6 +6,7 @@ import logging
 import math
 import os
 import platform
+from collections.abc import Callable
 from pathlib import Path
 
 from .probe import run_command, run_probe
@@ -15,13 +16,8 @@ logger = logging.getLogger(__name__)
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PROC_SELF_CGROUP = Path("/proc/self/cgroup")
-_UNLIMITED_MEMORY = 1 << 60
-_MODEL_KEYS = (
-    "model name",
-    "Hardware",
-    "Processor",
-    "cpu model",
-)  # cgroup v1 reports "no limit" as a huge number
+_UNLIMITED_MEMORY = 1 << 60  # cgroup v1 reports "no limit" as a huge number
+_MODEL_KEYS = ("model name", "Hardware", "Processor", "cpu model")
 
 
 def cpu_model() -> str:
@@ -105,59 +101,78 @@ def _read(path: Path) -> str | None:
         return None
 
 
+def _cpus(quota: str | None, period: str | None) -> float | None:
+    """CPUs a quota of ``quota`` microseconds per ``period`` allows; ``None`` without a limit."""
+    try:
+        q, p = int(quota), int(period)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        if quota and quota != "max":
+            logger.debug("cgroup: unreadable cpu quota %r / period %r", quota, period)
+        return None
+    return q / p if q > 0 and p > 0 else None
+
+
+def _v2_cpu_max(d: Path) -> float | None:
+    fields = (_read(d / "cpu.max") or "").split()  # "max 100000" when unlimited
+    return _cpus(fields[0], fields[1]) if len(fields) >= 2 else None
+
+
+def _v1_cfs_quota(d: Path) -> float | None:
+    return _cpus(_read(d / "cpu.cfs_quota_us"), _read(d / "cpu.cfs_period_us"))
+
+
+def _bytes(text: str | None) -> int | None:
+    """A memory limit in bytes; ``None`` for ``max`` (v2) or v1's huge "no limit"."""
+    if text and text.isdigit() and int(text) < _UNLIMITED_MEMORY:
+        return int(text)
+    return None
+
+
+def _tightest(
+    cgroup_root: Path,
+    proc_self_cgroup: Path,
+    read_v2: Callable[[Path], float | None],
+    controller: str,
+    v1_mounts: tuple[str, ...],
+    read_v1: Callable[[Path], float | None],
+) -> float | None:
+    """The smallest limit this process's cgroups set: ``read_v2`` in each directory of its
+    v2 path (``_candidates``), ``read_v1`` in each of its v1 ``controller`` path under the
+    first of ``v1_mounts`` that is mounted; ``None`` when none sets one."""
+    v2, v1 = _cgroup_paths(proc_self_cgroup)
+    found: list[float | None] = []
+    if v2 is not None:
+        found += map(read_v2, _candidates(cgroup_root, v2))
+    for mount in v1_mounts:
+        base = cgroup_root / mount
+        if base.is_dir():
+            found += map(read_v1, _candidates(base, v1.get(controller, "/")))
+            break
+    limits = [x for x in found if x is not None]
+    return min(limits) if limits else None
+
+
 def cgroup_cpu_quota(
     cgroup_root: Path = CGROUP_ROOT, proc_self_cgroup: Path = PROC_SELF_CGROUP
 ) -> float | None:
     """CPUs allowed by the cgroup quota (v2 ``cpu.max`` or v1 ``cpu.cfs_quota_us``)."""
-    v2, v1 = _cgroup_paths(proc_self_cgroup)
-    quotas: list[float] = []
-    if v2 is not None:
-        for d in _candidates(cgroup_root, v2):
-            text = _read(d / "cpu.max")
-            if not text:
-                continue
-            fields = text.split()
-            if fields[0] != "max" and len(fields) >= 2:
-                try:
-                    quota, period = int(fields[0]), int(fields[1])
-                    if quota > 0 and period > 0:
-                        quotas.append(quota / period)
-                except ValueError:
-                    logger.debug("cgroup: unreadable %s: %r", d / "cpu.max", text)
-    for ctrl_dir in ("cpu,cpuacct", "cpu", "cpuacct,cpu"):
-        base = cgroup_root / ctrl_dir
-        if not base.is_dir():
-            continue
-        for d in _candidates(base, v1.get("cpu", "/")):
-            q, p = _read(d / "cpu.cfs_quota_us"), _read(d / "cpu.cfs_period_us")
-            try:
-                quota, period = int(q or "-1"), int(p or "0")
-            except ValueError:
-                continue
-            if quota > 0 and period > 0:
-                quotas.append(quota / period)
-        break
-    return min(quotas) if quotas else None
+    mounts = ("cpu,cpuacct", "cpu", "cpuacct,cpu")
+    return _tightest(cgroup_root, proc_self_cgroup, _v2_cpu_max, "cpu", mounts, _v1_cfs_quota)
 
 
 def cgroup_memory_limit(
     cgroup_root: Path = CGROUP_ROOT, proc_self_cgroup: Path = PROC_SELF_CGROUP
 ) -> int | None:
     """Bytes allowed by the cgroup memory limit, ``None`` when unlimited or unknown."""
-    v2, v1 = _cgroup_paths(proc_self_cgroup)
-    limits: list[int] = []
-    if v2 is not None:
-        for d in _candidates(cgroup_root, v2):
-            text = _read(d / "memory.max")
-            if text and text != "max" and text.isdigit():
-                limits.append(int(text))
-    base = cgroup_root / "memory"
-    if base.is_dir():
-        for d in _candidates(base, v1.get("memory", "/")):
-            text = _read(d / "memory.limit_in_bytes")
-            if text and text.isdigit() and int(text) < _UNLIMITED_MEMORY:
-                limits.append(int(text))
-    return min(limits) if limits else None
+    limit = _tightest(
+        cgroup_root,
+        proc_self_cgroup,
+        lambda d: _bytes(_read(d / "memory.max")),
+        "memory",
+        ("memory",),
+        lambda d: _bytes(_read(d / "memory.limit_in_bytes")),
+    )
+    return None if limit is None else int(limit)
 
 
 def ram_bytes() -> tuple[int, int]:

@@ -2,35 +2,25 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Mapping
-from typing import Any
+from functools import partial
 
 from .gpu_torch import torch_gpus
 from .match import merge_inventory
-from .probe import DEFAULT_TIMEOUT_S, run_probe
+from .probe import DEFAULT_TIMEOUT_S, library_session, read_field, run_probe
 from .records import RawGpu, VendorScan
 from .smi import MIB, query_amd_smi, query_rocm_smi
 from .visibility import apply_rocm_visible, normalize_pci, rocm_visible_chain
 
-logger = logging.getLogger(__name__)
-
-
-def _field(name: str, fn: Any, *args: Any) -> Any:
-    try:
-        return fn(*args)
-    except Exception as exc:
-        logger.debug("amdsmi %s failed: %s", name, exc)
-        return None
+_field = partial(read_field, "amdsmi")
 
 
 def amdsmi_gpus() -> list[RawGpu]:
     """Every AMD GPU of the machine in runtime enumeration order. Raises without amdsmi."""
     import amdsmi
 
-    amdsmi.amdsmi_init()
-    try:
+    with library_session("amdsmi", amdsmi.amdsmi_init, amdsmi.amdsmi_shut_down):
         rows: list[tuple[int, RawGpu]] = []
         for pos, h in enumerate(amdsmi.amdsmi_get_processor_handles()):
             asic = _field("asic info", amdsmi.amdsmi_get_gpu_asic_info, h) or {}
@@ -66,11 +56,6 @@ def amdsmi_gpus() -> list[RawGpu]:
             )
         rows.sort(key=lambda r: r[0])
         return [g for _, g in rows]
-    finally:
-        try:
-            amdsmi.amdsmi_shut_down()
-        except Exception as exc:
-            logger.debug("amdsmi_shut_down failed: %s", exc)
 
 
 def detect_amd(

@@ -2,31 +2,24 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from .gpu_torch import torch_gpus
 from .match import merge_inventory
-from .probe import DEFAULT_TIMEOUT_S, run_probe
+from .probe import DEFAULT_TIMEOUT_S, library_session, read_field, run_probe
 from .records import RawGpu, VendorScan
 from .smi import query_nvidia_smi
 from .visibility import apply_visible, normalize_pci
-
-logger = logging.getLogger(__name__)
 
 
 def _text(value: Any) -> str:
     return value.decode(errors="ignore") if isinstance(value, bytes) else str(value)
 
 
-def _field(name: str, fn: Any, *args: Any) -> Any:
-    try:
-        return fn(*args)
-    except Exception as exc:  # one unreadable field must not lose the GPU
-        logger.debug("NVML %s failed: %s", name, exc)
-        return None
+_field = partial(read_field, "NVML")
 
 
 def nvml_gpus() -> tuple[list[RawGpu], str | None]:
@@ -36,8 +29,7 @@ def nvml_gpus() -> tuple[list[RawGpu], str | None]:
     """
     import pynvml
 
-    pynvml.nvmlInit()
-    try:
+    with library_session("NVML", pynvml.nvmlInit, pynvml.nvmlShutdown):
         driver = _field("driver version", pynvml.nvmlSystemGetDriverVersion)
         gpus: list[RawGpu] = []
         for i in range(int(pynvml.nvmlDeviceGetCount())):
@@ -60,11 +52,6 @@ def nvml_gpus() -> tuple[list[RawGpu], str | None]:
                 )
             )
         return gpus, _text(driver) if driver is not None else None
-    finally:
-        try:
-            pynvml.nvmlShutdown()
-        except Exception as exc:
-            logger.debug("nvmlShutdown failed: %s", exc)
 
 
 def detect_nvidia(

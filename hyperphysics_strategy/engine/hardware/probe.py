@@ -11,8 +11,9 @@ import logging
 import shutil
 import subprocess
 import threading
-from collections.abc import Callable, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,32 @@ def run_probe(
         logger.debug("hardware probe %s failed: %s: %s", name, type(exc).__name__, exc)
         return default
     return box["value"]  # type: ignore[return-value]
+
+
+@contextmanager
+def library_session(
+    library: str, init: Callable[[], object], shut_down: Callable[[], object]
+) -> Iterator[None]:
+    """``init()`` a management library (NVML, amdsmi) for the block and ``shut_down()`` after
+    it; ``init`` raising propagates, a failing shut-down is only a debug line."""
+    init()
+    try:
+        yield
+    finally:
+        try:
+            shut_down()
+        except Exception as exc:
+            logger.debug("%s shut-down failed: %s", library, exc)
+
+
+def read_field(library: str, name: str, fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)``, or ``None`` (and a debug line) when it raises: one unreadable field of
+    a management library must not lose the GPU."""
+    try:
+        return fn(*args)
+    except Exception as exc:
+        logger.debug("%s %s failed: %s", library, name, exc)
+        return None
 
 
 def tool_available(name: str) -> bool:

@@ -24,7 +24,7 @@ import torch
 from hyperphysics_strategy.engine.devices import resolve_device
 
 from . import _batch, _single, cleaning
-from ._backend import NumpyBackend, TorchBackend
+from ._backend import numpy_backend, torch_backend
 from .columns import FEATURE_COLUMNS
 from .geometry import level_angles, level_distance, level_points, radial_cap
 
@@ -126,7 +126,7 @@ class HyperbolicOrderBook:
         self.cpu_backend = cpu_backend
         self.chunk_rows = chunk_rows
         self._phi_ask, self._theta_bid = level_angles(self.max_levels, self.fan)
-        self._np64 = NumpyBackend(np.float64)
+        self._np64 = numpy_backend(np.float64)
         # constants and scratch of the single-snapshot kernel
         L = self.max_levels
         self._trig = np.stack(
@@ -215,8 +215,8 @@ class HyperbolicOrderBook:
     # ------------------------------------------------------------------ batch
     def _backend(self):
         if self.device.type == "cpu" and self.cpu_backend == "numpy":
-            return NumpyBackend(np.float32 if self.dtype == torch.float32 else np.float64)
-        return TorchBackend(self.dtype, self.device)
+            return numpy_backend(np.float32 if self.dtype == torch.float32 else np.float64)
+        return torch_backend(self.dtype, self.device)
 
     def batch(self, bids, asks, source=None, index=None) -> pd.DataFrame:
         """Features of T snapshots: ``bids``/``asks`` (T, L, 2) arrays, NaN for missing levels.
