@@ -19,6 +19,7 @@ import inspect
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 import numpy as np
@@ -75,10 +76,11 @@ def planned_placements(
     return list(plan), plan.workers
 
 
+@dataclass(eq=False, repr=False)
 class ExpertEnsemble:
     """Ensemble of named experts, blended by a stacked logistic model.
 
-    Parameters (stored as given; checked by ``fit``):
+    Parameters (stored as given by the generated ``__init__``; checked by ``fit``):
 
     * ``experts``: expert names (``EXPERT_REGISTRY``) or unfitted ``Expert`` objects
       (copied by ``fit``); ``expert_params``: each named expert's parameters.
@@ -96,44 +98,24 @@ class ExpertEnsemble:
       benchmarks; off by default: FreqAI holds every pair's model in memory).
     """
 
-    def __init__(
-        self,
-        experts: Sequence[str | Expert] = DEFAULT_EXPERTS,
-        expert_params: dict[str, dict[str, Any]] | None = None,
-        classes: Sequence[str] = DEFAULT_CLASSES,
-        validation_fraction: float = 0.15,
-        embargo: int = 0,
-        balance_classes: bool = True,
-        seed: int = 0,
-        placement_provider: PlacementProvider | None = None,
-        *,
-        max_train_rows: int | None = 500_000,
-        drift_rows: int = 500,
-        feature_names: Sequence[str] | None = None,
-        use_processes: ProcessMode = None,
-        expert_timeout: float | None = None,
-        stacking_folds: int = 3,
-        stacking_C: float = DEFAULT_C,
-        keep_oof_blocks: bool = False,
-        backend: str = "local",
-    ) -> None:
-        self.experts = experts
-        self.expert_params = expert_params
-        self.classes = classes
-        self.validation_fraction = validation_fraction
-        self.embargo = embargo
-        self.balance_classes = balance_classes
-        self.seed = seed
-        self.placement_provider = placement_provider
-        self.max_train_rows = max_train_rows
-        self.drift_rows = drift_rows
-        self.feature_names = feature_names
-        self.use_processes = use_processes
-        self.expert_timeout = expert_timeout
-        self.stacking_folds = stacking_folds
-        self.stacking_C = stacking_C
-        self.keep_oof_blocks = keep_oof_blocks
-        self.backend = backend
+    experts: Sequence[str | Expert] = DEFAULT_EXPERTS
+    expert_params: dict[str, dict[str, Any]] | None = None
+    classes: Sequence[str] = DEFAULT_CLASSES
+    validation_fraction: float = 0.15
+    embargo: int = 0
+    balance_classes: bool = True
+    seed: int = 0
+    placement_provider: PlacementProvider | None = None
+    _: KW_ONLY
+    max_train_rows: int | None = 500_000
+    drift_rows: int = 500
+    feature_names: Sequence[str] | None = None
+    use_processes: ProcessMode = None
+    expert_timeout: float | None = None
+    stacking_folds: int = 3
+    stacking_C: float = DEFAULT_C
+    keep_oof_blocks: bool = False
+    backend: str = "local"
 
     # -- scikit-learn's parameter protocol (BaseEstimator's, without importing sklearn) ----
     @classmethod

@@ -1,15 +1,16 @@
 """The ``ray`` training backend: each expert job is a Ray task on a Ray cluster.
 
-Same contract as :func:`.training.train_experts` (the ``local`` backend), so the ensemble
-picks one or the other by name (``backend="ray"``). Optional: Ray is imported only here,
-and only when this backend is used (``pip install hyperphysics-strategy[ray]``).
+Same contract as :func:`.training.train_experts` (the ``local`` backend, :mod:`.batch`),
+so the ensemble picks one or the other by name (``backend="ray"``). Optional: Ray is
+imported only here and in :mod:`.ray_cluster`, and only when this backend is used
+(``pip install hyperphysics-strategy[ray]``).
 
 How a call runs:
 
 * **Connection.** An existing ``ray.init`` of this process is used as it is. Otherwise
-  :func:`connect` joins the cluster at the configured address (``hyperphysics.cluster.
-  address`` in the freqtrade config), else at ``RAY_ADDRESS``, else starts a one-machine
-  Ray bound to 127.0.0.1.
+  :func:`~.ray_cluster.connect` joins the cluster at the configured address
+  (``hyperphysics.cluster.address`` in the freqtrade config), else at ``RAY_ADDRESS``,
+  else starts a one-machine Ray bound to 127.0.0.1.
 * **Data.** The training set (:class:`~.experts.FitData`) goes into Ray's object store
   once per call (``ray.put``); every job of the call receives the same reference.
 * **GPU jobs** (a placement whose device is not ``cpu``) keep the plan's round-robin: one
@@ -30,90 +31,52 @@ How a call runs:
   jobs on CPU placements), so the call still returns every model.
 
 Where each job ran (node, its ``CUDA_VISIBLE_DEVICES``, bundle) is stored in the cluster's
-key-value store after the call (:func:`last_round`); ``hyperphysics cluster status``
+key-value store after the call (:func:`~.ray_cluster.last_round`); ``hyperphysics cluster status``
 shows it.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import sys
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import durations
+from .batch import TrainingBatch, batch_trainer
 from .experts import Expert, FitData, Placement
-from .jobs import ProcessMode, TrainingOutcome, _ListHandler, cpu_placement, fit_with_fallback
+from .jobs import TrainingOutcome, _ListHandler, cpu_placement, fit_with_fallback
+from .ray_cluster import (
+    INSTALL_HINT,
+    alive_nodes,
+    bundle_cpus,
+    connect,
+    import_ray,
+    last_round,
+    reserve_bundles,
+    resolve_address,
+    store_round,
+    system_errors,
+)
+
+__all__ = [
+    "INSTALL_HINT",
+    "connect",
+    "import_ray",
+    "last_round",
+    "resolve_address",
+    "train_experts",
+]
 
 logger = logging.getLogger(__name__)
 
-INSTALL_HINT = "pip install hyperphysics-strategy[ray]"
-#: Where the last call's placements are kept (Ray's internal key-value store).
-KV_NAMESPACE = "hyperphysics"
-KV_LAST_ROUND = b"last_round"
 #: Times one job is resubmitted after its worker or node was lost.
 MAX_RESUBMITS = 3
 #: Ray's own retries of a CPU task whose worker or node died.
 CPU_TASK_RETRIES = 3
-_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _POLL_SECONDS = 0.2
-
-
-def import_ray() -> Any:
-    """``ray``, or an ImportError that says how to install it."""
-    try:
-        import ray
-    except ImportError as exc:
-        raise ImportError(
-            f"the 'ray' training backend needs Ray, which is not installed: {INSTALL_HINT}"
-        ) from exc
-    return ray
-
-
-def resolve_address(address: str | None, env: Mapping[str, str] | None = None) -> str | None:
-    """The cluster to join: ``address`` (the config's ``hyperphysics.cluster.address``),
-    else ``RAY_ADDRESS``, else ``None`` (start a Ray on this machine)."""
-    env = os.environ if env is None else env
-    for value in (address, env.get("RAY_ADDRESS")):
-        if value is not None and str(value).strip():
-            return str(value).strip()
-    return None
-
-
-def _host(address: str) -> str:
-    text = address.split("://", 1)[-1]
-    return text.rsplit(":", 1)[0].strip("[]") if ":" in text else text
-
-
-def connect(address: str | None = None) -> None:
-    """Join the Ray cluster (see :func:`resolve_address`) unless this process already did.
-
-    A loopback address (a cluster on this machine) is dialled on 127.0.0.1: Ray otherwise
-    rewrites 127.0.0.1 to the machine's network address, where a loopback cluster does
-    not listen.
-    """
-    target = resolve_address(address)
-    loopback = target is None or _host(target) in _LOOPBACK
-    if loopback and "ray" not in sys.modules:
-        # read by Ray at import: resolve "this node" to 127.0.0.1 (Ray's documented switch)
-        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    ray = import_ray()
-    if ray.is_initialized():
-        return
-    options: dict[str, Any] = {"log_to_driver": False}  # worker log lines are replayed
-    if loopback:
-        options["_node_ip_address"] = "127.0.0.1"
-    if target is None:
-        logger.info("ray backend: no cluster address; starting Ray on this machine (127.0.0.1)")
-        ray.init(include_dashboard=False, **options)
-    else:
-        logger.info("ray backend: joining the Ray cluster at %s", target)
-        ray.init(address=target, **options)
 
 
 # -- inside the task --------------------------------------------------------------------
@@ -201,50 +164,25 @@ class _Job:
     attempt: int
 
 
-def _alive_nodes(ray: Any) -> list[dict[str, Any]]:
-    return [n for n in ray.nodes() if n.get("Alive")]
-
-
-def _bundle_cpus(threads: int, nodes: list[dict[str, Any]]) -> float:
-    """CPUs one GPU bundle reserves: the job's threads, within every GPU node's CPUs per GPU."""
-    ratios = [
-        n["Resources"].get("CPU", 0.0) / n["Resources"]["GPU"]
-        for n in nodes
-        if n["Resources"].get("GPU", 0) >= 1
-    ]
-    cap = min(ratios) if ratios else 1.0
-    return max(0.0, min(float(threads), cap))
-
-
-def train_experts(
-    experts: Sequence[Expert],
-    data: FitData,
-    placements: Sequence[Placement],
-    max_workers: int,
-    on_done: Callable[[TrainingOutcome], None] | None = None,
-    *,
-    on_start: Callable[[str, str], None] | None = None,
-    use_processes: ProcessMode = None,
-    timeout: float | None = None,
-) -> list[TrainingOutcome]:
+def train_on_ray(batch: TrainingBatch) -> list[TrainingOutcome]:
     """Fit every expert as a Ray task; return outcomes in the experts' order.
 
-    The contract of :func:`.training.train_experts`. ``max_workers`` is unused (Ray's
-    resources bound what runs at once) and so is ``use_processes`` (a Ray task always runs
-    in a worker process).
+    ``train_experts(experts, data, placements, max_workers, on_done=None, *,
+    on_start=None, use_processes=None, timeout=None)``: the contract of
+    :func:`.training.train_experts` (:class:`~.batch.TrainingBatch`). ``max_workers`` is
+    unused (Ray's resources bound what runs at once) and so is ``use_processes`` (a Ray
+    task always runs in a worker process).
     """
-    if len(experts) != len(placements):
-        raise ValueError(f"{len(experts)} experts but {len(placements)} placements")
-    del max_workers, use_processes
+    experts, data, placements, timeout = batch.experts, batch.data, batch.placements, batch.timeout
     ray = import_ray()
     connect()
-    from ray.util.placement_group import placement_group, remove_placement_group
+    from ray.util.placement_group import remove_placement_group
     from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
     total = len(experts)
-    rows = int(data.X.shape[0])
+    rows = batch.rows
     plan = list(placements)
-    nodes = _alive_nodes(ray)
+    nodes = alive_nodes(ray)
     node_cpus = max((n["Resources"].get("CPU", 0.0) for n in nodes), default=1.0)
     cluster_cpus = sum(n["Resources"].get("CPU", 0.0) for n in nodes)
     gpus = int(sum(n["Resources"].get("GPU", 0.0) for n in nodes))
@@ -261,14 +199,8 @@ def train_experts(
     bundle_nodes: dict[int, str] = {}
     lanes: list[_Lane] = []
     if n_bundles:
-        cpus = _bundle_cpus(max(plan[i].threads for i in gpu_jobs), nodes)
-        bundle = {"GPU": 1.0, **({"CPU": cpus} if cpus > 0 else {})}
-        pg = placement_group([dict(bundle) for _ in range(n_bundles)], strategy="SPREAD")
-        ready, _ = ray.wait([pg.ready()], timeout=120)
-        if not ready:
-            remove_placement_group(pg)
-            raise RuntimeError(f"ray backend: {n_bundles} bundles {bundle} could not be placed")
-        bundle_nodes = _bundle_nodes(pg)
+        threads = max(plan[i].threads for i in gpu_jobs)
+        pg, bundle, bundle_nodes = reserve_bundles(ray, n_bundles, threads, nodes)
         lanes = [_Lane(f"bundle {b}", b, 1) for b in range(n_bundles)]
         for k, i in enumerate(gpu_jobs):  # round-robin: GPU job k -> bundle k mod G
             lanes[k % n_bundles].queue.append(i)
@@ -299,7 +231,7 @@ def train_experts(
         if gpu:
             options = {
                 "num_gpus": 1,
-                "num_cpus": _bundle_cpus(placement.threads, nodes),
+                "num_cpus": bundle_cpus(placement.threads, nodes),
                 "max_retries": 0,  # a lost bundle is handled here: the job moves on
                 "scheduling_strategy": PlacementGroupSchedulingStrategy(
                     pg, placement_group_bundle_index=lane.bundle
@@ -315,11 +247,7 @@ def train_experts(
             placement.threads,
             lane.name,
         )
-        if on_start is not None:
-            try:
-                on_start(expert.name, str(placement.device))
-            except Exception as exc:  # a display must not stop training
-                logger.warning("progress callback failed for %s: %s", expert.name, exc)
+        batch.started(expert.name, str(placement.device))
         ref = remote.options(**options).remote(expert, data_ref, placement, gpu)
         attempts[i] += 1
         running[ref] = _Job(i, lane, placement, time.perf_counter(), attempts[i])
@@ -354,8 +282,7 @@ def train_experts(
             logger.warning("expert %s failed on %s and is dropped: %s [%d/%d]",
                            experts[i].name, outcome.device, outcome.error, done,
                            total)  # fmt: skip
-        if on_done is not None:
-            on_done(outcome)
+        batch.done(outcome)
 
     def lane_lost(lane: _Lane, why: str) -> None:
         """The lane's node is gone: its queue moves to the surviving lanes."""
@@ -379,7 +306,7 @@ def train_experts(
     def check_nodes() -> None:
         """Lanes whose bundle's node died: their job is cancelled and moves on (a task
         waiting for a bundle that cannot be placed again would wait forever)."""
-        alive = {n["NodeID"] for n in _alive_nodes(ray)}
+        alive = {n["NodeID"] for n in alive_nodes(ray)}
         for lane in lanes:
             if lane.bundle is None or not lane.alive or bundle_nodes.get(lane.bundle) in alive:
                 continue
@@ -391,7 +318,7 @@ def train_experts(
                 lane.running -= 1
                 rehome(job.index, [x for x in lanes if x.alive and x.bundle is not None])
 
-    system_errors = _system_errors(ray)
+    lost_errors = system_errors(ray)
     checked = time.perf_counter()
     try:
         while any(o is None for o in outcomes):
@@ -416,7 +343,7 @@ def train_experts(
                 i = job.index
                 try:
                     fitted, seconds, error, device, retried, lines, where = ray.get(ref)
-                except system_errors as exc:  # its worker or its node was lost
+                except lost_errors as exc:  # its worker or its node was lost
                     if attempts[i] > MAX_RESUBMITS:
                         finish(job, _dropped(experts[i], job, f"ray worker lost: {exc}"), None)
                         continue
@@ -453,42 +380,8 @@ def train_experts(
             ray.cancel(ref, force=True)
         if pg is not None:
             remove_placement_group(pg)
-    _store_round(ray, started, rows, [r for r in records if r is not None])
+    store_round(ray, started, rows, [r for r in records if r is not None])
     return [o for o in outcomes if o is not None]
 
 
-def _system_errors(ray: Any) -> tuple[type[BaseException], ...]:
-    exc = ray.exceptions
-    names = ("WorkerCrashedError", "NodeDiedError", "OwnerDiedError", "ObjectLostError",
-             "TaskUnschedulableError", "RaySystemError")  # fmt: skip
-    return tuple(getattr(exc, n) for n in names if hasattr(exc, n))
-
-
-def _bundle_nodes(pg: Any) -> dict[int, str]:
-    from ray.util.placement_group import placement_group_table
-
-    table = placement_group_table(pg) or {}
-    return {int(k): v for k, v in (table.get("bundles_to_node_id") or {}).items()}
-
-
-def _store_round(ray: Any, started: float, rows: int, jobs: list[dict[str, Any]]) -> None:
-    """Keep where the jobs ran in the cluster's key-value store (best effort)."""
-    record = {"started": started, "finished": time.time(), "rows": rows, "jobs": jobs}
-    try:
-        from ray.experimental import internal_kv
-
-        internal_kv._internal_kv_put(
-            KV_LAST_ROUND, json.dumps(record).encode(), overwrite=True, namespace=KV_NAMESPACE
-        )
-    except Exception as exc:  # pragma: no cover - status display only
-        logger.debug("ray backend: could not store the round's placements: %s", exc)
-
-
-def last_round() -> dict[str, Any] | None:
-    """Where the jobs of the last call (on this cluster) ran: ``{"started", "finished",
-    "rows", "jobs": [{"expert", "node_ip", "cuda_visible_devices", "bundle", ...}]}``."""
-    import_ray()
-    from ray.experimental import internal_kv
-
-    raw = internal_kv._internal_kv_get(KV_LAST_ROUND, namespace=KV_NAMESPACE)
-    return json.loads(raw) if raw else None
+train_experts = batch_trainer(train_on_ray)

@@ -19,7 +19,7 @@ share one :class:`RoundScheduler`:
 * **Longest first.** A free lane takes, among the jobs it may start, the one with the
   longest expected time (:mod:`.durations`), from any batch.
 * **Per job:** failures, timeouts and the out-of-memory retry on the CPU
-  (:mod:`.training`); results are collected per batch, in the caller's order.
+  (:mod:`.lanes`, :mod:`.jobs`); results are collected per batch, in the caller's order.
 
 A round is the span of :meth:`RoundScheduler.round`; outside one it is a busy period (the
 job count restarts whenever the scheduler is idle). Lanes and their worker processes stay
@@ -35,20 +35,15 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from . import durations
-from .experts import Expert, FitData, Placement
-from .jobs import (
-    ProcessMode,
-    TrainingOutcome,
-    _Lane,
-    _run_in_process,
-    _run_in_thread,
-    _wants_process,
-)
+from .batch import TrainingBatch
+from .experts import Placement
+from .jobs import TrainingOutcome, _Lane
+from .lanes import BatchState, LaneJob, LaneSlot, report, run_job
 
 logger = logging.getLogger(__name__)
 
@@ -66,45 +61,6 @@ class JobRecord:
     started: float  # time.perf_counter()
     finished: float
     ok: bool
-
-
-@dataclass(eq=False)
-class _Batch:
-    id: int
-    data: FitData
-    rows: int
-    total: int
-    cpu_cap: int
-    use_processes: ProcessMode
-    timeout: float | None
-    on_start: Callable[[str, str], None] | None
-    on_done: Callable[[TrainingOutcome], None] | None
-    outcomes: list[TrainingOutcome | None]
-    finished: int = 0
-    cpu_running: int = 0
-    done: threading.Event = field(default_factory=threading.Event)
-    callback_lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-@dataclass(eq=False)
-class _Job:
-    batch: _Batch
-    index: int
-    expert: Expert
-    placement: Placement
-    expected: float
-    seq: int
-    round: int
-    k: int
-    tokens: int = 0
-
-
-@dataclass(eq=False)
-class _LaneSlot:
-    name: str
-    device: str
-    lane: _Lane
-    busy: bool = False
 
 
 def round_robin(placement: Placement, k: int) -> Placement:
@@ -131,8 +87,8 @@ class RoundScheduler:
         self._cpu_budget = cpu_budget
         self.worker_cache = worker_cache
         self._cond = threading.Condition()
-        self._queues: dict[str, list[_Job]] = {}
-        self._lanes: dict[str, _LaneSlot] = {}
+        self._queues: dict[str, list[LaneJob]] = {}
+        self._lanes: dict[str, LaneSlot] = {}
         self._lane_ids = itertools.count()
         self._batch_ids = itertools.count(1)
         self._seq = itertools.count()
@@ -189,7 +145,7 @@ class RoundScheduler:
         self._notify_dropped(done)
         return len(jobs)
 
-    def _drop(self, job: _Job, reason: str) -> tuple[_Batch, TrainingOutcome]:
+    def _drop(self, job: LaneJob, reason: str) -> tuple[BatchState, TrainingOutcome]:
         """Record ``job`` as cancelled (under the lock)."""
         outcome = TrainingOutcome(
             job.expert, 0.0, f"cancelled: {reason}", str(job.placement.device)
@@ -202,49 +158,27 @@ class RoundScheduler:
         return batch, outcome
 
     @staticmethod
-    def _notify_dropped(done: list[tuple[_Batch, TrainingOutcome]]) -> None:
+    def _notify_dropped(done: list[tuple[BatchState, TrainingOutcome]]) -> None:
         for batch, outcome in done:
-            if batch.on_done is not None:
-                try:
-                    with batch.callback_lock:
-                        batch.on_done(outcome)
-                except Exception as exc:
-                    logger.warning("progress callback failed for %s: %s", outcome.expert.name, exc)
+            batch.spec.done(outcome)
 
     def jobs_of_round(self, number: int) -> list[JobRecord]:
         """The finished jobs of round ``number`` that are still in :attr:`history`."""
         with self._cond:
             return [r for r in self.history if r.round == number]
 
-    def run(
-        self,
-        experts: Sequence[Expert],
-        data: FitData,
-        placements: Sequence[Placement],
-        max_workers: int,
-        on_done: Callable[[TrainingOutcome], None] | None = None,
-        *,
-        on_start: Callable[[str, str], None] | None = None,
-        use_processes: ProcessMode = None,
-        timeout: float | None = None,
-    ) -> list[TrainingOutcome]:
+    def run(self, spec: TrainingBatch) -> list[TrainingOutcome]:
         """Train one batch on the shared lanes; block until all of it is done (see
-        :func:`~.training.train_experts` for the arguments)."""
-        if len(experts) != len(placements):
-            raise ValueError(f"{len(experts)} experts but {len(placements)} placements")
+        :func:`~.training.train_experts`)."""
+        experts, placements = spec.experts, spec.placements
         if not experts:
             return []
         gpu_devices = {str(p.device) for p in placements if p.device.is_gpu}
-        batch = _Batch(
+        batch = BatchState(
             id=next(self._batch_ids),
-            data=data,
-            rows=int(data.X.shape[0]),
-            total=len(experts),
-            cpu_cap=max(1, int(max_workers) - len(gpu_devices)),
-            use_processes=use_processes,
-            timeout=timeout,
-            on_start=on_start,
-            on_done=on_done,
+            spec=spec,
+            rows=spec.rows,
+            cpu_cap=max(1, int(spec.max_workers) - len(gpu_devices)),
             outcomes=[None] * len(experts),
         )
         with self._cond:
@@ -261,7 +195,7 @@ class RoundScheduler:
             dropped = []
             for i, expert in enumerate(experts):
                 device = str(placed[i].device)
-                job = _Job(
+                job = LaneJob(
                     batch, i, expert, placed[i], expected[i], next(self._seq), self._round, ks[i]
                 )
                 if cancelled:
@@ -306,13 +240,13 @@ class RoundScheduler:
                 self._new_lane(f"cpu#{next(self._lane_ids)}", "cpu")
 
     def _new_lane(self, name: str, device: str) -> None:
-        slot = _LaneSlot(name, device, _Lane(name, self.worker_cache))
+        slot = LaneSlot(name, device, _Lane(name, self.worker_cache))
         self._lanes[name] = slot
         threading.Thread(
             target=self._lane_loop, args=(slot,), name=f"hp-lane-{name}", daemon=True
         ).start()
 
-    def _admissible(self, job: _Job) -> bool:
+    def _admissible(self, job: LaneJob) -> bool:
         if job.placement.device.is_gpu:
             return True
         if job.batch.cpu_running >= job.batch.cpu_cap:
@@ -320,7 +254,7 @@ class RoundScheduler:
         tokens = min(max(1, job.placement.threads), self._cpu_capacity())
         return self._cpu_in_use == 0 or self._cpu_in_use + tokens <= self._cpu_capacity()
 
-    def _pick(self, slot: _LaneSlot) -> _Job | None:
+    def _pick(self, slot: LaneSlot) -> LaneJob | None:
         queue = self._queues.get(slot.device)
         if not queue:
             return None
@@ -342,7 +276,7 @@ class RoundScheduler:
         return best
 
     # -- lanes ------------------------------------------------------------------------------
-    def _lane_loop(self, slot: _LaneSlot) -> None:
+    def _lane_loop(self, slot: LaneSlot) -> None:
         try:
             while True:
                 with self._cond:
@@ -358,75 +292,17 @@ class RoundScheduler:
         finally:
             slot.lane.close()
 
-    def _execute(self, slot: _LaneSlot, job: _Job) -> None:
-        batch, expert, placement = job.batch, job.expert, job.placement
+    def _execute(self, slot: LaneSlot, job: LaneJob) -> None:
         started = time.perf_counter()
-        outcome: TrainingOutcome | None = None
-        try:
-            logger.info(
-                "expert %s training on %s (%d threads, lane %s, round %d job %d)",
-                expert.name,
-                placement.device,
-                placement.threads,
-                slot.name,
-                job.round,
-                job.k,
-            )
-            if batch.on_start is not None:
-                try:
-                    with batch.callback_lock:
-                        batch.on_start(expert.name, str(placement.device))
-                except Exception as exc:  # a display must not stop training
-                    logger.warning("progress callback failed for %s: %s", expert.name, exc)
-            if _wants_process(expert, batch.use_processes):
-                outcome = _run_in_process(
-                    slot.lane, batch.id, batch.data, expert, placement, batch.timeout
-                )
-            else:
-                outcome = _run_in_thread(expert, batch.data, placement, batch.timeout)
-        except BaseException as exc:  # scheduling itself failed for this expert
-            outcome = TrainingOutcome(
-                expert, time.perf_counter() - started, f"{type(exc).__name__}: {exc}"
-            )
-        finally:
-            if outcome is None:  # pragma: no cover - defensive
-                outcome = TrainingOutcome(expert, 0.0, "lane stopped")
-            self._finish(slot, job, outcome, started)
-
-    def _finish(self, slot: _LaneSlot, job: _Job, outcome: TrainingOutcome, started: float) -> None:
-        batch, expert = job.batch, outcome.expert
+        outcome = run_job(slot, job)
+        batch = job.batch
         if outcome.ok and not outcome.retried_on_cpu:
-            durations.record(expert.name, outcome.device, outcome.seconds, batch.rows)
+            durations.record(outcome.expert.name, outcome.device, outcome.seconds, batch.rows)
         with self._cond:
             batch.outcomes[job.index] = outcome
             batch.finished += 1
             done = batch.finished
-        if outcome.ok:
-            logger.info(
-                "expert %s trained on %s in %.2fs (%s%s) [%d/%d]",
-                expert.name,
-                outcome.device,
-                outcome.seconds,
-                outcome.worker,
-                ", after out of memory: retried on cpu" if outcome.retried_on_cpu else "",
-                done,
-                batch.total,
-            )
-        else:
-            logger.warning(
-                "expert %s failed on %s and is dropped: %s [%d/%d]",
-                expert.name,
-                outcome.device or job.placement.device,
-                outcome.error,
-                done,
-                batch.total,
-            )
-        if batch.on_done is not None:
-            try:
-                with batch.callback_lock:
-                    batch.on_done(outcome)
-            except Exception as exc:
-                logger.warning("progress callback failed for %s: %s", expert.name, exc)
+        report(job, outcome, done)
         with self._cond:
             if slot.device == "cpu":
                 self._cpu_in_use -= job.tokens
@@ -438,7 +314,7 @@ class RoundScheduler:
                     job.round,
                     job.k,
                     batch.id,
-                    expert.name,
+                    outcome.expert.name,
                     str(job.placement.device),
                     slot.name,
                     started,

@@ -32,7 +32,8 @@ _LIBRARY = {
     "neural": "torch",
 }
 
-#: expert name -> (module in this package, class)
+#: expert name -> (module in this package, class), in the registry's order: the tree
+#: ensembles, then the networks (:data:`_NETWORKS`)
 _WHERE: dict[str, tuple[str, str]] = {
     "lightgbm": ("lightgbm_expert", "LightGBMExpert"),
     "xgboost": ("xgboost_expert", "XGBoostExpert"),
@@ -40,13 +41,17 @@ _WHERE: dict[str, tuple[str, str]] = {
     "xgboost_rf": ("xgboost_expert", "XGBoostRFExpert"),
     "xgboost_dart": ("xgboost_expert", "XGBoostDARTExpert"),
     "catboost_alt": ("catboost_expert", "CatBoostAltExpert"),
-    "mlp": ("neural", "MLPExpert"),
-    "nbeats": ("neural", "NBeatsExpert"),
-    "tide": ("neural", "TiDEExpert"),
-    "tabnet": ("neural", "TabNetExpert"),
-    "kan": ("neural", "KANExpert"),
-    "transformer": ("neural", "TransformerExpert"),
 }
+#: the PyTorch networks, all in ``neural.py``: expert name -> class
+_NETWORKS = {
+    "mlp": "MLPExpert",
+    "nbeats": "NBeatsExpert",
+    "tide": "TiDEExpert",
+    "tabnet": "TabNetExpert",
+    "kan": "KANExpert",
+    "transformer": "TransformerExpert",
+}
+_WHERE.update((name, ("neural", cls)) for name, cls in _NETWORKS.items())
 
 
 class _Registry(Mapping[str, type[Expert]]):

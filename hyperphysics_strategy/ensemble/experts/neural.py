@@ -28,7 +28,7 @@ trained by :class:`~.torch_base.TorchExpert`'s shared trainer.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -39,7 +39,7 @@ from .torch_base import TorchExpert
 
 
 class MLPNet(nn.Module):
-    def __init__(self, n_in: int, n_out: int, hidden: list[int], dropout: float) -> None:
+    def __init__(self, n_in: int, n_out: int, hidden: Sequence[int], dropout: float) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         width = n_in
@@ -55,10 +55,8 @@ class MLPNet(nn.Module):
 
 class MLPExpert(TorchExpert):
     name = "mlp"
+    NET = MLPNet
     ARCH = {"hidden": [128, 64], "dropout": 0.1}
-
-    def build(self, n_features: int, n_classes: int, hp: dict[str, Any]) -> nn.Module:
-        return MLPNet(n_features, n_classes, list(hp["hidden"]), hp["dropout"])
 
 
 # -- N-BEATS -------------------------------------------------------------------------------
@@ -97,11 +95,9 @@ class NBeatsNet(nn.Module):
 
 class NBeatsExpert(TorchExpert):
     name = "nbeats"
+    NET = NBeatsNet
     ARCH = {"blocks": 3, "width": 128, "layers": 3}
     TRAINER = {"learning_rate": 1e-3}
-
-    def build(self, n_features: int, n_classes: int, hp: dict[str, Any]) -> nn.Module:
-        return NBeatsNet(n_features, n_classes, hp["blocks"], hp["width"], hp["layers"])
 
 
 # -- TiDE ----------------------------------------------------------------------------------
@@ -124,11 +120,11 @@ class ResidualBlock(nn.Module):
 
 class TiDENet(nn.Module):
     def __init__(
-        self, n_in: int, n_out: int, proj: int, hidden: int, depth: int, dropout: float
+        self, n_in: int, n_out: int, projection: int, hidden: int, depth: int, dropout: float
     ) -> None:
         super().__init__()
-        self.projection = ResidualBlock(n_in, hidden, proj, dropout)
-        enc = [ResidualBlock(n_in + proj, hidden, hidden, dropout)]
+        self.projection = ResidualBlock(n_in, hidden, projection, dropout)
+        enc = [ResidualBlock(n_in + projection, hidden, hidden, dropout)]
         enc += [ResidualBlock(hidden, hidden, hidden, dropout) for _ in range(depth - 1)]
         self.encoder = nn.Sequential(*enc)
         dec = [ResidualBlock(hidden, hidden, hidden, dropout) for _ in range(depth - 1)]
@@ -143,12 +139,8 @@ class TiDENet(nn.Module):
 
 class TiDEExpert(TorchExpert):
     name = "tide"
+    NET = TiDENet
     ARCH = {"projection": 16, "hidden": 128, "depth": 2, "dropout": 0.1}
-
-    def build(self, n_features: int, n_classes: int, hp: dict[str, Any]) -> nn.Module:
-        return TiDENet(
-            n_features, n_classes, hp["projection"], hp["hidden"], hp["depth"], hp["dropout"]
-        )
 
 
 # -- TabNet --------------------------------------------------------------------------------
@@ -237,19 +229,9 @@ class TabNetNet(nn.Module):
 
 class TabNetExpert(TorchExpert):
     name = "tabnet"
+    NET = TabNetNet
     ARCH = {"n_d": 16, "n_a": 16, "steps": 3, "gamma": 1.3, "sparsity": 1e-4}
     TRAINER = {"learning_rate": 1e-2, "min_batch_size": 64}
-
-    def build(self, n_features: int, n_classes: int, hp: dict[str, Any]) -> nn.Module:
-        return TabNetNet(
-            n_features,
-            n_classes,
-            hp["n_d"],
-            hp["n_a"],
-            hp["steps"],
-            hp["gamma"],
-            hp["sparsity"],
-        )
 
 
 # -- KAN -----------------------------------------------------------------------------------
@@ -274,7 +256,9 @@ class KANLayer(nn.Module):
 
 
 class KANNet(nn.Module):
-    def __init__(self, n_in: int, n_out: int, hidden: list[int], grid: int, span: float) -> None:
+    def __init__(
+        self, n_in: int, n_out: int, hidden: Sequence[int], grid: int, span: float
+    ) -> None:
         super().__init__()
         sizes = [n_in, *hidden, n_out]
         self.layers = nn.Sequential(
@@ -287,10 +271,8 @@ class KANNet(nn.Module):
 
 class KANExpert(TorchExpert):
     name = "kan"
+    NET = KANNet
     ARCH = {"hidden": [32], "grid": 8, "span": 2.0}
-
-    def build(self, n_features: int, n_classes: int, hp: dict[str, Any]) -> nn.Module:
-        return KANNet(n_features, n_classes, list(hp["hidden"]), hp["grid"], hp["span"])
 
 
 # -- FT-Transformer ------------------------------------------------------------------------
@@ -320,7 +302,7 @@ class FTTransformerNet(nn.Module):
         self,
         n_in: int,
         n_out: int,
-        d: int,
+        d_token: int,
         heads: int,
         layers: int,
         ff: int,
@@ -338,14 +320,14 @@ class FTTransformerNet(nn.Module):
             nn.init.zeros_(self.projection.bias)
             self.register_buffer("projection_gain", torch.tensor(self.PROJECTION_GAIN))
         self.tokens_per_sample = n_tokens + 1
-        self.weight = nn.Parameter(torch.randn(n_tokens, d) / d**0.5)
-        self.bias = nn.Parameter(torch.zeros(n_tokens, d))
-        self.cls = nn.Parameter(torch.randn(1, 1, d) / d**0.5)
+        self.weight = nn.Parameter(torch.randn(n_tokens, d_token) / d_token**0.5)
+        self.bias = nn.Parameter(torch.zeros(n_tokens, d_token))
+        self.cls = nn.Parameter(torch.randn(1, 1, d_token) / d_token**0.5)
         layer = nn.TransformerEncoderLayer(
-            d, heads, ff, dropout, activation="gelu", batch_first=True, norm_first=True
+            d_token, heads, ff, dropout, activation="gelu", batch_first=True, norm_first=True
         )
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
-        self.head = nn.Sequential(nn.LayerNorm(d), nn.ReLU(), nn.Linear(d, n_out))
+        self.head = nn.Sequential(nn.LayerNorm(d_token), nn.ReLU(), nn.Linear(d_token, n_out))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.projection is not None:
@@ -357,6 +339,7 @@ class FTTransformerNet(nn.Module):
 
 class TransformerExpert(TorchExpert):
     name = "transformer"
+    NET = FTTransformerNet
     ARCH = {
         "d_token": 32,
         "heads": 4,
@@ -366,18 +349,6 @@ class TransformerExpert(TorchExpert):
         "max_tokens": 32,
     }
     TRAINER = {"learning_rate": 1e-3, "max_epochs": 40}
-
-    def build(self, n_features: int, n_classes: int, hp: dict[str, Any]) -> nn.Module:
-        return FTTransformerNet(
-            n_features,
-            n_classes,
-            hp["d_token"],
-            hp["heads"],
-            hp["layers"],
-            hp["ff"],
-            hp["dropout"],
-            hp["max_tokens"],
-        )
 
     def _module_for_state(self, state: dict[str, torch.Tensor]) -> nn.Module:
         """The architecture the saved weights belong to: the token budget is read from

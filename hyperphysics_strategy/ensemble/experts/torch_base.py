@@ -28,6 +28,7 @@ import logging
 import math
 import pickle
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -67,10 +68,13 @@ def is_out_of_memory(exc: BaseException) -> bool:
 
 
 class TorchExpert(Expert):
-    """Base of the neural experts: subclasses set ``name``, ``ARCH`` and ``build``."""
+    """Base of the neural experts: subclasses set ``name``, ``NET`` and ``ARCH``."""
 
     library = "torch"
-    #: Architecture hyper-parameters and their defaults (overridable through params).
+    #: The network: ``NET(n_features, n_classes, **architecture)`` (see :meth:`build`).
+    NET: ClassVar[Callable[..., nn.Module] | None] = None
+    #: Architecture hyper-parameters and their defaults (overridable through params):
+    #: the keyword arguments of ``NET``.
     ARCH: ClassVar[dict[str, Any]] = {}
     #: Trainer overrides for this architecture.
     TRAINER: ClassVar[dict[str, Any]] = {}
@@ -106,7 +110,11 @@ class TorchExpert(Expert):
         return out
 
     def build(self, n_features: int, n_classes: int, hp: dict[str, Any]) -> nn.Module:
-        raise NotImplementedError
+        """The network for the settings ``hp``: ``NET`` with the inputs, the classes and
+        the architecture's keys of ``hp``."""
+        if self.NET is None:
+            raise NotImplementedError(f"{type(self).__name__} sets no NET")
+        return self.NET(n_features, n_classes, **{key: hp[key] for key in self.ARCH})
 
     def _new_module(self) -> nn.Module:
         assert self.n_features is not None and self.n_classes is not None
