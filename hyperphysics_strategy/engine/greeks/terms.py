@@ -4,7 +4,7 @@ Every price, Greek and implied-vol function takes the underlying and the strike 
 position and everything else by keyword, so ``time_to_expiry`` and ``volatility`` (two
 floats easily swapped) must always be named.  The keywords are the ``TypedDict`` classes
 below (for type checkers, as ``**kwargs: Unpack[...]``), their defaults are
-:data:`DEFAULTS`, and :func:`takes` gives a function that Python signature at run time:
+:data:`DEFAULTS`, and :func:`takes` makes them the function's signature at run time:
 calls bind as they would to a written-out signature (``TypeError`` for a missing,
 unknown or surplus argument) and ``help()`` / ``inspect.signature`` show every keyword.
 
@@ -131,7 +131,9 @@ DEFAULTS: dict[str, Any] = {
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def signature(spec: type, positional: Sequence[str], defaults: dict[str, Any]) -> inspect.Signature:
+def _signature(
+    spec: type, positional: Sequence[str], defaults: dict[str, Any]
+) -> inspect.Signature:
     """``positional`` (positional or keyword), then ``spec``'s keys, keyword-only; the
     optional ones default to ``defaults`` (falling back on :data:`DEFAULTS`)."""
     required = spec.__required_keys__  # type: ignore[attr-defined]
@@ -144,7 +146,7 @@ def signature(spec: type, positional: Sequence[str], defaults: dict[str, Any]) -
 
 def takes(spec: type, *positional: str, **defaults: Any) -> Callable[[F], F]:
     """Decorate ``fn(*positional, **kwargs: Unpack[spec])`` so that every call binds to
-    ``signature(spec, positional, defaults)`` and ``fn`` receives every argument, the
+    ``_signature(spec, positional, defaults)`` and ``fn`` receives every argument, the
     omitted ones at their defaults.
 
     >>> @takes(Expiry, "spot", "strike")
@@ -156,7 +158,7 @@ def takes(spec: type, *positional: str, **defaults: Any) -> Callable[[F], F]:
     Traceback (most recent call last):
     TypeError: too many positional arguments
     """
-    sig = signature(spec, positional, defaults)
+    sig = _signature(spec, positional, defaults)
 
     def decorate(fn: F) -> F:
         @functools.wraps(fn)

@@ -355,9 +355,8 @@ class GPURiskEngine:
 def _model_arguments(spot: Any, strike: Any, kw: Mapping[str, Any], model: str) -> dict[str, Any]:
     """The engine's keywords ``kw`` as the arguments of ``bsm_greeks``/``black76_greeks``:
     ``risk_free_rate`` is their ``rate``; Black-76 has no dividend yield."""
-    names = ("time_to_expiry", "volatility", "option_type")
-    if model == "bsm":
-        names += ("dividend_yield",)
-    return {"spot": spot, "strike": strike, "rate": kw["risk_free_rate"]} | {
-        n: kw[n] for n in names
-    }
+    args = {"spot": spot, "strike": strike}
+    for name in ("time_to_expiry", "volatility", "risk_free_rate", "dividend_yield", "option_type"):
+        if name != "dividend_yield" or model == "bsm":
+            args["rate" if name == "risk_free_rate" else name] = kw[name]
+    return args
