@@ -1,4 +1,5 @@
-"""Synthetic training data shared by the ensemble and expert tests."""
+"""Synthetic data shared by the tests: training sets for the ensemble and expert tests,
+option chains for the Greeks tests."""
 
 from __future__ import annotations
 
@@ -13,3 +14,16 @@ def three_class_signal(n: int = 3000, seed: int = 0, noise: float = 0.1):
     score = X[:, 0] + 0.5 * X[:, 1] + noise * rng.normal(size=n)
     y = np.where(score > 0.6, "buy", np.where(score < -0.6, "sell", "neutral"))
     return X, y
+
+
+def option_grid(n: int = 400, seed: int = 0):
+    """``n`` random options ``(spot, strike, time_to_expiry, volatility, rate,
+    dividend_yield)``: |ln(K/S)| <= 1, 0.01 <= T <= 4, 0.05 <= sigma <= 1.5."""
+    rng = np.random.default_rng(seed)
+    S = rng.uniform(20, 200, n)
+    K = S * np.exp(rng.uniform(-1.0, 1.0, n))
+    T = rng.uniform(0.01, 4.0, n)
+    v = rng.uniform(0.05, 1.5, n)
+    r = rng.uniform(-0.02, 0.1, n)
+    q = rng.uniform(0.0, 0.08, n)
+    return S, K, T, v, r, q

@@ -6,7 +6,8 @@ per 1.00 of volatility (``vega_per_vol_point``), theta per year (``theta_per_day
 Layout: ``formulas`` (the reference: every formula, unit and domain rule once),
 ``black_scholes`` (validation and dispatch; the public ``bsm_*``/``black76_*``),
 ``_fused`` (the numba CPU float64 fast path), ``implied_vol``, ``_backend`` (numpy/torch
-in and out, validation).  See ``docs/risk.md`` for limits and accuracy.
+in and out, validation), ``terms`` (the keyword arguments, their units and defaults).
+See ``docs/risk.md`` for limits and accuracy.
 """
 
 from .black_scholes import (

@@ -38,12 +38,13 @@ spoil a whole chain): a call must satisfy ``D max(F-K, 0) < price < D F`` and a 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Unpack
 
 import torch
 
 from ._backend import Prepared, broadcast_sign, prepare
 from .formulas import FINITE, POSITIVE
+from .terms import ArrayLike, Black76ImpliedVol, BSMImpliedVol, takes
 
 __all__ = ["bsm_implied_vol", "black76_implied_vol", "normalised_black"]
 
@@ -143,99 +144,41 @@ def _solve(
     return torch.where(bad, torch.full_like(sigma, math.nan), sigma)
 
 
-def _implied(
-    price: Any,
-    spot: Any,
-    strike: Any,
-    time_to_expiry: Any,
-    rate: Any,
-    dividend_yield: Any,
-    option_type: Any,
-    black76: bool,
-    tol: float,
-    max_iter: int,
-    spot_name: str,
-) -> Any:
-    args = {
-        "price": price,
-        "spot": spot,
-        "strike": strike,
-        "time_to_expiry": time_to_expiry,
-        "rate": rate,
-    }
-    if not black76:
-        args["dividend_yield"] = dividend_yield
+def _implied(black76: bool, kw: dict[str, Any]) -> Any:
+    """The body of both public functions (the underlying under ``spot`` in ``kw``)."""
+    names = ("price", "spot", "strike", "time_to_expiry", "rate", "dividend_yield")
+    args = {name: kw[name] for name in names if name in kw}
+    rules = dict.fromkeys(("spot", "strike", "time_to_expiry"), POSITIVE)
+    rules.update((name, FINITE) for name in args if name not in rules)
     try:
-        rules = dict.fromkeys(("spot", "strike", "time_to_expiry"), POSITIVE)
-        finite = ("price", "rate") + (() if black76 else ("dividend_yield",))
-        rules.update(dict.fromkeys(finite, FINITE))
         p = prepare(args, rules)
     except ValueError as exc:
-        if spot_name != "spot":
-            raise ValueError(str(exc).replace("spot", spot_name)) from None
+        if black76:
+            raise ValueError(str(exc).replace("spot", "forward")) from None
         raise
-    s = broadcast_sign(p, option_type, torch.float64)
-    sigma = _solve(p, s, black76, tol, max_iter).to(p.dtype)
+    s = broadcast_sign(p, kw["option_type"], torch.float64)
+    sigma = _solve(p, s, black76, kw["tol"], kw["max_iter"]).to(p.dtype)
     return p.wrap(sigma)
 
 
+@takes(BSMImpliedVol, "price", "spot", "strike")
 def bsm_implied_vol(
-    price: Any,
-    spot: Any,
-    strike: Any,
-    *,
-    time_to_expiry: Any,
-    rate: Any = 0.0,
-    dividend_yield: Any = 0.0,
-    option_type: Any = "call",
-    tol: float = 1e-12,
-    max_iter: int = 100,
+    price: ArrayLike, spot: ArrayLike, strike: ArrayLike, **kw: Unpack[BSMImpliedVol]
 ) -> Any:
     """Black-Scholes-Merton implied volatility (annualised decimal) of ``price``.
 
     NaN where ``price`` violates the no-arbitrage bounds (see the module docstring);
     numpy in -> numpy out, torch in -> torch out (solved in float64 internally).
     """
-    return _implied(
-        price,
-        spot,
-        strike,
-        time_to_expiry,
-        rate,
-        dividend_yield,
-        option_type,
-        False,
-        tol,
-        max_iter,
-        "spot",
-    )
+    return _implied(False, {"price": price, "spot": spot, "strike": strike, **kw})
 
 
+@takes(Black76ImpliedVol, "price", "forward", "strike")
 def black76_implied_vol(
-    price: Any,
-    forward: Any,
-    strike: Any,
-    *,
-    time_to_expiry: Any,
-    rate: Any = 0.0,
-    option_type: Any = "call",
-    tol: float = 1e-12,
-    max_iter: int = 100,
+    price: ArrayLike, forward: ArrayLike, strike: ArrayLike, **kw: Unpack[Black76ImpliedVol]
 ) -> Any:
     """Black-76 implied volatility of ``price`` (an option on the forward ``forward``).
 
     NaN where ``price`` violates the no-arbitrage bounds (see the module docstring).
     """
-    return _implied(
-        price,
-        forward,
-        strike,
-        time_to_expiry,
-        rate,
-        None,
-        option_type,
-        True,
-        tol,
-        max_iter,
-        "forward",
-    )
+    return _implied(True, {"price": price, "spot": forward, "strike": strike, **kw})

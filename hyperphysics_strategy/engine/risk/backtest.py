@@ -193,7 +193,12 @@ def backtest_var(
     lag: int = 1,
     significance: float = 0.05,
 ) -> dict[str, CoverageTest]:
-    """All three tests for one VaR forecast series (see ``exceedances`` for ``lag``)."""
+    """Kupiec POF, Christoffersen independence and conditional coverage of one VaR
+    forecast series (``GPURiskEngine.backtest``).
+
+    ``var[t]`` is the forecast made at ``t`` (e.g. a rolling VaR) and is compared with
+    ``returns[t + lag]`` (see ``exceedances``).
+    """
     h = exceedances(returns, var, lag=lag)
     return {
         "kupiec_pof": kupiec_pof(h, confidence, significance),

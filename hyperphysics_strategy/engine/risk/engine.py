@@ -15,14 +15,15 @@ first ``window - 1`` candles.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Unpack
 
 import numpy as np
 import torch
 
 from ..devices import resolve_device
 from ..greeks import ALL_GREEKS, black76_greeks, bsm_greeks, theta_per_day, vega_per_vol_point
+from ..greeks.terms import DEFAULTS, ArrayLike, Kind, Priced, takes
 from . import backtest as bt
 from .monte_carlo import MonteCarloDraws, mc_var_es
 from .rolling import rolling_historical, rolling_monte_carlo, rolling_parametric
@@ -38,6 +39,21 @@ from .var import (
 __all__ = ["GPURiskEngine", "METHODS"]
 
 METHODS = ("historical",) + PARAMETRIC + tuple(f"mc_{d}" for d in MONTE_CARLO)
+
+
+class OptionInputs(Priced, Kind, total=False):
+    """Keywords of ``calculate_greeks``: those of ``bsm_greeks`` (``greeks.terms``), with
+    the rate named ``risk_free_rate``."""
+
+    risk_free_rate: ArrayLike
+    dividend_yield: ArrayLike
+
+
+class GreeksInputs(OptionInputs, total=False):
+    """Keywords of ``greeks``: ``model`` is ``"bsm"`` (default) or ``"black76"``."""
+
+    model: str
+    second_order: bool
 
 
 class GPURiskEngine:
@@ -268,39 +284,15 @@ class GPURiskEngine:
         return self._pair(var.reshape(shape), es.reshape(shape), is_torch, scalar)
 
     # ------------------------------------------------------------------ backtests
-    @staticmethod
-    def backtest(
-        returns: Any,
-        var: Any,
-        confidence: float,
-        *,
-        lag: int = 1,
-        significance: float = 0.05,
-    ) -> dict[str, bt.CoverageTest]:
-        """Kupiec POF, Christoffersen independence and conditional coverage of ``var``.
-
-        ``var[t]`` is the forecast made at ``t`` (e.g. a rolling VaR) and is compared
-        with ``returns[t + lag]``.
-        """
-        return bt.backtest_var(returns, var, confidence, lag=lag, significance=significance)
-
+    backtest = staticmethod(bt.backtest_var)
     kupiec_test = staticmethod(bt.kupiec_pof)
     christoffersen_test = staticmethod(bt.christoffersen_independence)
     conditional_coverage_test = staticmethod(bt.conditional_coverage)
 
     # ------------------------------------------------------------------ Greeks
+    @takes(GreeksInputs, "self", "spot", "strike", risk_free_rate=DEFAULTS["rate"], model="bsm")
     def greeks(
-        self,
-        spot: Any,
-        strike: Any,
-        *,
-        time_to_expiry: Any,
-        volatility: Any,
-        risk_free_rate: Any = 0.0,
-        dividend_yield: Any = 0.0,
-        option_type: Any = "call",
-        model: str = "bsm",
-        second_order: bool = False,
+        self, spot: ArrayLike, strike: ArrayLike, **kw: Unpack[GreeksInputs]
     ) -> dict[str, Any]:
         """Batched price and Greeks on the engine's device (``bsm_greeks`` / ``black76_greeks``).
 
@@ -309,24 +301,23 @@ class GPURiskEngine:
         ``dividend_yield``) or ``"black76"`` (``spot`` is the forward).  numpy in -> numpy
         out, torch in -> torch out.  Units: vega per 1.00 vol, theta per year.
         """
-        if model not in ("bsm", "black76"):
+        if kw["model"] not in ("bsm", "black76"):
             raise ValueError("model must be 'bsm' or 'black76'")
-        args = {
-            "spot": spot,
-            "strike": strike,
-            "time_to_expiry": time_to_expiry,
-            "volatility": volatility,
-            "rate": risk_free_rate,
-        }
-        if model == "bsm":
-            args["dividend_yield"] = dividend_yield
+        args = _model_arguments(spot, strike, kw, kw["model"])
+        option_type = args.pop("option_type")
         on_device = self.device.type != "cpu" and not any(
             isinstance(a, torch.Tensor) for a in args.values()
         )
         if on_device:  # numpy in: compute on the engine's device, numpy out
             args = {name: self._tensor(name, a) for name, a in args.items()}
-        fn = bsm_greeks if model == "bsm" else black76_greeks
-        out = fn(**args, option_type=option_type, second_order=second_order)
+        fn = bsm_greeks if kw["model"] == "bsm" else black76_greeks
+        out = fn(
+            args.pop("spot"),
+            args.pop("strike"),
+            **args,
+            option_type=option_type,
+            second_order=kw["second_order"],
+        )
         if on_device:
             out = {key: val.cpu().numpy() for key, val in out.items()}
         return out
@@ -338,16 +329,9 @@ class GPURiskEngine:
             raise ValueError(f"{name} must be numeric") from exc
         return torch.as_tensor(arr, dtype=self.dtype, device=self.device)
 
+    @takes(OptionInputs, "self", "spot", "strike", risk_free_rate=DEFAULTS["rate"])
     def calculate_greeks(
-        self,
-        spot: float,
-        strike: float,
-        *,
-        volatility: float,
-        time_to_expiry: float,
-        risk_free_rate: float = 0.0,
-        option_type: str = "call",
-        dividend_yield: float = 0.0,
+        self, spot: float, strike: float, **kw: Unpack[OptionInputs]
     ) -> dict[str, float]:
         """Black-Scholes-Merton price and Greeks of **one** option as Python floats.
 
@@ -357,25 +341,22 @@ class GPURiskEngine:
         of the same names.  Computed on the CPU: a single option is not worth a device
         launch.
         """
-        for name, value in (
-            ("spot", spot),
-            ("strike", strike),
-            ("volatility", volatility),
-            ("time_to_expiry", time_to_expiry),
-        ):
-            if np.ndim(value) != 0:
+        args = _model_arguments(spot, strike, kw, "bsm")
+        for name in ("spot", "strike", "volatility", "time_to_expiry"):
+            if np.ndim(args[name]) != 0:
                 raise ValueError(f"{name} must be a scalar for calculate_greeks; use greeks()")
-        out = bsm_greeks(
-            spot,
-            strike,
-            time_to_expiry=time_to_expiry,
-            volatility=volatility,
-            rate=risk_free_rate,
-            dividend_yield=dividend_yield,
-            option_type=option_type,
-            second_order=True,
-        )
+        out = bsm_greeks(args.pop("spot"), args.pop("strike"), **args, second_order=True)
         res = {k: float(out[k]) for k in ALL_GREEKS}
         res["vega_per_vol_point"] = vega_per_vol_point(res["vega"])
         res["theta_per_day"] = theta_per_day(res["theta"])
         return res
+
+
+def _model_arguments(spot: Any, strike: Any, kw: Mapping[str, Any], model: str) -> dict[str, Any]:
+    """The engine's keywords ``kw`` as the arguments of ``bsm_greeks``/``black76_greeks``:
+    ``risk_free_rate`` is their ``rate``; Black-76 has no dividend yield."""
+    args = {"spot": spot, "strike": strike}
+    for name in ("time_to_expiry", "volatility", "risk_free_rate", "dividend_yield", "option_type"):
+        if name != "dividend_yield" or model == "bsm":
+            args["rate" if name == "risk_free_rate" else name] = kw[name]
+    return args
