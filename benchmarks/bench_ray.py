@@ -2,18 +2,25 @@
 
     python benchmarks/bench_ray.py                 # 8 pairs x 2 experts (lightgbm, xgboost)
     python benchmarks/bench_ray.py --pairs 8 --rows 20000 --estimators 100
+    python benchmarks/bench_ray.py --experts all --quick   # 8 pairs x 12 experts
 
-A round is every pair's experts trained once. Three ways, same data, same placements
-(CPU, one thread per expert), same models:
+A round is every pair's experts trained once (one ``train_experts`` call per pair; no
+stacking folds, no blend). Three ways, same data, same placements (CPU, one thread per
+expert), same models:
 
 * ``local, pairs in turn``: FreqAI's order: one pair after the other, each pair's experts
-  on the local lanes (``ensemble/training.py``, two lanes on a 2-core machine);
+  on the local lanes (``ensemble/training.py``: as many at once as the package's usable
+  cores, which is one on a 2-core machine: the other is kept for the bot; torch experts
+  in a worker process that starts anew for each pair);
 * ``local, pairs at once``: every pair's ``train_experts`` call at once (one thread each);
 * ``ray, pairs at once``: the same calls on the ray backend, on a Ray cluster started here
   on 127.0.0.1 with two nodes of one CPU each (the same two cores), one warm-up round
   first (Ray's worker processes start and import the package once).
 
-Ratios are against ``local, pairs in turn``, measured in the same run.
+``--experts``: a comma list or ``all`` (the twelve of ``EXPERT_REGISTRY``: six tree, six
+torch). ``--quick``: the sizes of ``bench_rounds.py --quick`` (1,500 rows per pair, 60
+trees, 3 epochs; ``--rows``, ``--estimators``, ``--epochs`` still win). Ratios are against
+``local, pairs in turn``, measured in the same run.
 """
 
 from __future__ import annotations
@@ -29,9 +36,12 @@ from pathlib import Path
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", type=int, default=8)
-    parser.add_argument("--rows", type=int, default=20_000)
+    parser.add_argument("--experts", default="lightgbm,xgboost", help="comma list, or all")
+    parser.add_argument("--quick", action="store_true", help="bench_rounds.py --quick sizes")
+    parser.add_argument("--rows", type=int, default=None, help="per pair (20000; quick 1500)")
     parser.add_argument("--features", type=int, default=40)
-    parser.add_argument("--estimators", type=int, default=100)
+    parser.add_argument("--estimators", type=int, default=None, help="trees (100; quick 60)")
+    parser.add_argument("--epochs", type=int, default=None, help="torch experts' epochs (3)")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="hpbench-"))
@@ -40,19 +50,31 @@ def main() -> None:
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # loopback cluster: see docs/ray.md
     import numpy as np
     import ray
+    from _round_data import QUICK, RoundSize
     from _table import print_table
     from ray.cluster_utils import Cluster
 
     from hyperphysics_strategy.ensemble import make_expert, ray_backend, training
-    from hyperphysics_strategy.ensemble.experts import FitData, Placement
+    from hyperphysics_strategy.ensemble.experts import (
+        EXPERT_REGISTRY,
+        FitData,
+        Placement,
+        expert_libraries,
+    )
 
-    experts = ("lightgbm", "xgboost")
-    params = {name: {"n_estimators": args.estimators} for name in experts}
-    placements = [Placement(name) for name in experts]  # one CPU thread each
+    experts = tuple(EXPERT_REGISTRY) if args.experts == "all" else tuple(args.experts.split(","))
+    libraries = expert_libraries(experts)  # an unknown name fails here, naming it
+    size = RoundSize(
+        rows=args.rows or (QUICK.rows if args.quick else 20_000),
+        trees=args.estimators or (QUICK.trees if args.quick else 100),
+        epochs=args.epochs or QUICK.epochs,
+    )
+    params = size.params(experts)
+    placements = [Placement(library) for library in libraries]  # one CPU thread each
 
     def pair_data(seed: int) -> FitData:
         rng = np.random.default_rng(seed)
-        n = args.rows
+        n = size.rows
         X = rng.normal(size=(n, args.features)).astype(np.float32)
         s = X[:, :5].sum(axis=1) + rng.normal(size=n)
         y = np.digitize(s, [-1.5, 1.5]).astype(np.int64)
@@ -98,9 +120,16 @@ def main() -> None:
         ray.shutdown()
         cluster.shutdown()
     jobs = args.pairs * len(experts)
+    torch_experts = libraries.count("torch")
+    sizes = f"{size.trees} trees each"
+    if torch_experts:
+        sizes = (
+            f"{size.trees} trees per tree expert, {size.epochs} epochs per torch expert "
+            f"({torch_experts} of {len(experts)})"
+        )
     print_table(
         f"One round: {args.pairs} pairs x {len(experts)} experts ({jobs} jobs), "
-        f"{args.rows} rows x {args.features} features, {args.estimators} trees each; "
+        f"{size.rows} rows x {args.features} features, {sizes}; "
         f"load average {os.getloadavg()[0]:.1f}",
         ["backend", "wall (s)", "speed-up vs pairs in turn"],
         [

@@ -69,8 +69,9 @@ from hyperphysics_strategy.ensemble.scheduler import (  # noqa: E402
     use_scheduler,
 )
 
-TORCH_EXPERTS = ("mlp", "nbeats", "tide", "tabnet", "kan", "transformer")
 FREQAI_PAUSE_S = 1.0  # FreqAI's training loop sleeps one second per pass
+
+from _round_data import FULL, QUICK  # noqa: E402
 
 
 def available_experts() -> list[str]:
@@ -91,18 +92,10 @@ def pair_data(seed: int, rows: int, features: int = 40):
     return X, np.where(s > hi, "buy", np.where(s < lo, "sell", "neutral"))
 
 
-def expert_params(names, quick: bool) -> dict[str, dict]:
-    trees, epochs = (60, 3) if quick else (200, 10)
-    return {
-        n: ({"max_epochs": epochs} if n in TORCH_EXPERTS else {"n_estimators": trees})
-        for n in names
-    }
-
-
 def make_ensemble(names, provider, quick: bool, folds: int) -> ExpertEnsemble:
     return ExpertEnsemble(
         list(names),
-        expert_params(names, quick),
+        (QUICK if quick else FULL).params(names),
         placement_provider=provider,
         stacking_folds=folds,
         drift_rows=0,
@@ -197,7 +190,7 @@ def main(argv=None) -> int:
 
     names = args.experts.split(",") if args.experts else available_experts()
     sizes = [len(names) if s == "all" else int(s) for s in args.sets.split(",")]
-    rows = args.rows or (1500 if args.quick else 6000)
+    rows = args.rows or (QUICK if args.quick else FULL).rows
     has_sklearn = importlib.util.find_spec("sklearn") is not None
     folds = (3 if has_sklearn else 0) if args.folds is None else args.folds
     if folds and not has_sklearn:
