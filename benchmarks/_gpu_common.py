@@ -33,6 +33,7 @@ SIZES = {
     "boost_rows": ((200_000, 1_000_000), (2_000,)),
     "copy_bytes": (2 << 30, 8 << 20),
     "inference_rows": (1_000, 1_000),
+    "inference_reps": (10, 2),
 }
 
 

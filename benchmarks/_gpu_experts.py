@@ -140,11 +140,11 @@ def section_inference(acc: torch.device, tiny: bool, state: dict[str, Any]) -> d
     experts = state.get("experts")
     if not experts:
         return {"status": "skipped", "notes": ["no trained experts (the experts section failed)"]}
-    n = size("inference_rows", tiny)
+    n, reps = size("inference_rows", tiny), size("inference_reps", tiny)
     X = state["X"][:n]
     rows, checks = [], {}
     for name, expert in experts.items():
-        t_cpu, p = timed(lambda e=expert: e.predict_proba(X), torch.device("cpu"), 10)
+        t_cpu, p = timed(lambda e=expert: e.predict_proba(X), torch.device("cpu"), reps)
         module = expert.module
         Z = torch.from_numpy(expert._standardise(X))
         dev_module = module.to(acc)
@@ -154,7 +154,7 @@ def section_inference(acc: torch.device, tiny: bool, state: dict[str, Any]) -> d
             with torch.inference_mode():
                 return torch.softmax(mod(z), dim=1).cpu()
 
-        t_acc, q = timed(on_device, acc, 10)
+        t_acc, q = timed(on_device, acc, reps)
         expert.module = module.to("cpu")
         diff = float(np.max(np.abs(q.double().numpy() - p)))
         checks[f"{name}: same probabilities on {acc.type}"] = diff < 1e-3
