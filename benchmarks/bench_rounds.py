@@ -53,10 +53,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run from a checkout without installing the package
-    sys.path.insert(0, str(ROOT))
-
+import _checkout  # noqa: E402, F401 - the package from this checkout when not installed
 from _table import machine_line, print_table  # noqa: E402
 
 from hyperphysics_strategy.engine.hardware import get_hardware_info  # noqa: E402

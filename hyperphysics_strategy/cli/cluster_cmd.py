@@ -13,7 +13,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from .app import app, console, err_console
+from .app import app, config_option, console, err_console
 
 cluster_app = typer.Typer(
     help="The Ray cluster that the ray training backend uses (docs/ray.md).",
@@ -79,9 +79,7 @@ def status(
         help="HOST:PORT of the Ray head. Default: the config's hyperphysics.cluster.address, "
         "else RAY_ADDRESS.",
     ),
-    config: list[Path] | None = typer.Option(
-        None, "--config", "-c", help="freqtrade config file(s) to read the address from."
-    ),
+    config: list[Path] | None = config_option("freqtrade config file(s) to read the address from."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     from ..ensemble import ray_backend

@@ -16,7 +16,7 @@ import typer
 from rich.live import Live
 from rich.text import Text
 
-from .app import app, console, err_console
+from .app import app, config_option, console, err_console
 from .train_data import (
     EXPERT_NAMES,
     InputError,
@@ -81,13 +81,10 @@ def train(
         help="Do not train: load the ensemble --save wrote and score it on the tail rows "
         "after its training rows.",
     ),
-    config: list[Path] | None = typer.Option(
-        None,
-        "--config",
-        "-c",
-        help="freqtrade config file(s), merged like freqtrade's -c: the features' indicator "
+    config: list[Path] | None = config_option(
+        "freqtrade config file(s), merged like freqtrade's -c: the features' indicator "
         "periods and the label horizon come from freqai.feature_parameters, and the "
-        "hyperphysics section is validated (default: the config hyperphysics init writes).",
+        "hyperphysics section is validated (default: the config hyperphysics init writes)."
     ),
     horizon: int | None = typer.Option(
         None,

@@ -14,9 +14,9 @@ and is passed to the expert as it is.
 from __future__ import annotations
 
 import difflib
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from hyperphysics_strategy.ensemble import EXPERT_REGISTRY, ExpertEnsemble
 
@@ -34,13 +34,21 @@ def _expert_section(name: str) -> Any:
     )
 
 
-def _ensemble_option(key: str, description: str, **bounds: Any) -> Any:
-    """A strict field whose default is the ensemble constructor's ``key``."""
-    return Field(_DEFAULT[key], strict=True, description=description, **bounds)
+#: Whole numbers and reals from JSON numbers only, flags from ``true``/``false`` only
+#: (strict: ``"10"`` and ``"false"`` are errors, not coerced), with their bounds.
+NonNegative = Annotated[int, Field(strict=True, ge=0)]
+Positive = Annotated[int, Field(strict=True, ge=1)]
+PositiveReal = Annotated[float, Field(strict=True, gt=0)]
+Flag = Annotated[bool, Field(strict=True)]
 
 
-class TrainingParameters(BaseModel):
-    """What the FreqAI models of this package read from ``model_training_parameters``."""
+def _ensemble_option(key: str, description: str) -> Any:
+    """A field whose default is the ensemble constructor's ``key``."""
+    return Field(_DEFAULT[key], description=description)
+
+
+class _EnsembleOptions(BaseModel):
+    """The keys of ``model_training_parameters`` other than the experts' own sections."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -50,55 +58,39 @@ class TrainingParameters(BaseModel):
         description="Experts that HyperPhysicsEnsemble trains and blends (the single-expert "
         "models train their own expert and ignore this key).",
     )
-    seed: int = _ensemble_option(
-        "seed",
-        "Seed of the first expert (+1 each).",
-        ge=0,
+    seed: NonNegative = _ensemble_option("seed", "Seed of the first expert (+1 each).")
+    max_train_rows: Positive | None = _ensemble_option(
+        "max_train_rows", "Training rows beyond this are stratified-sampled; null: all rows."
     )
-    max_train_rows: int | None = _ensemble_option(
-        "max_train_rows",
-        "Training rows beyond this are stratified-sampled; null: all rows.",
-        ge=1,
-    )
-    drift_rows: int = _ensemble_option(
+    drift_rows: NonNegative = _ensemble_option(
         "drift_rows",
         "Most recent rows whose feature drift (PSI) against the training rows is "
         "reported; 0: no drift report.",
-        ge=0,
     )
-    use_processes: bool | None = _ensemble_option(
+    use_processes: Flag | None = _ensemble_option(
         "use_processes",
         "null: torch experts train in worker processes, tree experts in threads; "
         "true: every expert in a process; false: every expert in a thread.",
     )
-    expert_timeout: float | None = _ensemble_option(
-        "expert_timeout",
-        "Seconds one expert may train before it is dropped; null: no limit.",
-        gt=0,
+    expert_timeout: PositiveReal | None = _ensemble_option(
+        "expert_timeout", "Seconds one expert may train before it is dropped; null: no limit."
     )
-    stacking_folds: int = _ensemble_option(
+    stacking_folds: NonNegative = _ensemble_option(
         "stacking_folds",
         "Forward-chaining folds whose out-of-fold predictions train the stacked "
         "blend (0: the validation block only).",
-        ge=0,
     )
-    stacking_C: float = _ensemble_option(
-        "stacking_C",
-        "Inverse L2 strength of the stacked logistic blend.",
-        gt=0,
+    stacking_C: PositiveReal = _ensemble_option(
+        "stacking_C", "Inverse L2 strength of the stacked logistic blend."
     )
-    live_round_pairs: int | None = Field(
+    live_round_pairs: Positive | None = Field(
         None,
-        ge=1,
-        strict=True,
         description="Live and dry-run: pairs trained at once in a training round (their "
         "experts share the device lanes); null: every pair whose model is due; 1: one pair "
         "after another, as FreqAI does.",
     )
-    concurrent_windows: int | None = Field(
+    concurrent_windows: Positive | None = Field(
         None,
-        ge=1,
-        strict=True,
         description="Backtesting: how many of a pair's training windows train at once "
         "(results equal a sequential run); 1: one after the other, as FreqAI does; null: "
         "from the hardware (2 on CPUs, enough to cover every GPU).",
@@ -110,18 +102,6 @@ class TrainingParameters(BaseModel):
         "hyperphysics-strategy[ray]), joined at hyperphysics.cluster.address, else "
         "RAY_ADDRESS, else a Ray started on this machine.",
     )
-    lightgbm: dict[str, Any] = _expert_section("lightgbm")
-    xgboost: dict[str, Any] = _expert_section("xgboost")
-    catboost: dict[str, Any] = _expert_section("catboost")
-    xgboost_rf: dict[str, Any] = _expert_section("xgboost_rf")
-    xgboost_dart: dict[str, Any] = _expert_section("xgboost_dart")
-    catboost_alt: dict[str, Any] = _expert_section("catboost_alt")
-    mlp: dict[str, Any] = _expert_section("mlp")
-    nbeats: dict[str, Any] = _expert_section("nbeats")
-    tide: dict[str, Any] = _expert_section("tide")
-    tabnet: dict[str, Any] = _expert_section("tabnet")
-    kan: dict[str, Any] = _expert_section("kan")
-    transformer: dict[str, Any] = _expert_section("transformer")
 
     @field_validator("experts")
     @classmethod
@@ -140,6 +120,15 @@ class TrainingParameters(BaseModel):
     def expert_params(self, name: str) -> dict[str, Any]:
         """A copy of expert ``name``'s own section."""
         return dict(getattr(self, name))
+
+
+#: The options, then one section per registered expert (a new expert gets its own).
+TrainingParameters = create_model(
+    "TrainingParameters",
+    __base__=_EnsembleOptions,
+    __doc__="What the FreqAI models of this package read from ``model_training_parameters``.",
+    **{name: (dict[str, Any], _expert_section(name)) for name in EXPERT_REGISTRY},
+)
 
 
 def _closest(key: str, candidates: list[str]) -> str:
