@@ -105,6 +105,7 @@ class HyperPhysicsEnsemble(BaseClassifierModel):
         """FreqAI's live training thread, in rounds: every due pair trains at once and is
         published when ready (:mod:`.rounds`)."""
         LiveRounds(self, self.params.live_round_pairs).run(strategy)
+
     def start_backtesting(
         self, dataframe: DataFrame, metadata: dict, dk: FreqaiDataKitchen, strategy: Any
     ) -> FreqaiDataKitchen:
