@@ -71,8 +71,14 @@ def ray_cluster(tmp_path_factory):
             **node,
             "include_dashboard": False,
             "temp_dir": str(base / "ray"),
-            # a killed node is declared dead within a few seconds
-            "_system_config": {"health_check_period_ms": 500, "health_check_failure_threshold": 4},
+            "_system_config": {
+                # a killed node is declared dead within a few seconds
+                "health_check_period_ms": 500,
+                "health_check_failure_threshold": 4,
+                # idle workers stay for the session: each new one imports the package
+                # (torch) again, seconds per worker on two cores
+                "idle_worker_killing_time_threshold_ms": 3_600_000,
+            },
         },
     )
     cluster.add_node(**node)

@@ -166,8 +166,9 @@ DEMO_OVERRIDE = {
         "feature_parameters": {"indicator_periods_candles": [10, 20]},
         "model_training_parameters": {
             "concurrent_windows": 2,  # each pair's two windows train at once
-            "lightgbm": {"n_estimators": 80},
-            "xgboost": {"n_estimators": 80},
+            "stacking_folds": 1,  # the stacked blend on one out-of-fold block: kept short
+            "lightgbm": {"n_estimators": 40},
+            "xgboost": {"n_estimators": 40},
         },
     },
 }

@@ -41,7 +41,7 @@ def test_backtesting_with_the_ensemble_trades_and_saves_every_window(demo_backte
     model = joblib.load(next(iter(models.values()))[0])
     assert [e.name for e in model.experts_] == ["lightgbm", "xgboost"]
     assert list(model.classes_) == ["sell", "neutral", "buy"]
-    # the stacked blend, fitted on out-of-fold blocks (three folds + validation)
+    # the stacked blend, fitted on out-of-fold blocks (one fold + validation)
     assert model.stacker_ is not None and model.report_.calibration["method"] == "stack"
     assert model.report_.calibration["stacking_blocks"] >= 2
     assert "stacked logistic model" in log

@@ -87,7 +87,9 @@ def test_dry_run_trains_predicts_retrains_and_stops_on_sigint(tmp_path):
             "db_url": f"sqlite:///{tmp_path / 'dryrun.sqlite'}",
             "freqai": {
                 "identifier": "e2e-live",
-                "train_period_days": 2,
+                # plumbing, not model quality: one day of 1m candles, one stacking fold,
+                # small forests keep each round short on two cores
+                "train_period_days": 1,
                 "live_retrain_hours": 0,
                 "expiration_hours": 0,
                 "feature_parameters": {
@@ -96,8 +98,9 @@ def test_dry_run_trains_predicts_retrains_and_stops_on_sigint(tmp_path):
                     "label_period_candles": 6,
                 },
                 "model_training_parameters": {
-                    "lightgbm": {"n_estimators": 40},
-                    "xgboost": {"n_estimators": 40},
+                    "stacking_folds": 1,
+                    "lightgbm": {"n_estimators": 20},
+                    "xgboost": {"n_estimators": 20},
                 },
             },
         },

@@ -6,7 +6,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -33,10 +32,7 @@ def labels(codes: np.ndarray) -> np.ndarray:
 
 def gpu_plan(n: int, gpus: int = 4) -> list[Placement]:
     """What the hardware plan writes for ``n`` LightGBM jobs on a ``gpus``-GPU machine."""
-    return [
-        Placement("lightgbm", Device("cuda", k % gpus), device_type="gpu")
-        for k in range(n)
-    ]
+    return [Placement("lightgbm", Device("cuda", k % gpus), device_type="gpu") for k in range(n)]
 
 
 def test_each_gpu_job_sees_exactly_its_bundles_gpu_round_robin(ray_cluster):
@@ -93,33 +89,38 @@ def test_ensemble_on_ray_predicts_exactly_like_the_local_backend(ray_cluster):
     np.testing.assert_array_equal(on_ray.weights_, local.weights_)
 
 
-def test_a_node_lost_mid_round_and_the_round_still_returns_every_model(ray_cluster):
+def test_a_node_lost_mid_round_and_the_round_still_returns_every_model(ray_cluster, tmp_path):
     from hyperphysics_strategy.ensemble import ray_backend
 
     extra = ray_cluster.add_node(num_cpus=2, num_gpus=4, node_ip_address="127.0.0.1")
     ray_cluster.wait_for_nodes()
     doomed = extra.node_id
-    experts = [ProbeExpert({"sleep": 4.0}, seed=k) for k in range(12)]
-    submitted = threading.Event()
+    running = tmp_path / "running"  # each fit leaves <node id>.<seed> here once it runs
+    running.mkdir()
+    params = {"sleep": 3.0, "started_dir": str(running)}
+    experts = [ProbeExpert(params, seed=k) for k in range(12)]
     started: list[str] = []
-
-    def on_start(name, device):
-        started.append(device)
-        if len(started) == 12:
-            submitted.set()
+    returned = threading.Event()
 
     def kill():
-        submitted.wait(120)
-        time.sleep(2.0)
+        # the moment a job runs on the extra node: its jobs are mid-fit (or about to start)
+        while not any(running.glob(f"{doomed}.*")):
+            if returned.wait(0.05):
+                return  # the round ended first: the assertions below say so
         ray_cluster.remove_node(extra, allow_graceful=False)
 
     killer = threading.Thread(target=kill)
     killer.start()
     try:
         outcomes = ray_backend.train_experts(
-            experts, fit_data(), gpu_plan(12), 2, on_start=on_start
+            experts,
+            fit_data(),
+            gpu_plan(12),
+            2,
+            on_start=lambda name, device: started.append(device),
         )
     finally:
+        returned.set()
         killer.join()
     assert [o.ok for o in outcomes] == [True] * 12, [o.error for o in outcomes]
     jobs = ray_backend.last_round()["jobs"]

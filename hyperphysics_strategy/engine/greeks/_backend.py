@@ -125,8 +125,8 @@ def broadcast_sign(p: Prepared, option_type: Any, dtype: torch.dtype) -> Any:
     s = option_sign(option_type, device=p.device, dtype=dtype)
     if not isinstance(s, float):
         try:
-            p.shape = torch.broadcast_shapes(p.shape, s.shape)
-        except RuntimeError:
+            p.shape = torch.Size(np.broadcast_shapes(p.shape, s.shape))
+        except ValueError:
             raise ValueError(
                 f"shape of option_type {tuple(s.shape)} does not broadcast with {tuple(p.shape)}"
             ) from None
@@ -211,15 +211,16 @@ def prepare(
         converted[name] = t
 
     shapes = {name: tuple(t.shape) for name, t in converted.items()}
+    # numpy's broadcast_shapes: torch's first call imports sympy (seconds per process)
     try:
-        shape = torch.broadcast_shapes(*shapes.values())
-    except RuntimeError:
+        shape = np.broadcast_shapes(*shapes.values())
+    except ValueError:
         names = list(shapes)
         for i, a in enumerate(names):
             for b in names[i + 1 :]:
                 try:
-                    torch.broadcast_shapes(shapes[a], shapes[b])
-                except RuntimeError:
+                    np.broadcast_shapes(shapes[a], shapes[b])
+                except ValueError:
                     raise ValueError(
                         f"shapes of {a} {shapes[a]} and {b} {shapes[b]} cannot be broadcast"
                     ) from None

@@ -1,0 +1,169 @@
+"""Bad input a running bot meets: configuration (issue 16; see docs/reliability.md).
+
+FreqAI parameters, the ``hyperphysics`` config section and the CLI's arguments are checked
+at start-up, with errors naming the key or argument.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from tests.bad_input import fit_data, labels
+
+# -- FreqAI parameters: validated at start-up, strict types, unknown keys named --------
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (
+            {"use_processes": "false"},
+            r"use_processes: Input should be a valid boolean \(got 'false'\)",
+        ),
+        ({"expert_timeout": "10"}, r"expert_timeout: Input should be a valid number \(got '10'\)"),
+        ({"stacking_fold": 2}, r"stacking_fold: unknown key, did you mean 'stacking_folds'\?"),
+        ({"stacking_c": 0.1}, r"stacking_c: unknown key, did you mean 'stacking_C'\?"),
+        ({"n_estimators": 300}, r"n_estimators: unknown key.*lightgbm\.n_estimators"),
+        ({"experts": ["lightgbm", "lgbm"]}, r"unknown expert\(s\) \['lgbm'\].*'lightgbm'"),
+        ({"blend_method": "simplex"}, r"blend_method: unknown key"),  # the one blend: stack
+        ({"calibrate": False}, r"calibrate: unknown key"),
+        ({"use_processes": 1}, r"use_processes: Input should be a valid boolean"),
+    ],
+)
+def test_bad_freqai_parameters_fail_at_start_up_naming_the_key(params, message):
+    """``use_processes: "false"`` read as true, ``expert_timeout: "10"`` failed every
+    expert, misspelled keys were ignored. Now the model's constructor refuses them before
+    FreqAI sets anything up, naming the key (and the closest valid one)."""
+    from hyperphysics_strategy.freqai import HyperPhysicsEnsemble, HyperPhysicsMLPClassifier
+
+    for model in (HyperPhysicsEnsemble, HyperPhysicsMLPClassifier):
+        with pytest.raises(ValueError, match=message) as info:
+            model({"freqai": {"model_training_parameters": params}})
+        assert "freqai.model_training_parameters." in str(info.value)
+
+
+def test_a_misspelled_torch_parameter_fails_at_start_up_naming_it():
+    """An expert's own section goes to its library, but a torch expert knows its keys: a
+    misspelled one used to train silently with the default."""
+    from hyperphysics_strategy.freqai import HyperPhysicsMLPClassifier
+
+    config = {"freqai": {"model_training_parameters": {"mlp": {"max_epoch": 3}}}}
+    with pytest.raises(ValueError, match=r"expert 'mlp': unknown parameter 'max_epoch'"):
+        HyperPhysicsMLPClassifier(config)
+
+
+def test_freqai_parameter_defaults_are_unchanged_and_reach_the_ensemble():
+    """An empty section gives the ensemble's own defaults, and a valid
+    ``stacking_folds: 0`` really reaches the trained ensemble."""
+    import inspect
+
+    import pandas as pd
+
+    from hyperphysics_strategy.ensemble import ExpertEnsemble
+    from hyperphysics_strategy.freqai import HyperPhysicsEnsemble
+    from hyperphysics_strategy.freqai.parameters import load_training_parameters
+
+    defaults = load_training_parameters({})
+    signature = inspect.signature(ExpertEnsemble).parameters
+    keys = ["experts", "seed", "max_train_rows", "drift_rows", "use_processes"]
+    keys += ["expert_timeout", "stacking_folds", "stacking_C"]
+    for key in keys:
+        assert getattr(defaults, key) == signature[key].default, key
+    assert load_training_parameters(None) == defaults
+
+    data = fit_data()
+    columns = [f"%f{i}" for i in range(data.X.shape[1])]
+    params = {"stacking_folds": 0, "use_processes": False, "lightgbm": {"n_estimators": 5}}
+    model = SimpleNamespace(
+        params=load_training_parameters(params),
+        expert_names=lambda: ("lightgbm",),
+        class_names=["buy", "neutral", "sell"],
+        _label_period=lambda: 0,
+    )
+    dictionary = {
+        "train_features": pd.DataFrame(data.X, columns=columns),
+        "train_labels": pd.DataFrame({"&s": labels(data.y)}),
+        "train_weights": data.weight,
+        "test_features": pd.DataFrame(data.X_val, columns=columns),
+        "test_labels": pd.DataFrame({"&s": labels(data.y_val)}),
+        "test_weights": data.weight_val,
+    }
+    ensemble = HyperPhysicsEnsemble.fit(model, dictionary, SimpleNamespace(pair="BTC", data={}))
+    assert ensemble.stacking_folds == 0
+    assert ensemble.report_.to_dict()["calibration"]["stacking_blocks"] == 1
+    assert ensemble.experts_[0].params == {"n_estimators": 5}
+    assert np.isfinite(ensemble.predict_proba(data.X_val)).all()
+
+
+# -- bad config keys and CLI arguments ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("section", "named"),
+    [
+        ({"var_budjet": 0.02}, "hyperphysics.var_budjet: Extra inputs are not permitted"),
+        ({"orderbook_levels": "twenty"}, "hyperphysics.orderbook_levels"),
+        ({"stop_floor": 0.2, "stop_cap": 0.1}, "stop_floor 0.2 exceeds stop_cap 0.1"),
+    ],
+)
+def test_bad_hyperphysics_config_keys_are_named(section, named):
+    """The strategy's own section refuses unknown keys and bad values, naming them (the
+    strategy reads it at start-up; ``hyperphysics doctor`` suggests the closest key)."""
+    from hyperphysics_strategy.strategy.settings import load_settings
+
+    with pytest.raises(ValueError, match="invalid hyperphysics config") as info:
+        load_settings({"hyperphysics": section})
+    assert named in str(info.value)
+
+
+def _cli(*args: str):
+    from typer.testing import CliRunner
+
+    from hyperphysics_strategy.cli import app
+
+    return CliRunner().invoke(app, list(args))
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["train", "--rows", "abc"], "Invalid value for '--rows'"),
+        (["train", "--holdout", "0.95"], "Invalid value for '--holdout'"),
+        (["train", "--no-such-option"], "No such option: --no-such-option"),
+        (["exchange", "--host", "0.0.0.0"], "refusing to bind the exchange simulator"),
+        (["train", "--pair", "BTCUSDT"], "pair must look like BTC/USDT"),
+    ],
+)
+def test_bad_cli_arguments_exit_2_with_a_message(args, named):
+    result = _cli(*args)
+    assert result.exit_code == 2, result.output
+    assert named in " ".join(result.output.split()), result.output
+    assert "Traceback" not in result.output
+
+
+def test_train_save_onto_an_unwritable_path_fails_before_training(tmp_path, monkeypatch):
+    """``--save`` onto a path that cannot be written used to fail after training (the
+    model was lost); now it is exit 2 naming the path, before anything trains, and the
+    file in the way is untouched."""
+    from hyperphysics_strategy.cli import train_cmd
+    from hyperphysics_strategy.demo import demo_data_dir
+
+    def never(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(train_cmd, "_train", never)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("keep me")
+    common = ["train", "--datadir", str(demo_data_dir()), "--rows", "200"]
+    for save, problem in [
+        (blocker / "models", "cannot write there"),
+        (blocker, "exists and is not a folder"),
+    ]:
+        result = _cli(*common, "--save", str(save))
+        assert result.exit_code == 2, result.output
+        line = " ".join(result.output.split())
+        assert f"--save {save}" in line and problem in line, line
+    assert blocker.read_text() == "keep me"

@@ -1,0 +1,169 @@
+"""Bad input a running bot meets: the order-book history (issue 16; docs/reliability.md).
+
+Damaged files, level-count changes and hostile names get a named error or a correct
+degraded result; a recording child SIGKILLed at random moments loses no completed snapshot.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+
+import numpy as np
+import pytest
+
+from tests.bad_input import KILLS, book
+
+# -- order-book history: damaged files, level changes, hostile names, kills -------------
+
+
+def test_unreadable_history_is_quarantined_never_compacted_over(tmp_path, caplog):
+    """A damaged main parquet used to be skipped, then overwritten by compaction (50
+    snapshots became 3): now it is renamed to .corrupt with a warning, bytes intact."""
+    from hyperphysics_strategy.engine.orderbook import OrderBookRecorder, pair_path
+    from hyperphysics_strategy.engine.orderbook import read_orderbooks as read
+
+    rec = OrderBookRecorder(tmp_path, "binance", levels=5, compact_every=10)
+    for t in range(50):
+        rec.record("BTC/USDT", t, *book(t, 5))
+    main = pair_path(tmp_path, "binance", "BTC/USDT")
+    assert len(read(main)[0]) == 50 and main.is_file()
+    damaged = bytearray(main.read_bytes())
+    damaged[len(damaged) // 2 : len(damaged) // 2 + 64] = b"\0" * 64
+    damaged = bytes(damaged[:-16])  # and truncated: no footer
+    main.write_bytes(damaged)
+    with caplog.at_level("WARNING"):
+        assert len(read(main)[0]) == 0  # readers skip it with a warning...
+        assert "unreadable" in caplog.text
+        for t in range(50, 53):
+            rec.record("BTC/USDT", t, *book(t, 5))
+        rec.compact()  # ...and compaction moves it aside before writing
+    corrupt = list(main.parent.glob("BTC_USDT.parquet.*.corrupt"))
+    assert len(corrupt) == 1 and corrupt[0].read_bytes() == damaged
+    assert "not compacted over" in caplog.text and corrupt[0].name in caplog.text
+    assert read(main)[0].tolist() == [50, 51, 52]
+
+
+def test_level_count_change_is_padded_to_a_common_width(tmp_path):
+    """Restarting with another ``levels`` used to make every later call fail."""
+    from hyperphysics_strategy.engine.orderbook import OrderBookRecorder, pair_path
+    from hyperphysics_strategy.engine.orderbook import read_orderbooks as read
+
+    wide = OrderBookRecorder(tmp_path, "binance", levels=20, compact_every=4)
+    for t in range(8):
+        wide.record("ETH/USDT", t, *book(t, 20))
+    narrow = OrderBookRecorder(tmp_path, "binance", levels=10, compact_every=3)
+    for t in range(8, 14):
+        narrow.record("ETH/USDT", t, *book(t, 20))
+    main = pair_path(tmp_path, "binance", "ETH/USDT")
+    for _ in range(2):  # before and after the final compaction
+        ts, bids, asks = read(main)
+        assert ts.tolist() == list(range(14))
+        assert bids.shape == asks.shape == (14, 20, 2)  # never trimmed: no level lost
+        np.testing.assert_array_equal(bids[3], np.array(book(3, 20)[0]))
+        np.testing.assert_array_equal(bids[9, :10], np.array(book(9, 10)[0]))
+        assert np.isnan(bids[9, 10:]).all() and np.isnan(asks[13, 10:]).all()
+        narrow.compact()
+    assert not list(main.parent.glob("*.corrupt"))
+
+
+@pytest.mark.parametrize(
+    ("exchange", "pair"),
+    [("../../escape", "BTC/USDT"), ("binance", "../../../escape/x"), ("/abs", "..\\x:y")],
+)
+def test_exchange_and_pair_names_cannot_escape_the_history_folder(tmp_path, exchange, pair):
+    from hyperphysics_strategy.engine.orderbook import OrderBookRecorder, read_orderbooks
+
+    root = tmp_path / "user_data" / "orderbooks"
+    path = OrderBookRecorder(root, exchange, levels=2).record(pair, 1, *book(1, 2))
+    assert path.resolve().is_relative_to(root.resolve())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["user_data"]
+    assert read_orderbooks(OrderBookRecorder(root, exchange).path(pair))[0].tolist() == [1]
+    with pytest.raises(ValueError, match="exchange '..' has no letter or digit"):
+        OrderBookRecorder(root, "..")
+
+
+RECORD_SERVER = """
+import importlib.util, os, sys
+# the module alone, under its own name so that its relative imports resolve, without the
+# orderbook package (which imports torch): numpy only, a fast start
+name = "hyperphysics_strategy.engine.orderbook.recorder"
+spec = importlib.util.spec_from_file_location(name, sys.argv[1])
+recorder = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(recorder)
+import polars  # imported once here, first used in each forked child
+root, log = sys.argv[2], sys.argv[3]
+
+def book(ts):
+    shift = (ts % 97) * 0.01
+    return ([[100.0 - k - shift, 1.0 + k] for k in range(1, 21)],
+            [[100.0 + k + shift, 2.0 + k] for k in range(1, 21)])
+
+for line in sys.stdin:
+    base = int(line)
+    pid = os.fork()
+    if pid == 0:
+        rec = recorder.OrderBookRecorder(root, "kraken", levels=20, compact_every=5)
+        fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        i = 0
+        while True:
+            rec.record("ETH/USDT", base + i, *book(base + i))
+            os.write(fd, f"{base + i}\\n".encode())  # logged only once record() returned
+            i += 1
+    print(pid, flush=True)
+    os.waitpid(pid, 0)
+    print("reaped", flush=True)
+"""
+
+
+def test_sigkill_during_recording_loses_no_completed_snapshot(tmp_path):
+    """24 kills at random points of a recording loop that compacts every 5 appends: the
+    history always holds every snapshot whose ``record`` returned, each intact."""
+    import subprocess
+    import sys
+
+    from hyperphysics_strategy.engine.orderbook import pair_path, read_orderbooks
+    from hyperphysics_strategy.engine.orderbook import recorder as recorder_module
+
+    root, log = tmp_path / "books", tmp_path / "completed.log"
+    server = subprocess.Popen(
+        [sys.executable, "-c", RECORD_SERVER, recorder_module.__file__, str(root), str(log)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    rng = random.Random(16)
+    main = pair_path(root, "kraken", "ETH/USDT")
+    completed: set[int] = set()
+    landed_uncounted = 0
+    try:
+        for k in range(KILLS):
+            base = 1_000_000 * (k + 1)
+            server.stdin.write(f"{base}\n")
+            server.stdin.flush()
+            pid = int(server.stdout.readline())
+            deadline = time.monotonic() + 60
+            while not (log.is_file() and f"{base}\n" in log.read_text()):
+                assert time.monotonic() < deadline, "the recording child never recorded"
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0.0, 0.3))
+            os.kill(pid, signal.SIGKILL)
+            assert server.stdout.readline().strip() == "reaped"
+            completed |= {int(x) for x in log.read_text().split()}
+            ts, bids, asks = read_orderbooks(main)
+            got = set(ts.tolist())
+            assert completed <= got, f"kill {k}: lost {sorted(completed - got)[:5]}"
+            landed_uncounted = len(got - completed)  # at most the append in flight per kill
+            assert landed_uncounted <= k + 1
+            for i in rng.sample(range(len(ts)), 5):
+                expected = book(int(ts[i]))
+                np.testing.assert_array_equal(bids[i], np.array(expected[0]))
+                np.testing.assert_array_equal(asks[i], np.array(expected[1]))
+    finally:
+        server.stdin.close()
+        server.kill()
+        server.wait()
+    assert len(completed) > 5 * KILLS  # the children recorded and compacted between kills
+    assert not list(main.parent.glob("*.corrupt"))  # no kill damaged a file
