@@ -42,12 +42,22 @@ def _flat(t: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     return t.expand(shape).reshape(-1)
 
 
-def _fused_arg(x: Any, shape: tuple[int, ...]) -> Any:
-    """A float, or a contiguous float64 (n,) numpy array (a view when already full-size)."""
-    if isinstance(x, float):
-        return x
-    if x.numel() == 1:
-        return float(x.reshape(()))
+_FILL_BELOW = 1 << 16
+"""Options below which ``run_fused`` fills scalar inputs out to full arrays.
+
+The kernel is compiled per type signature (~12 s each on a 2-core machine, then cached),
+and each of its seven inputs may be a float or an array.  Filled out, every small call
+shares one signature per variant (four in all); large calls keep their scalars, which the
+loop hoists (at 1,000,000 options with scalar ``rate`` and ``dividend_yield``, filling them
+out costs ~30 %)."""
+
+
+def _fused_arg(x: Any, shape: tuple[int, ...], fill: bool) -> Any:
+    """A contiguous float64 (n,) numpy array (a view when already full-size), or a float
+    when ``x`` is a scalar and not ``fill``."""
+    if isinstance(x, float) or x.numel() == 1:
+        value = x if isinstance(x, float) else float(x.reshape(()))
+        return np.full(math.prod(shape), value) if fill else value
     if tuple(x.shape) == shape and x.is_contiguous():
         return x.detach().view(-1).numpy()
     return np.ascontiguousarray(np.broadcast_to(x.detach().numpy(), shape)).reshape(-1)
@@ -63,7 +73,8 @@ def run_fused(p: Prepared, args: tuple, s: Any, names: tuple[str, ...], black76:
     n = math.prod(shape)
     rows = ALL_GREEKS if any(name in SECOND_ORDER for name in names) else FIRST_ORDER
     out = np.empty((len(rows), n))
-    bad = _fused.greeks_into(out, *(_fused_arg(x, shape) for x in (*args, s)), black76)
+    fill = n < _FILL_BELOW
+    bad = _fused.greeks_into(out, *(_fused_arg(x, shape, fill) for x in (*args, s)), black76)
     res = [torch.from_numpy(out[rows.index(name)]).view(shape) for name in names]
     full = [not isinstance(x, float) and x.numel() == n for x in args]
     flags = {k: bool(bad >> j & 1) for j, k in enumerate(_fused.INPUTS) if full[j]}
