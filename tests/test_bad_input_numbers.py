@@ -42,3 +42,61 @@ def test_cornish_fisher_var_stays_monotone_with_an_outlier_in_the_window(outlier
     hist, _ = eng.var(x, (0.95, 0.99), "historical")
     assert var[0] < 0.1  # the 95% loss is not made of the one outlier
     assert np.all(var < abs(outlier)) and var[1] > hist[0]
+
+
+# -- one extreme or missing candle costs at most its own row -----------------------------
+
+
+def test_one_huge_candle_still_gets_the_pair_its_labels():
+    """One candle with a log return above ~1.79 (a 7x spike) made the volatility's int64
+    sums overflow: ``barrier_labels`` raised for the whole frame, naming no date, so the
+    pair could not train while the candle was in the window. The windows holding it are
+    now computed from their own returns: every label is defined, and the labels of the
+    candles whose horizon and volatility window do not reach the spike are unchanged."""
+    import pandas as pd
+
+    from hyperphysics_strategy.demo import demo_data_dir
+    from hyperphysics_strategy.strategy.features import barrier_labels, build_training_set
+
+    candles = pd.read_feather(demo_data_dir() / "ETH_USDT-1h.feather")
+    spike = candles.copy()
+    spike.loc[600, ["high", "close"]] = candles.loc[600, "close"] * 7.0  # log return 1.95
+    horizon, window = 12, 288
+    want = barrier_labels(candles, horizon, window)
+    got = barrier_labels(spike, horizon, window)
+    assert got.notna().sum() == want.notna().sum() > 1000
+    far = (got.index < 600 - horizon) | (got.index > 600 + window)
+    assert got[far].equals(want[far])
+    assert got[599] == "buy"  # the next candle's high is far above the upper barrier
+    X, y = build_training_set(spike, horizon=horizon, vol_window=window)
+    assert len(X) > 1000 and np.isfinite(X.to_numpy()).all()
+
+
+def test_one_nan_close_costs_the_trading_signals_only_its_row():
+    """``generate_trading_signals`` raised "close prices must be finite and positive" for
+    the whole frame on one NaN close. Now that row has no EV and signal 0; the others keep
+    their probabilities, and their EVs stay finite (before the bad row: unchanged)."""
+    import pandas as pd
+
+    from hyperphysics_strategy.ensemble import ExpertEnsemble
+    from hyperphysics_strategy.financial_engine import HyperPhysicsFinancialEngine
+    from tests.bad_input import fit_data, labels
+
+    data = fit_data(n=700)
+    columns = [f"%f{i}" for i in range(data.X.shape[1])]
+    ensemble = ExpertEnsemble(
+        ("lightgbm",), {"lightgbm": {"n_estimators": 5}}, stacking_folds=0, feature_names=columns
+    ).fit(data.X, labels(data.y), None, data.X_val, labels(data.y_val))
+    X = np.vstack([data.X, data.X_val])
+    close = 100 * np.exp(np.cumsum(np.random.default_rng(1).normal(0, 0.01, len(X))))
+    frame = pd.DataFrame(X, columns=columns).assign(close=close)
+    engine = HyperPhysicsFinancialEngine(use_gpu=False, ensemble=ensemble)
+    want = engine.generate_trading_signals(frame, margin=-1.0)  # margin -1: signals fire
+    frame.loc[400, "close"] = np.nan
+    got = engine.generate_trading_signals(frame, margin=-1.0)
+    assert got.loc[400, "signal"] == 0 and np.isnan(got.loc[400, "ev_long"])
+    assert want.loc[400, "signal"] != 0
+    pd.testing.assert_frame_equal(got[["sell", "neutral", "buy"]], want[["sell", "neutral", "buy"]])
+    others = got.drop(index=400)
+    assert (np.isfinite(others["ev_long"]) == np.isfinite(want.drop(index=400)["ev_long"])).all()
+    pd.testing.assert_frame_equal(got.loc[:399], want.loc[:399])

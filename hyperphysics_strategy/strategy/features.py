@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import talib.abstract as ta
 
-from hyperphysics_strategy.ensemble.barriers import trailing_sigma, triple_barrier
+from hyperphysics_strategy.ensemble.barriers import triple_barrier, valid_trailing_sigma
 
 TARGET_COLUMN = "&s-direction"
 CLASSES = ("sell", "neutral", "buy")
@@ -115,12 +115,7 @@ def barrier_sigma(close: pd.Series, vol_window: int) -> pd.Series:
     """Trailing volatility of one-candle log returns (see ``ensemble.barriers``), known at
     each candle; NaN for the first ``vol_window`` candles and on a bad close (NaN,
     infinite, zero or negative), which counts as the last valid close for the others."""
-    c = close.to_numpy(dtype=np.float64)
-    bad = ~(np.isfinite(c) & (c > 0))
-    if bad.all():
-        return pd.Series(np.nan, index=close.index)
-    filled = pd.Series(np.where(bad, np.nan, c)).ffill().bfill().to_numpy()
-    return pd.Series(np.where(bad, np.nan, trailing_sigma(filled, vol_window)), close.index)
+    return pd.Series(valid_trailing_sigma(close.to_numpy(np.float64), vol_window), close.index)
 
 
 def barrier_labels(
