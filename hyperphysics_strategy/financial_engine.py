@@ -134,7 +134,8 @@ class HyperPhysicsFinancialEngine:
         per side, ``m_time`` the training rows' mean time-barrier return) exceeds ``margin``
         x sigma x sqrt(``horizon``). Rows with missing features get probabilities NaN and
         signal 0; a row whose close is NaN, infinite, zero or negative has no sigma and
-        signal 0, and counts as the last valid close for the others' sigma.
+        signal 0, and counts as the last valid close for the others' sigma. Features built
+        from plain candles come sorted by date, one row per date (``ordered_candles``).
         """
         if "close" not in dataframe.columns:
             raise ValueError("dataframe lacks the column 'close' (the barriers' volatility)")
@@ -150,9 +151,11 @@ class HyperPhysicsFinancialEngine:
         )
         missing = [c for c in columns if c not in dataframe.columns]
         if (not columns or missing) and set(dataframe.columns) >= _CANDLE_COLUMNS:
-            from hyperphysics_strategy.strategy.features import build_features
+            from hyperphysics_strategy.strategy.features import build_features, ordered_candles
 
-            dataframe = build_features(dataframe, self.feature_periods)
+            candles = ordered_candles(dataframe)  # sorted, one row per date, in UTC
+            close = candles["close"].to_numpy(dtype=np.float64)
+            dataframe = build_features(candles, self.feature_periods)
             columns = columns or list(dataframe.columns)
             missing = [c for c in columns if c not in dataframe.columns]
         if not columns or missing:

@@ -100,3 +100,35 @@ def test_one_nan_close_costs_the_trading_signals_only_its_row():
     others = got.drop(index=400)
     assert (np.isfinite(others["ev_long"]) == np.isfinite(want.drop(index=400)["ev_long"])).all()
     pd.testing.assert_frame_equal(got.loc[:399], want.loc[:399])
+
+
+# -- candles out of order, repeated, or in another time zone -----------------------------
+
+
+def test_build_features_sorts_drops_repeated_dates_and_converts_any_zone(caplog):
+    """``build_features`` computed on rows as given (shuffled rows gave other
+    indicators), kept repeated dates, and converted only zone-less dates to UTC (Asia/Tokyo
+    dates gave hour features off by up to 1.83). Now the rows are sorted, of a repeated
+    date the last row is kept (with a warning), and any zone is converted to UTC: each
+    variant gives exactly the clean frame's features."""
+    import pandas as pd
+
+    from hyperphysics_strategy.demo import demo_data_dir
+    from hyperphysics_strategy.strategy.features import build_features, build_training_set
+
+    candles = pd.read_feather(demo_data_dir() / "ETH_USDT-1h.feather").iloc[:400]
+    want = build_features(candles)
+    tokyo = candles.assign(date=candles["date"].dt.tz_convert("Asia/Tokyo"))
+    pd.testing.assert_frame_equal(build_features(tokyo), want)
+    shuffled = candles.sample(frac=1.0, random_state=0)
+    pd.testing.assert_frame_equal(build_features(shuffled), want)
+    stale = candles.iloc[[100, 200]].assign(volume=0.0)  # earlier rows of the same dates
+    repeated = pd.concat([stale, candles])
+    with caplog.at_level("WARNING"):
+        got = build_features(repeated)
+    assert "2 rows repeat an earlier date" in caplog.text
+    pd.testing.assert_frame_equal(got, want)  # the last row of each date was kept
+    X, y = build_training_set(shuffled)
+    X0, y0 = build_training_set(candles)
+    pd.testing.assert_frame_equal(X, X0)
+    pd.testing.assert_series_equal(y, y0)
