@@ -225,7 +225,8 @@ def cornish_fisher_domain(
     is a quantile function only where it is increasing in ``z``: ``g'(z) = a z^2 + b z + c``
     with ``a = K/8 - S^2/6``, ``b = S/3``, ``c = 1 - K/8 + 5 S^2/36`` must stay positive,
     i.e. ``a >= 0`` and ``b^2 <= 4 a c`` (D. Maillard, "A User's Guide to the Cornish Fisher
-    Expansion", SSRN 1997178, 2012, section "domain of validity"). Outside it the expansion
+    Expansion", SSRN 1997178, 2012, section "domain of validity"; ``c`` is derived here from
+    ``g'``: some quotations of the condition print ``- 5 S^2/36``). Outside it the expansion
     is not monotone: one outlier in a window (sample K in the hundreds) gave VaR95 = -0.21
     and VaR99 = 5.81. As Maillard recommends, the parameters are kept inside the domain:
     ``|S|`` is capped at ``6 (sqrt 2 - 1) ~ 2.485`` (beyond it no ``K`` is valid), then
