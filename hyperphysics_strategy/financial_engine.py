@@ -34,7 +34,7 @@ from hyperphysics_strategy.engine.devices import resolve_device
 from hyperphysics_strategy.engine.orderbook import HyperbolicOrderBook
 from hyperphysics_strategy.engine.risk import GPURiskEngine
 from hyperphysics_strategy.ensemble import ExpertEnsemble
-from hyperphysics_strategy.ensemble.barriers import barrier_distances, trailing_sigma
+from hyperphysics_strategy.ensemble.barriers import barrier_distances, valid_trailing_sigma
 from hyperphysics_strategy.ensemble.decision import (
     DEFAULT_EV_MARGIN,
     ev_signal,
@@ -133,7 +133,9 @@ class HyperPhysicsFinancialEngine:
         the trailing volatility of ``dataframe["close"]`` over ``vol_window`` candles, ``fee``
         per side, ``m_time`` the training rows' mean time-barrier return) exceeds ``margin``
         x sigma x sqrt(``horizon``). Rows with missing features get probabilities NaN and
-        signal 0.
+        signal 0; a row whose close is NaN, infinite, zero or negative has no sigma and
+        signal 0, and counts as the last valid close for the others' sigma. Features built
+        from plain candles come sorted by date, one row per date (``ordered_candles``).
         """
         if "close" not in dataframe.columns:
             raise ValueError("dataframe lacks the column 'close' (the barriers' volatility)")
@@ -149,9 +151,11 @@ class HyperPhysicsFinancialEngine:
         )
         missing = [c for c in columns if c not in dataframe.columns]
         if (not columns or missing) and set(dataframe.columns) >= _CANDLE_COLUMNS:
-            from hyperphysics_strategy.strategy.features import build_features
+            from hyperphysics_strategy.strategy.features import build_features, ordered_candles
 
-            dataframe = build_features(dataframe, self.feature_periods)
+            candles = ordered_candles(dataframe)  # sorted, one row per date, in UTC
+            close = candles["close"].to_numpy(dtype=np.float64)
+            dataframe = build_features(candles, self.feature_periods)
             columns = columns or list(dataframe.columns)
             missing = [c for c in columns if c not in dataframe.columns]
         if not columns or missing:
@@ -167,7 +171,7 @@ class HyperPhysicsFinancialEngine:
         if ok.any():
             proba[ok] = self.ensemble.predict_proba(X[ok])
         out = pd.DataFrame(proba, columns=list(self.ensemble.classes_), index=dataframe.index)
-        sigma = trailing_sigma(close, vol_window)
+        sigma = valid_trailing_sigma(close, vol_window)  # NaN (no signal) on a bad close
         d_up, d_down = barrier_distances(sigma, horizon, k_up, k_down)
         probs = (out.get("buy"), out.get("sell"), out.get("neutral"))
         signal = np.zeros(len(out), dtype=np.int8)

@@ -192,3 +192,33 @@ def test_a_bad_close_costs_the_strategys_freqai_features_only_its_own_row(tmp_pa
     assert len(cols) > 30 and list(got.columns) == list(clean.columns)
     lost = np.isfinite(clean[cols].to_numpy()) & ~np.isfinite(got[cols].to_numpy())
     assert set(np.nonzero(lost)[0]) == {350}
+
+
+# -- candles without predictions (issue 23) ------------------------------------------------
+
+
+def test_candles_without_predictions_enter_nothing_and_the_pair_goes_on(tmp_path, caplog):
+    """A pair whose data starts after the backtest start gets no prediction columns from
+    FreqAI, and ``populate_entry_trend`` aborted the whole backtest with ``KeyError:
+    'buy'``. Now those candles enter nothing (one warning per pair); candles whose
+    probabilities are NaN (features with NaN or inf) enter nothing either, and the others
+    still enter."""
+    strat, candles = _live_strategy(tmp_path, lambda pair, levels: {})
+    strat.freqai.start = lambda df, metadata, strategy: df  # FreqAI predicted nothing
+    meta = {"pair": "BTC/USDT"}
+    df = strat.populate_indicators(candles, meta)
+    with caplog.at_level("WARNING"):
+        first = strat.populate_entry_trend(df.copy(), meta)
+        second = strat.populate_entry_trend(df.copy(), meta)
+    assert (first["enter_long"] == 0).all() and (second["enter_long"] == 0).all()
+    assert caplog.text.count("no entries for them") == 1 and "buy" in caplog.text
+
+    def start(df, metadata, strategy):  # confident buys; rows 340..359 without numbers
+        df = df.assign(sell=0.02, neutral=0.03, buy=0.95, do_predict=1)
+        df.loc[340:359, ["sell", "neutral", "buy"]] = np.nan
+        return df
+
+    strat.freqai.start = start
+    out = strat.populate_entry_trend(strat.populate_indicators(candles, meta), meta)
+    assert (out.loc[340:359, "enter_long"] == 0).all()
+    assert out.loc[300:339, "enter_long"].sum() > 0 and out.loc[360:, "enter_long"].sum() > 0

@@ -229,3 +229,78 @@ def test_zero_volume_candles_cost_at_most_the_rows_they_touch(tmp_path):
     zero_dates = set(pd.read_feather(zero)["date"].iloc[list(zeroed)])
     lost = set(dates) - set(dates0)
     assert set(dates0) <= set(dates) and lost <= zero_dates, sorted(lost - zero_dates)[:3]
+
+
+# -- predictions: columns by name, no class for a row without numbers (issue 23) -------
+
+
+def _named(X, columns=None):
+    import pandas as pd
+
+    return pd.DataFrame(X, columns=columns or [f"%f{i}" for i in range(X.shape[1])])
+
+
+def test_prediction_columns_are_matched_by_name_or_refused():
+    """``predict_proba`` took a DataFrame's columns by position: the same rows with the
+    columns reordered gave probabilities off by up to 0.97. The fitted names are kept
+    (``feature_names_in_``): reordered columns are put back in order, missing or extra
+    ones are a ``ValueError`` naming both, an array of the wrong width is refused."""
+    data = fit_data()
+    X, Xv = _named(data.X), _named(data.X_val)
+    ensemble = _ensemble().fit(X, labels(data.y), None, data.X_val, labels(data.y_val))
+    assert list(ensemble.feature_names_in_) == list(X.columns)
+    want = ensemble.predict_proba(Xv)
+    assert np.allclose(ensemble.predict_proba(Xv[Xv.columns[::-1]]), want)
+    assert np.allclose(ensemble.predict_proba(Xv.to_numpy()), want)  # arrays: by position
+    renamed = Xv.rename(columns={"%f5": "%g"})
+    with pytest.raises(ValueError, match=r"missing \['%f5'\], extra \['%g'\]"):
+        ensemble.predict_proba(renamed)
+    with pytest.raises(ValueError, match="have 5 columns, the model was fitted on 6"):
+        ensemble.predict_proba(Xv.to_numpy()[:, :5])
+    # names given as a parameter (FreqAI's and the facade's way) are matched the same way
+    named = _ensemble().set_params(feature_names=list(X.columns))
+    named.fit(data.X, labels(data.y), None, data.X_val, labels(data.y_val))
+    assert np.allclose(named.predict_proba(Xv[Xv.columns[::-1]]), named.predict_proba(Xv))
+
+
+def test_rows_with_nan_or_inf_features_get_nan_probabilities():
+    """An all-NaN row got p(buy) = 0.63 and an all-inf row p(sell) = 0.96; a row holding
+    any NaN or inf now gets NaN probabilities and no class, and the other rows predict
+    exactly as without it."""
+    data = fit_data()
+    ensemble = _ensemble().fit(data.X, labels(data.y), None, data.X_val, labels(data.y_val))
+    Xv = data.X_val.copy()
+    clean = ensemble.predict_proba(Xv)
+    Xv[0], Xv[1], Xv[2, 4] = np.nan, np.inf, -np.inf
+    p = ensemble.predict_proba(Xv)
+    assert np.isnan(p[:3]).all() and np.allclose(p[3:], clean[3:])
+    classes = ensemble.predict(Xv)
+    assert all(c != c for c in classes[:3]) and set(classes[3:]) <= {"sell", "neutral", "buy"}
+
+
+def test_freqai_rows_with_nan_or_inf_features_get_do_predict_0():
+    """FreqAI fills NaN and inf features with 0 before the model and then replaces its
+    own NaN flags by the outlier check's, so such a row got a confident class with
+    ``do_predict`` 1. ``HyperPhysicsEnsemble.predict`` gives it NaN probabilities and
+    ``do_predict`` 0; the other rows keep FreqAI's prediction."""
+    from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
+
+    from hyperphysics_strategy.freqai import HyperPhysicsEnsemble
+
+    data = fit_data()
+    config = {"freqai": {"feature_parameters": {}}, "exchange": {"pair_whitelist": ["BTC/USDT"]}}
+    model = object.__new__(HyperPhysicsEnsemble)  # FreqAI's set-up is not under test
+    model.freqai_info, model.CONV_WIDTH = config["freqai"], 1
+    dk = FreqaiDataKitchen(config, live=True, pair="BTC/USDT")
+    dk.label_list = ["&s-direction"]
+    dk.feature_pipeline = model.define_data_pipeline(threads=1)
+    X = dk.feature_pipeline.fit_transform(_named(data.X))[0]
+    Xv = dk.feature_pipeline.transform(_named(data.X_val))[0]
+    model.model = _ensemble().fit(X, labels(data.y), None, Xv, labels(data.y_val))
+    frame = _named(data.X_val)
+    frame.iloc[0], frame.iloc[1], frame.iloc[2, 3] = np.nan, np.inf, np.nan
+    pred, do_predict = model.predict(frame, dk)
+    classes = ["sell", "neutral", "buy"]
+    assert pred.loc[:2, classes].isna().all().all() and pred.loc[:2, "&s-direction"].isna().all()
+    assert list(do_predict[:3]) == [0, 0, 0] and (do_predict[3:] == 1).all()
+    assert np.isfinite(pred.loc[3:, classes].to_numpy()).all()

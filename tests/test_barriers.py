@@ -160,8 +160,16 @@ def test_mean_time_return_of_a_label_column(btc):
     assert np.isnan(mean_time_return(close[:5], np.ones(5, bool), 12))
 
 
-def test_trailing_sigma_refuses_returns_too_large_for_its_integer_sums():
-    close = np.exp(np.r_[0.0, np.zeros(200), 3.0].cumsum())  # one candle of x e^3
-    assert np.isfinite(trailing_sigma(close, 100)[-1])  # 100 x (3e8)^2 fits int64
-    with pytest.raises(ValueError, match="too large"):
-        trailing_sigma(close, 200)  # 200 x (3e8)^2 does not
+def test_trailing_sigma_of_returns_too_large_for_its_integer_sums():
+    """200 x (3e8)^2 does not fit int64 (it raised "too large", issue 23): the windows
+    holding such a return are the standard deviation of their own returns, whatever the
+    first candle; the other windows keep the integer sums."""
+    r = np.r_[0.0, np.random.default_rng(0).normal(0, 0.01, 600)]
+    r[300] = 3.0  # one candle of x e^3
+    close = np.exp(r.cumsum())
+    sigma = trailing_sigma(close, 200)
+    rows = np.arange(300, 500)  # the windows that hold r[300]
+    want = [np.std(np.diff(np.log(close))[t - 200 : t], ddof=1) for t in rows]
+    assert np.allclose(sigma[rows], want, rtol=1e-9)
+    assert np.allclose(trailing_sigma(close[50:], 200)[rows - 50], sigma[rows], rtol=0, atol=0)
+    assert np.array_equal(sigma[:300], trailing_sigma(close[:300], 200), equal_nan=True)

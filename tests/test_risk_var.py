@@ -65,7 +65,10 @@ def test_student_t_closed_form_with_known_df():
 
 def test_cornish_fisher_es_is_tail_mean_of_the_expansion():
     rng = np.random.default_rng(9)
-    x = rng.gamma(4.0, 0.01, 50_000) - 0.04  # skewed
+    # skewed and fat-tailed, inside the expansion's domain of validity (a pure gamma sample,
+    # K ~ 1.5 S^2, lies just outside it: its moments are moved onto the boundary, see
+    # test_cornish_fisher_var_stays_monotone_with_an_outlier_in_the_window)
+    x = rng.gamma(4.0, 0.01, 50_000) - 0.04 + 0.02 * stats.t.rvs(4, size=50_000, random_state=rng)
     eng = GPURiskEngine(device="cpu")
     n = x.size
     mu, sd = x.mean(), x.std(ddof=1)
@@ -83,7 +86,8 @@ def test_cornish_fisher_es_is_tail_mean_of_the_expansion():
         assert v == pytest.approx(-(mu + sd * g(zc)), rel=1e-12)
         # numerical tail integral of the CF quantile function
         u = (np.arange(200_000) + 0.5) / 200_000 * (1 - a)
-        assert e == pytest.approx(-(mu + sd * g(stats.norm.ppf(u)).mean()), rel=1e-6)
+        # (midpoint rule: ~2e-6 from the steep tail of the cubic term with K ~ 4)
+        assert e == pytest.approx(-(mu + sd * g(stats.norm.ppf(u)).mean()), rel=1e-5)
     assert n == 50_000
 
 

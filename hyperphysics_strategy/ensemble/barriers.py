@@ -32,6 +32,7 @@ Vectorised with :func:`numpy.lib.stride_tricks.sliding_window_view`: for each ca
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,7 +73,9 @@ def trailing_sigma(close: np.ndarray, window: int) -> np.ndarray:
     startup candles), which floating-point running sums do not guarantee. So the returns
     are counted in integer units of ``1e-8`` (a millionth of a basis point): integer
     running sums are exact, every window's sums are exact, and the variance follows from
-    them by the same float operations whatever the first candle.
+    them by the same float operations whatever the first candle. A window holding a
+    return too large for its int64 sums (above ~1.79 in log over 288 candles, a 6x jump)
+    is computed from its own returns instead, which depends on nothing outside it either.
     """
     close = np.asarray(close, dtype=np.float64).ravel()
     if window < 2:
@@ -83,12 +86,9 @@ def trailing_sigma(close: np.ndarray, window: int) -> np.ndarray:
     r = np.diff(np.log(close))  # r[i-1] = return ending at candle i
     if r.size < window:
         return out
-    q = np.rint(r / _QUANTUM).astype(np.int64)
-    if window * float(np.abs(q).max()) ** 2 >= 2.0**63:  # a window's sum must fit int64
-        raise ValueError(
-            f"one-candle log returns up to {np.abs(r).max():.3g} over {window} candles "
-            "are too large for the volatility window: check the candles"
-        )
+    # a window's sum of squares must fit int64: larger returns are handled apart
+    big = np.abs(r) > math.sqrt(2.0**62 / window) * _QUANTUM
+    q = np.rint(np.where(big, 0.0, r) / _QUANTUM).astype(np.int64)
     zero = np.zeros(1, dtype=np.int64)
     c1 = np.concatenate((zero, np.cumsum(q)))
     c2 = np.concatenate((zero, np.cumsum(q * q)))  # may wrap; window differences are exact
@@ -96,7 +96,29 @@ def trailing_sigma(close: np.ndarray, window: int) -> np.ndarray:
     s2 = (c2[window:] - c2[:-window]).astype(np.float64)
     var = np.maximum(s2 - s1 * s1 / window, 0.0) / (window - 1)
     out[window:] = np.sqrt(var) * _QUANTUM
+    if big.any():  # the windows holding a big return: from their own returns
+        nb = np.concatenate(([0], np.cumsum(big)))
+        rows = np.flatnonzero(nb[window:] - nb[:-window]) + window
+        windows = sliding_window_view(r, window)[rows - window]
+        out[rows] = np.std(np.rint(windows / _QUANTUM), axis=1, ddof=1) * _QUANTUM
     return out
+
+
+def valid_trailing_sigma(close: np.ndarray, window: int) -> np.ndarray:
+    """:func:`trailing_sigma` of a close series that may hold bad closes (NaN, infinite,
+    zero or negative): NaN on those rows, and for the others each bad close counts as the
+    last valid close before it (its return is 0, the next return spans the gap); all NaN
+    when no close is valid."""
+    c = np.asarray(close, dtype=np.float64).ravel()
+    bad = ~(np.isfinite(c) & (c > 0))
+    if bad.all():
+        return np.full(c.size, np.nan)
+    idx = np.where(bad, 0, np.arange(c.size))
+    np.maximum.accumulate(idx, out=idx)  # the last valid close at or before each row
+    filled = c[idx]
+    first = int(np.argmin(bad))
+    filled[:first] = c[first]  # before the first valid close: the first one
+    return np.where(bad, np.nan, trailing_sigma(filled, window))
 
 
 def barrier_distances(

@@ -26,6 +26,7 @@ import numpy as np
 
 from hyperphysics_strategy.engine.hardware import DevicePlan
 
+from . import inputs
 from .calibration import PredictionBlock, class_priors, fit_expert_calibration
 from .crossfit import out_of_fold_blocks
 from .drift import feature_drift
@@ -188,7 +189,8 @@ class ExpertEnsemble:
         self._check_params()
         codec = LabelCodec(self.classes)
         experts = self._new_experts()
-        X = check_features(X, "training")
+        X, given = check_features(X, "training"), X
+        names = inputs.training_feature_names(given, self.feature_names, X.shape[1])
         y = codec.encode(labels)
         w = check_weights(sample_weight, X.shape[0], "training")
         if X_val is None or labels_val is None:
@@ -273,6 +275,7 @@ class ExpertEnsemble:
         self.classes_ = np.asarray(codec.classes, dtype=object)
         self.codec_ = codec
         self.n_features_in_ = int(X.shape[1])
+        self.feature_names_in_ = None if names is None else np.asarray(names, dtype=object)
         self.experts_ = [o.expert for o in survivors]
         self.calibration_ = cal
         self.stacker_ = stacker
@@ -350,13 +353,29 @@ class ExpertEnsemble:
 
     # -- inference ------------------------------------------------------------------
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Blended class probabilities, one row per row of ``X`` (columns: ``classes_``).
+
+        A DataFrame's columns are matched by name to the fitted ones (``feature_names_in_``,
+        reordered when needed; missing or extra columns: ``ValueError`` naming them); an
+        array is taken by position. A row holding NaN or inf gets NaN probabilities, never
+        a class: the experts would read it as a real point."""
         if not hasattr(self, "stacker_"):
             raise RuntimeError("the ensemble is not fitted")
-        X = np.ascontiguousarray(X, dtype=np.float32)
+        names = getattr(self, "feature_names_in_", None)  # None: pickled before it existed
+        names = None if names is None else list(names)
+        X = inputs.prediction_features(X, names, self.n_features_in_)
+        return inputs.on_finite_rows(self._blend, X, len(self.classes_))
+
+    def _blend(self, X: np.ndarray) -> np.ndarray:
         cal = self.calibration_
         return self.stacker_.predict(
             [cal.expert(e.predict_proba(X), i) for i, e in enumerate(self.experts_)]
         )
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.codec_.decode(self.predict_proba(X).argmax(axis=1))
+        """The most probable class of each row; NaN for a row without probabilities."""
+        proba = self.predict_proba(X)
+        ok = np.isfinite(proba).all(axis=1)
+        out = np.full(proba.shape[0], np.nan, dtype=object)
+        out[ok] = self.codec_.decode(proba[ok].argmax(axis=1))
+        return out

@@ -8,7 +8,8 @@ log-loss of 0: :func:`check_set` refuses it, naming the set and the class.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -23,6 +24,66 @@ def check_features(X: np.ndarray, name: str) -> np.ndarray:
     if arr.ndim != 2:
         raise ValueError(f"{name} features must be 2-D (rows, features), got shape {arr.shape}")
     return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+def training_feature_names(
+    X: Any, feature_names: Sequence[str] | None, n_features: int
+) -> list[str] | None:
+    """The names of the feature columns a model is fitted on, in order: a DataFrame's
+    columns, else ``feature_names`` (``ValueError`` when their count differs from the
+    columns'), else ``None`` (a plain array with no names: columns are matched by position)."""
+    columns = getattr(X, "columns", None)
+    names = [str(c) for c in columns] if columns is not None else None
+    if names is None and feature_names is not None:
+        names = [str(c) for c in feature_names]
+    if names is None:
+        return None
+    if len(names) != n_features:
+        raise ValueError(f"{len(names)} feature names for {n_features} feature columns")
+    if len(set(names)) != len(names):
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        raise ValueError(f"feature names must be unique, repeated: {dupes}")
+    return names
+
+
+def prediction_features(X: Any, names: Sequence[str] | None, n_features: int) -> np.ndarray:
+    """``X`` as the float32 matrix of the fitted columns, in the fitted order.
+
+    A DataFrame is matched by name to ``names`` (the fitted columns): reordered columns are
+    put back in order; missing or extra columns are a ``ValueError`` naming both. An array
+    is taken by position and must have ``n_features`` columns."""
+    columns = getattr(X, "columns", None)
+    if columns is not None and names is not None:
+        given = [str(c) for c in columns]
+        missing = [n for n in names if n not in given]
+        extra = [c for c in given if c not in names]
+        if missing or extra:
+            raise ValueError(
+                f"prediction features differ from the fitted ones: missing {missing}, extra {extra}"
+            )
+        if given != list(names):
+            X = X.set_axis(given, axis=1)[list(names)]
+    arr = check_features(X, "prediction")
+    if arr.shape[1] != n_features:
+        raise ValueError(
+            f"prediction features have {arr.shape[1]} columns, the model was fitted on "
+            f"{n_features}: expects (n, {n_features})"
+        )
+    return arr
+
+
+def on_finite_rows(
+    predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray, width: int
+) -> np.ndarray:
+    """``predict(X)`` for the rows of ``X`` that are finite; NaN rows (``width`` columns)
+    for a row holding NaN or inf, which a model would otherwise read as a real point."""
+    ok = np.isfinite(X).all(axis=1)
+    if ok.all():
+        return predict(X)
+    out = np.full((X.shape[0], width), np.nan)
+    if ok.any():
+        out[ok] = predict(np.ascontiguousarray(X[ok]))
+    return out
 
 
 def check_weights(w: np.ndarray | None, n: int, name: str) -> np.ndarray:

@@ -33,6 +33,7 @@ import logging
 import math
 from typing import Any, ClassVar
 
+import numpy as np
 from freqtrade.freqai.base_models.BaseClassifierModel import BaseClassifierModel
 from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 from freqtrade.strategy.interface import IStrategy
@@ -144,6 +145,26 @@ class HyperPhysicsEnsemble(BaseClassifierModel):
             M_TIME: m_time,
         }
         logger.info("HyperPhysics %s: mean time-barrier return %.5f", dk.pair, m_time)
+
+    def predict(self, unfiltered_df: DataFrame, dk: FreqaiDataKitchen, **kwargs: Any):
+        """FreqAI's prediction, except that a row whose features hold NaN or inf gets NaN
+        probabilities (and no label) and ``do_predict`` 0: FreqAI fills such features with
+        0 and then overwrites its own NaN flags with the outlier check's, so the row would
+        get a confident class with ``do_predict`` 1."""
+        pred_df, do_predict = super().predict(unfiltered_df, dk, **kwargs)
+        features = unfiltered_df.filter(dk.training_features_list, axis=1)
+        bad = ~np.isfinite(features.to_numpy(dtype=np.float64)).all(axis=1)
+        classes = [c for c in self.model.classes_ if c in pred_df.columns]
+        bad |= pred_df[classes].isna().any(axis=1).to_numpy()  # NaN from the pipeline
+        if bad.any():
+            pred_df.loc[bad, [*dk.label_list, *classes]] = np.nan
+            do_predict = np.where(bad, 0, do_predict)
+            dk.do_predict = do_predict
+            logger.debug(
+                "HyperPhysics %s: %d of %d rows have NaN or infinite features: no prediction",
+                dk.pair, int(bad.sum()), len(bad),
+            )  # fmt: skip
+        return pred_df, do_predict
 
     def fit(self, data_dictionary: dict, dk: FreqaiDataKitchen, **kwargs: Any) -> ExpertEnsemble:
         params = self.params

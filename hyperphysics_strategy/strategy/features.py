@@ -6,13 +6,16 @@ Every feature column starts with ``%`` and every target with ``&`` (FreqAI's nam
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 import talib.abstract as ta
 
-from hyperphysics_strategy.ensemble.barriers import trailing_sigma, triple_barrier
+from hyperphysics_strategy.ensemble.barriers import triple_barrier, valid_trailing_sigma
+
+logger = logging.getLogger(__name__)
 
 TARGET_COLUMN = "&s-direction"
 CLASSES = ("sell", "neutral", "buy")
@@ -115,12 +118,7 @@ def barrier_sigma(close: pd.Series, vol_window: int) -> pd.Series:
     """Trailing volatility of one-candle log returns (see ``ensemble.barriers``), known at
     each candle; NaN for the first ``vol_window`` candles and on a bad close (NaN,
     infinite, zero or negative), which counts as the last valid close for the others."""
-    c = close.to_numpy(dtype=np.float64)
-    bad = ~(np.isfinite(c) & (c > 0))
-    if bad.all():
-        return pd.Series(np.nan, index=close.index)
-    filled = pd.Series(np.where(bad, np.nan, c)).ffill().bfill().to_numpy()
-    return pd.Series(np.where(bad, np.nan, trailing_sigma(filled, vol_window)), close.index)
+    return pd.Series(valid_trailing_sigma(close.to_numpy(np.float64), vol_window), close.index)
 
 
 def barrier_labels(
@@ -152,21 +150,40 @@ def barrier_labels(
     return labels
 
 
+def ordered_candles(candles: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``candles`` as the indicators need them: ``date`` in UTC (a date in any
+    time zone is converted, one without a zone is taken as UTC), rows sorted by date, one
+    row per date (of repeated dates the last row is kept, with a warning naming the count
+    and the first one). The rows keep their index labels."""
+    out = candles.copy()
+    out["date"] = pd.to_datetime(out["date"], utc=True)
+    if not out["date"].is_monotonic_increasing:
+        out = out.sort_values("date", kind="stable")
+    repeated = out["date"].duplicated(keep="last")
+    if repeated.any():
+        logger.warning(
+            "candles: %d rows repeat an earlier date (first %s): the last row of each "
+            "date is kept", int(repeated.sum()), out.loc[repeated, "date"].iloc[0],
+        )  # fmt: skip
+        out = out[~repeated]
+    return out
+
+
 def build_features(candles: pd.DataFrame, periods: Sequence[int] = (10, 20)) -> pd.DataFrame:
     """The strategy's features of plain candles (``date, open, high, low, close, volume``).
 
     As FreqAI expands them for one timeframe: the indicator features for each period in
     ``periods`` (``%-rsi-10``, ``%-rsi-20``, ...), then the per-candle shape and the
-    calendar features. One row per candle, on ``candles``' index; the indicators' warm-up
-    rows hold NaN (and an infinite ratio is NaN too). Raises ``ValueError`` naming any
-    missing candle column.
+    calendar features (hours in UTC). One row per date, on the index of the rows of
+    :func:`ordered_candles` (sorted by date, repeated dates dropped); the indicators'
+    warm-up rows hold NaN (and an infinite ratio is NaN too). Raises ``ValueError``
+    naming any missing candle column.
     """
     missing = [c for c in ("date", "open", "high", "low", "close", "volume") if c not in candles]
     if missing:
         raise ValueError(f"candles lack the columns {missing}")
+    candles = ordered_candles(candles)
     out = candles.copy()
-    if not isinstance(out["date"].dtype, pd.DatetimeTZDtype):
-        out["date"] = pd.to_datetime(out["date"], utc=True)
     for period in periods:
         ind = add_indicator_features(candles.copy(), int(period))
         for col in ind.columns:
@@ -190,10 +207,13 @@ def build_training_set(
     The strategy's features as FreqAI would expand them for one timeframe: the indicator
     features for each period in ``periods`` (``%-rsi-10``, ``%-rsi-20``, ...), the
     per-candle shape and the calendar features, and the ``barrier_labels`` target over
-    ``horizon`` candles. Rows with an infinite or missing value (indicator warm-up, the
-    last ``horizon`` candles) are dropped. Returns ``(features, labels)`` on the kept
-    rows of ``candles``' index; the feature columns start with ``%``.
+    ``horizon`` candles, on :func:`ordered_candles`. Rows with an infinite or missing
+    value (indicator warm-up, the last ``horizon`` candles) are dropped. Returns
+    ``(features, labels)`` on the kept rows of ``candles``' index; the feature columns
+    start with ``%``.
     """
+    if "date" in candles:  # build_features names a missing column
+        candles = ordered_candles(candles)
     out = build_features(candles, periods)
     out[TARGET_COLUMN] = barrier_labels(candles, horizon, vol_window, k_up, k_down)
     out = out.dropna()

@@ -143,6 +143,7 @@ class HyperPhysicsStrategy(BarrierTrades, IStrategy):
             extra.setdefault(M_TIME, 0.0)
             freqai["extra_returns_per_train"] = extra
         self.risk_engine = GPURiskEngine(seed=0)
+        self._warned_no_predictions: set[str] = set()  # pairs told they have no predictions
         self.orderbooks = OrderBookFeatures(
             Path(config["user_data_dir"]) / "orderbooks",
             config.get("exchange", {}).get("name", "exchange"),
@@ -238,7 +239,25 @@ class HyperPhysicsStrategy(BarrierTrades, IStrategy):
         fee = self.config.get("fee")
         return DEFAULT_FEE if fee is None else float(fee)
 
+    def _prediction_columns(self, df: pd.DataFrame, pair: str) -> None:
+        """Adds the probability and ``do_predict`` columns FreqAI did not give as NaN / 0
+        (a pair whose data starts after the backtest start has no predictions for its
+        first candles): those candles enter nothing, and the pair's backtest goes on.
+        Logged once per pair."""
+        missing = [c for c in (*features.CLASSES, "do_predict", SIGMA) if c not in df.columns]
+        if not missing:
+            return
+        if pair not in self._warned_no_predictions:
+            self._warned_no_predictions.add(pair)
+            logger.warning(
+                "HyperPhysics %s: no %s column from FreqAI (no model for these candles): "
+                "no entries for them", pair, ", ".join(missing),
+            )  # fmt: skip
+        for column in missing:
+            df[column] = 0 if column == "do_predict" else float("nan")
+
     def populate_entry_trend(self, df: pd.DataFrame, metadata: dict) -> pd.DataFrame:
+        self._prediction_columns(df, metadata["pair"])
         sigma = df[SIGMA]
         d_up, d_down = self._barrier_distances(sigma)
         m_time = df[M_TIME] if M_TIME in df.columns else 0.0

@@ -144,7 +144,12 @@ def mc_var_es(
     if distribution == "filtered":
         mean = returns.mean(dim=-1, keepdim=True)
         sig, forecast = ewma_volatility(returns, ewma_lambda)
-        z = (returns - mean) / sig
+        # a zero EWMA volatility (constant returns so far) leaves nothing to standardise:
+        # the return equals the mean (z = 0), not 0 / 0 = NaN; all-zero returns give 0 risk
+        centred = returns - mean
+        positive = sig > 0
+        safe = torch.where(positive, sig, torch.ones_like(sig))
+        z = torch.where(positive, centred / safe, torch.zeros_like(centred))
         counts = draws.bootstrap_counts(n_paths, returns.shape[-1])
         var_z, es_z = _bootstrap_var_es(z, counts, levels, n_paths)
         f = forecast.unsqueeze(-1)
