@@ -58,6 +58,7 @@ def test_backtesting_with_the_ensemble_trades_and_saves_every_window(demo_backte
 
 def test_demo_backtest_and_chart_log_no_error_line(demo_backtest):
     """An offline run logs no ERROR at all (freqtrade's ERROR lines, not only tracebacks)."""
+    assert demo_backtest.returncode == 0, demo_backtest.output[-4000:]
     for name in ("demo-backtest.log", "demo-plot.log"):
         log = (demo_backtest.userdir / "logs" / name).read_text()
         errors = [line for line in log.splitlines() if " - ERROR - " in line]
