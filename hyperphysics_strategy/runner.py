@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hyperphysics_strategy.demo import demo_data_dir
-from hyperphysics_strategy.exchange import ExchangeSimulator, freqtrade_exchange_config
+from hyperphysics_strategy.exchange import ExchangeSimulator, freqtrade_config_fragment
 from hyperphysics_strategy.stubs import EXAMPLE_CONFIG, write_user_dir
 
 SIMULATOR_CONFIG = "exchange-simulator.json"
@@ -41,7 +41,7 @@ def write_simulator_config(
 ) -> Path:
     """Write the config fragment pointing freqtrade at ``simulator``; return its path."""
     path = Path(userdir) / SIMULATOR_CONFIG
-    fragment = {"exchange": freqtrade_exchange_config(simulator.url, list(pairs))}
+    fragment = freqtrade_config_fragment(simulator.url, list(pairs))
     path.write_text(json.dumps(fragment, indent=2) + "\n")
     return path
 

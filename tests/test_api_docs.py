@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from tests.data_paths import ROOT
 
@@ -57,17 +59,24 @@ def test_original_design_keywords_work_or_say_what_to_use():
             HyperPhysicsFinancialEngine(device="cuda:0")
 
 
-def test_api_doc_examples_run(tmp_path):
+def run_alone(block: str, cwd: Path) -> subprocess.CompletedProcess:
+    """One docs block pasted alone into a fresh interpreter."""
+    return subprocess.run(
+        [sys.executable, "-c", block], capture_output=True, text=True, timeout=600, cwd=cwd
+    )
+
+
+def test_each_api_doc_example_runs_alone_in_a_fresh_interpreter(tmp_path):
+    """Each block in its own new process (two at a time): a block that needs a name or data
+    from an earlier block fails with NameError here, as it does pasted alone."""
     blocks = re.findall(r"```python\n(.*?)```", API_DOC.read_text(), flags=re.S)
     assert len(blocks) >= 7
-    script = tmp_path / "api_examples.py"
-    script.write_text("\n\n".join(blocks))
-    out = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=600, cwd=tmp_path
-    )
-    assert out.returncode == 0, out.stderr[-4000:]
-    text = out.stdout
-    assert "torch loaded: False" in text
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = list(pool.map(run_alone, blocks, [tmp_path] * len(blocks)))
+    for number, (block, out) in enumerate(zip(blocks, done, strict=True), start=1):
+        assert out.returncode == 0, f"block {number}:\n{block}\n{out.stderr[-3000:]}"
+    text = "".join(out.stdout for out in done)
+    assert "torch loaded: False" in done[0].stdout
     assert "30 feature columns" in text
     assert "signal counts:" in text
     assert "['sell', 'neutral', 'buy']" in text

@@ -56,6 +56,15 @@ def test_backtesting_with_the_ensemble_trades_and_saves_every_window(demo_backte
     check_exits_at_the_barriers(trades)
 
 
+def test_demo_backtest_and_chart_log_no_error_line(demo_backtest):
+    """An offline run logs no ERROR at all (freqtrade's ERROR lines, not only tracebacks)."""
+    assert demo_backtest.returncode == 0, demo_backtest.output[-4000:]
+    for name in ("demo-backtest.log", "demo-plot.log"):
+        log = (demo_backtest.userdir / "logs" / name).read_text()
+        errors = [line for line in log.splitlines() if " - ERROR - " in line]
+        assert not errors, f"{name}:\n" + "\n".join(errors[:10])
+
+
 @functools.cache
 def risk_columns(pair: str) -> pd.DataFrame:
     """The pair's risk columns and barrier sigma, recomputed from its candles (once per pair)."""

@@ -49,6 +49,7 @@ def test_cli_print_config(datadir: Path) -> None:
     assert fragment["exchange"]["ccxt_config"]["urls"]["api"]["public"] == (
         "http://127.0.0.1:9123/api/v3"
     )
+    assert fragment["fiat_display_currency"] == ""  # see the test below
     refused = CliRunner().invoke(app, ["exchange", "--host", "0.0.0.0", "--print-config"])
     assert refused.exit_code != 0
 
@@ -74,3 +75,27 @@ def test_cli_print_config_refuses_an_empty_whitelist(tmp_path: Path) -> None:
     )
     assert named.exit_code == 0
     assert json.loads(named.stdout)["exchange"]["pair_whitelist"] == ["BTC/USDT"]
+
+
+def test_offline_dry_run_config_fetches_no_fiat_map(tmp_path: Path, caplog) -> None:
+    """The example config (``fiat_display_currency`` USD) with the simulator's fragment
+    merged after it, as every offline run merges them: freqtrade's RPC, which a dry-run
+    creates at start-up, gets no fiat converter. With one, it fetches CoinGecko's coin list,
+    and offline logs "ERROR - Could not load FIAT Cryptocurrency map"."""
+    import logging
+    from types import SimpleNamespace
+
+    from freqtrade.configuration import Configuration
+    from freqtrade.rpc import RPC
+
+    from hyperphysics_strategy.runner import config_paths, write_simulator_config
+    from hyperphysics_strategy.stubs import write_user_dir
+
+    userdir = tmp_path / "user_data"
+    write_user_dir(userdir)
+    write_simulator_config(userdir, SimpleNamespace(url="http://127.0.0.1:9"), PAIRS)
+    config = Configuration.from_files([str(path) for path in config_paths(userdir)])
+    with caplog.at_level(logging.WARNING):
+        rpc = RPC(SimpleNamespace(config=config))
+    assert rpc._fiat_converter is None
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text

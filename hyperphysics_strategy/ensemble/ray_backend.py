@@ -3,7 +3,7 @@
 Same contract as :func:`.training.train_experts` (the ``local`` backend, :mod:`.batch`),
 so the ensemble picks one or the other by name (``backend="ray"``). Optional: Ray is
 imported only here and in :mod:`.ray_cluster`, and only when this backend is used
-(``pip install hyperphysics-strategy[ray]``).
+(``pip install "ray>=2.40"``, the ``[ray]`` extra).
 
 How a call runs:
 

@@ -22,7 +22,8 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-INSTALL_HINT = "pip install hyperphysics-strategy[ray]"
+#: the package's ``[ray]`` extra (the package itself is not on the package index)
+INSTALL_HINT = 'pip install "ray>=2.40"'
 #: Where the last call's placements are kept (Ray's internal key-value store).
 KV_NAMESPACE = "hyperphysics"
 KV_LAST_ROUND = b"last_round"

@@ -58,5 +58,9 @@ def freqtrade_exchange_config(url: str, pairs: list[str]) -> dict:
 
 def freqtrade_config_fragment(url: str, pairs: list[str]) -> dict:
     """``{"exchange": freqtrade_exchange_config(url, pairs)}``, ready to merge into a
-    freqtrade config file."""
-    return {"exchange": freqtrade_exchange_config(url, pairs)}
+    freqtrade config file after the user's own.
+
+    ``fiat_display_currency`` is emptied (freqtrade's schema allows ``""``): with a
+    currency set, a dry-run's RPC fetches CoinGecko's coin list at start-up, which offline
+    logs "ERROR - Could not load FIAT Cryptocurrency map"; backtests never convert."""
+    return {"fiat_display_currency": "", "exchange": freqtrade_exchange_config(url, pairs)}
