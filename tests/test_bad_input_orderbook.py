@@ -198,7 +198,8 @@ rec.compact()
 def test_two_processes_recording_one_pair_lose_nothing(tmp_path):
     """A dry-run and a live bot sharing a user dir: 189 and 35 of 600 snapshots survived
     (one `.parquet.tmp` name for every compaction, no lock), the main file was quarantined.
-    Now compaction holds a per-pair file lock and every temporary name is unique."""
+    Now compaction holds a per-pair file lock and every temporary name is unique; a reader
+    meanwhile reads again when a part is compacted away under it."""
     import subprocess
     import sys
 
@@ -206,6 +207,7 @@ def test_two_processes_recording_one_pair_lose_nothing(tmp_path):
     from hyperphysics_strategy.engine.orderbook import recorder as recorder_module
 
     root, count = tmp_path / "books", 300
+    main = pair_path(root, "binance", "BTC/USDT")
     writers = [
         subprocess.Popen(
             [sys.executable, "-c", WRITER, recorder_module.__file__, str(root), str(base), "300"],
@@ -220,12 +222,19 @@ def test_two_processes_recording_one_pair_lose_nothing(tmp_path):
         for w in writers:
             w.stdin.write("go\n")
             w.stdin.flush()
-        codes = [w.wait(timeout=120) for w in writers]
+        seen: set[int] = set()
+        deadline = time.monotonic() + 120
+        while any(w.poll() is None for w in writers):  # a reader meanwhile never sees
+            now = set(read_orderbooks(main)[0].tolist())  # a snapshot vanish
+            assert seen <= now, f"{len(seen - now)} snapshots vanished from a read"
+            seen = now
+            assert time.monotonic() < deadline, "the writers never finished"
+            time.sleep(0.05)
+        codes = [w.wait(timeout=10) for w in writers]
     finally:
         for w in writers:
             w.kill()
             w.wait()
-    main = pair_path(root, "binance", "BTC/USDT")
     ts, bids, asks = read_orderbooks(main)
     expected = [*range(count), *range(1_000_000, 1_000_000 + count)]
     assert len(ts) == 2 * count and ts.tolist() == expected, f"lost {2 * count - len(ts)}"

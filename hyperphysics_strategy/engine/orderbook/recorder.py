@@ -16,9 +16,9 @@ processes may record one pair at once (a dry-run and a live bot sharing a user d
 two write one temporary file and no two compactions interleave. A crash leaves either a
 complete part or a ``.tmp`` file that readers ignore (a stale main ``.tmp`` is removed by
 the next compaction); it loses at most the snapshot being written and never the file.
-Readers take no lock: they list the parts before they read the main file and read again
-when a part was compacted away meanwhile, then drop duplicate timestamps (a crash between
-the rename and the part deletion), keeping the last.
+Readers list the parts before they read the main file and read again (the fifth time under
+the lock) when a part was compacted away meanwhile, then drop duplicate timestamps (a
+crash between the rename and the part deletion), keeping the last.
 
 Schema: ``timestamp`` int64 (ms since the epoch, UTC) and ``bid_px``, ``bid_sz``,
 ``ask_px``, ``ask_sz`` as fixed-length ``Array(Float64, levels)`` (NaN for missing levels).
@@ -56,7 +56,7 @@ logger = logging.getLogger(__name__)
 COLUMNS = ("bid_px", "bid_sz", "ask_px", "ask_sz")
 #: Seconds ``compact()`` waits for another process's compaction of the same pair.
 LOCK_TIMEOUT_S = 60.0
-#: Reads of one history before a reader settles for what it saw (each retry means a
+#: Reads of one history before a reader takes the compaction lock (each retry means a
 #: compaction finished in between; one takes milliseconds).
 READ_ATTEMPTS = 5
 _SEQ = itertools.count()  # part names: one sequence per process, shared by every recorder
@@ -312,14 +312,21 @@ def compact_file(main: Path, levels: int | None = None, timeout: float = LOCK_TI
 
 def _read_history(main: Path) -> pl.DataFrame | None:
     """Main file + parts (and the files an older version wrote under another name), read
-    again while a concurrent compaction removes parts under the reader."""
+    again while a concurrent compaction removes parts under the reader; after
+    ``READ_ATTEMPTS`` such reads, once more under the compaction lock (if it can be had)."""
     old = legacy_path(main)
-    for attempt in range(READ_ATTEMPTS):
+
+    def read() -> tuple[list[pl.DataFrame], bool]:
         files = (_history_files(old) if old is not None else []) + _history_files(main)
-        frames, vanished = _read_files(files, False)
-        if not vanished or attempt == READ_ATTEMPTS - 1:
+        return _read_files(files, False)
+
+    for _ in range(READ_ATTEMPTS):
+        frames, vanished = read()
+        if not vanished:
             return _merge(frames, None)
-    return None  # pragma: no cover - the loop always returns
+    with contextlib.suppress(OSError), _lock(main).acquire(timeout=10):  # Timeout included
+        frames, _ = read()
+    return _merge(frames, None)
 
 
 def read_orderbooks(
