@@ -229,7 +229,7 @@ def test_two_processes_recording_one_pair_lose_nothing(tmp_path):
             assert seen <= now, f"{len(seen - now)} snapshots vanished from a read"
             seen = now
             assert time.monotonic() < deadline, "the writers never finished"
-            time.sleep(0.05)
+            time.sleep(0.1)
         codes = [w.wait(timeout=10) for w in writers]
     finally:
         for w in writers:
