@@ -6,6 +6,7 @@ named error at start-up; the simulator binds to loopback only.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -191,3 +192,109 @@ def test_simulator_refuses_to_bind_beyond_loopback(tmp_path, host):
     with pytest.raises(ValueError, match="loopback") as info:
         ExchangeSimulator(tmp_path / "never-read", host=host)
     assert host in str(info.value)
+
+
+# -- slow and vanishing clients ---------------------------------------------------------
+
+
+def _serve(routes: dict, **limits):
+    """A BinanceHTTPServer on a free loopback port, serving in a thread."""
+    import threading
+
+    from hyperphysics_strategy.exchange.server import BinanceHTTPServer
+
+    server = BinanceHTTPServer("127.0.0.1", 0, routes, **limits)
+    loop = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    loop.start()
+    return server, loop
+
+
+def _stop(server, loop) -> None:
+    server.shutdown()
+    server.server_close()
+    loop.join(timeout=5)
+    assert not loop.is_alive()
+
+
+def test_clients_trickling_a_request_are_cut_at_the_request_deadline():
+    """The header timeout was per read: a client sending a byte every few seconds held a
+    worker for ever (64 of them: 503 for everyone for 48 s). Now a request's head and body
+    must arrive within ``request_deadline_s`` of its first byte."""
+    import select
+    import socket
+    import threading
+
+    server, loop = _serve(
+        {"/api/v3/ping": lambda params: {}},
+        max_workers=3,
+        handler_timeout_s=2.0,  # longer than the gaps between the trickled bytes
+        request_deadline_s=0.5,
+        slot_wait_s=5.0,
+    )
+    cut_after: list[float] = []
+    started = threading.Barrier(4)
+
+    def trickle() -> None:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(b"GET /api/v3/ping HTTP/1.1\r\nX-Slow: ")
+            first = time.monotonic()
+            started.wait(timeout=10)
+            for _ in range(60):  # at most 6 s: a byte every 0.1 s
+                try:
+                    sock.sendall(b"a")
+                    if select.select([sock], [], [], 0.1)[0] and sock.recv(1024) == b"":
+                        break
+                except OSError:  # reset by the server
+                    break
+            cut_after.append(time.monotonic() - first)
+
+    tricklers = [threading.Thread(target=trickle, daemon=True) for _ in range(3)]
+    try:
+        for t in tricklers:
+            t.start()
+        started.wait(timeout=10)  # every worker now serves a trickler
+        began = time.monotonic()
+        answer = _http(server.port, PING, timeout=10.0)
+        served_after = time.monotonic() - began
+        for t in tricklers:
+            t.join(timeout=10)
+    finally:
+        _stop(server, loop)
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:80]
+    assert served_after < 3.0, f"the honest client waited {served_after:.1f} s"
+    assert len(cut_after) == 3 and all(0.4 < s < 3.0 for s in cut_after), cut_after
+
+
+def test_a_client_gone_before_its_answer_is_one_debug_line_not_an_error(caplog, capfd):
+    """A client that closed its connection while the simulator was answering logged an
+    ERROR and two tracebacks (the failed answer, then the failed 500 answer)."""
+    import socket
+    import struct
+    import threading
+
+    released = threading.Event()
+
+    def big(params) -> list:
+        released.wait(timeout=10)  # answer only once the client is gone
+        return [[i, "1.0", "2.0"] for i in range(100_000)]
+
+    caplog.set_level("DEBUG", logger="hyperphysics_strategy.exchange.server")
+    server, loop = _serve({"/api/v3/klines": big, "/api/v3/ping": lambda params: {}})
+    try:
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        sock.sendall(b"GET /api/v3/klines HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()  # a reset: the server's next write fails
+        released.set()
+        deadline = time.monotonic() + 10
+        while server.requests_served < 1:
+            assert time.monotonic() < deadline, "the request never finished"
+            time.sleep(0.01)
+        assert _http(server.port, PING).startswith(b"HTTP/1.1 200")  # still serving
+    finally:
+        _stop(server, loop)
+    errors = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert errors == [], [r.getMessage() for r in errors]
+    gone = [r for r in caplog.records if "disconnected" in r.getMessage()]
+    assert len(gone) == 1 and gone[0].levelno == logging.DEBUG and not gone[0].exc_info
+    assert "Traceback" not in caplog.text + capfd.readouterr().err

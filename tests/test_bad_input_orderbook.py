@@ -13,6 +13,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.bad_input import KILLS, book
 
@@ -85,15 +87,24 @@ def test_exchange_and_pair_names_cannot_escape_the_history_folder(tmp_path, exch
         OrderBookRecorder(root, "..")
 
 
-RECORD_SERVER = """
+LOAD_RECORDER = """
 import importlib.util, os, sys
-# the module alone, under its own name so that its relative imports resolve, without the
-# orderbook package (which imports torch): numpy only, a fast start
-name = "hyperphysics_strategy.engine.orderbook.recorder"
-spec = importlib.util.spec_from_file_location(name, sys.argv[1])
-recorder = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(recorder)
-import polars  # imported once here, first used in each forked child
+# the recorder and its name mapping alone, under their own names so that their relative
+# imports resolve, without the orderbook package (which imports torch): a fast start
+def load(module, path):
+    name = "hyperphysics_strategy.engine.orderbook." + module
+    spec = importlib.util.spec_from_file_location(name, path)
+    sys.modules[name] = mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+load("names", os.path.join(os.path.dirname(sys.argv[1]), "names.py"))
+recorder = load("recorder", sys.argv[1])
+import filelock, polars  # imported once here, first used in each forked child
+"""
+
+RECORD_SERVER = (
+    LOAD_RECORDER
+    + """
 root, log = sys.argv[2], sys.argv[3]
 
 def book(ts):
@@ -116,6 +127,7 @@ for line in sys.stdin:
     os.waitpid(pid, 0)
     print("reaped", flush=True)
 """
+)
 
 
 def test_sigkill_during_recording_loses_no_completed_snapshot(tmp_path):
@@ -167,3 +179,131 @@ def test_sigkill_during_recording_loses_no_completed_snapshot(tmp_path):
         server.wait()
     assert len(completed) > 5 * KILLS  # the children recorded and compacted between kills
     assert not list(main.parent.glob("*.corrupt"))  # no kill damaged a file
+
+
+WRITER = (
+    LOAD_RECORDER
+    + """
+root, base, count = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+rec = recorder.OrderBookRecorder(root, "binance", levels=2, compact_every=10)
+print("ready", flush=True)
+sys.stdin.readline()  # both writers start together
+for ts in range(base, base + count):
+    rec.record("BTC/USDT", ts, [[100.0 - ts % 97, 1.0], [99.0, 2.0]], [[101.0, ts % 89]])
+rec.compact()
+"""
+)
+
+
+def test_two_processes_recording_one_pair_lose_nothing(tmp_path):
+    """A dry-run and a live bot sharing a user dir: 189 and 35 of 600 snapshots survived
+    (one `.parquet.tmp` name for every compaction, no lock), the main file was quarantined.
+    Now compaction holds a per-pair file lock and every temporary name is unique; a reader
+    meanwhile reads again when a part is compacted away under it."""
+    import subprocess
+    import sys
+
+    from hyperphysics_strategy.engine.orderbook import pair_path, read_orderbooks
+    from hyperphysics_strategy.engine.orderbook import recorder as recorder_module
+
+    root, count = tmp_path / "books", 300
+    main = pair_path(root, "binance", "BTC/USDT")
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, recorder_module.__file__, str(root), str(base), "300"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for base in (0, 1_000_000)
+    ]
+    try:
+        assert [w.stdout.readline() for w in writers] == ["ready\n"] * 2
+        for w in writers:
+            w.stdin.write("go\n")
+            w.stdin.flush()
+        seen: set[int] = set()
+        deadline = time.monotonic() + 120
+        while any(w.poll() is None for w in writers):  # a reader meanwhile never sees
+            now = set(read_orderbooks(main)[0].tolist())  # a snapshot vanish
+            assert seen <= now, f"{len(seen - now)} snapshots vanished from a read"
+            seen = now
+            assert time.monotonic() < deadline, "the writers never finished"
+            time.sleep(0.1)
+        codes = [w.wait(timeout=10) for w in writers]
+    finally:
+        for w in writers:
+            w.kill()
+            w.wait()
+    ts, bids, asks = read_orderbooks(main)
+    expected = [*range(count), *range(1_000_000, 1_000_000 + count)]
+    assert len(ts) == 2 * count and ts.tolist() == expected, f"lost {2 * count - len(ts)}"
+    assert codes == [0, 0]
+    np.testing.assert_array_equal(bids[:, 0, 0], 100.0 - ts % 97)
+    np.testing.assert_array_equal(asks[:, 0, 1], ts % 89)
+    leftovers = [p.name for p in main.parent.iterdir() if p.suffix in (".corrupt", ".tmp")]
+    assert leftovers == [] and not any(main.with_name(main.name + ".parts").iterdir())
+
+
+def test_different_pairs_never_share_a_history_file_and_old_files_still_read(tmp_path):
+    """Every character outside [A-Za-z0-9_-] used to become `_`: `BTC/USDT:USDT` and
+    `BTC_USDT/USDT` shared one file, and so did two Chinese pair names of one length. Now
+    `/` is written `_` and every other character `%XX`; files of the old names still read."""
+    import shutil
+
+    from hyperphysics_strategy.engine.orderbook import OrderBookRecorder, read_orderbooks
+    from hyperphysics_strategy.engine.orderbook.names import safe_name, unsafe_name
+
+    root = tmp_path / "books"
+    rec = OrderBookRecorder(root, "binance", levels=2, compact_every=2)
+    pairs = ["BTC/USDT:USDT", "BTC_USDT/USDT", "币安/USDT", "比特/USDT", "BTC/USDT"]
+    for i, pair in enumerate(pairs):
+        for t in range(3):
+            rec.record(pair, 10 * i + t, *book(t, 2))
+    paths = [rec.path(pair) for pair in pairs]
+    for i, path in enumerate(paths):
+        assert read_orderbooks(path)[0].tolist() == [10 * i, 10 * i + 1, 10 * i + 2]
+        assert unsafe_name(path.stem) == pairs[i] and path.parent == root / "binance"
+    assert [p.name for p in paths] == [
+        "BTC_USDT%3AUSDT.parquet",
+        "BTC%5FUSDT_USDT.parquet",
+        "%E5%B8%81%E5%AE%89_USDT.parquet",
+        "%E6%AF%94%E7%89%B9_USDT.parquet",
+        "BTC_USDT.parquet",  # names of letters, digits, - and / keep their old file
+    ]
+    assert safe_name("..\\x:y/../z") == "%2E%2E%5Cx%3Ay_%2E%2E_z"
+    with pytest.raises(ValueError, match="too long for a file name"):
+        rec.record("币" * 30 + "/USDT", 1, *book(1, 2))
+
+    # a history an older version wrote for ETH/USDT:USDT (a main file and a part)
+    old = OrderBookRecorder(tmp_path / "old", "binance", levels=2, compact_every=3)
+    for t in range(4):
+        old.record("ETH/USDT/USDT", t, *book(t, 2))  # today's name for it: ETH_USDT_USDT
+    shutil.copytree(tmp_path / "old" / "binance", root / "binance", dirs_exist_ok=True)
+    legacy = root / "binance" / "ETH_USDT_USDT.parquet"
+    assert legacy.is_file() and any(legacy.with_name(legacy.name + ".parts").iterdir())
+    legacy_bytes = legacy.read_bytes()
+    new = rec.path("ETH/USDT:USDT")
+    assert read_orderbooks(new)[0].tolist() == [0, 1, 2, 3]
+    for t in range(4, 7):
+        rec.record("ETH/USDT:USDT", t, *book(t, 2))
+    rec.compact()
+    ts, bids, _ = read_orderbooks(new)
+    assert ts.tolist() == list(range(7)) and new.is_file()
+    assert legacy.read_bytes() == legacy_bytes  # read, never written
+    np.testing.assert_array_equal(bids[5], np.array(book(5, 2)[0]))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(min_size=1, max_size=24))
+def test_pair_file_names_decode_back_to_the_pair(pair):
+    """One file name per pair and back (so no two pairs share one), never a path."""
+    from hyperphysics_strategy.engine.orderbook.names import safe_name, unsafe_name
+
+    try:
+        name = safe_name(pair, "pair")
+    except ValueError:
+        assert not any(c.isascii() and c.isalnum() for c in pair)
+        return
+    assert unsafe_name(name) == pair
+    assert "/" not in name and "\\" not in name and "." not in name and "\0" not in name

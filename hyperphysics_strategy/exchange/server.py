@@ -4,18 +4,24 @@ and answers every failure with a Binance-style JSON error.
 Sized for freqtrade plus tests: a listen backlog of ``REQUEST_QUEUE_SIZE`` (a burst of
 connects waits in the kernel instead of timing out), at most ``MAX_WORKERS`` handler
 threads (a connection beyond them waits up to ``SLOT_WAIT_S`` for a free one, then gets
-a 503), and a ``HANDLER_TIMEOUT_S`` socket timeout so a half-open or idle keep-alive
-connection frees its thread. Malformed framing (a non-numeric, negative or oversized
-``Content-Length``) is answered with HTTP 400 and the connection closed.
+a 503), a ``HANDLER_TIMEOUT_S`` socket timeout so a half-open or idle keep-alive
+connection frees its thread, and a ``REQUEST_DEADLINE_S`` deadline from a request's first
+byte to the last of its head and body, so a client that trickles bytes cannot hold a
+thread either. Malformed framing (a non-numeric, negative or oversized
+``Content-Length``) is answered with HTTP 400 and the connection closed. A client that
+disconnects before its answer is written costs one DEBUG line.
 """
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import json
 import logging
 import socket
+import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,6 +38,9 @@ REQUEST_QUEUE_SIZE = 256
 MAX_WORKERS = 64
 #: Seconds a connection may stay silent (half-open, idle keep-alive) before it is closed.
 HANDLER_TIMEOUT_S = 15.0
+#: Seconds from a request's first byte until its head and body must have arrived (a client
+#: that trickles them is disconnected then).
+REQUEST_DEADLINE_S = 10.0
 #: Seconds an accepted connection waits for a free worker before a 503.
 SLOT_WAIT_S = 10.0
 #: Largest request body read (the simulator serves GET; bodies are read and dropped).
@@ -75,6 +84,32 @@ def loopback_address(host: str) -> str:
     return str(address)
 
 
+class _DeadlineReader(io.RawIOBase):
+    """The request side of a connection: waits up to ``timeout`` for each read while idle
+    (between requests), and at most until ``deadline`` once a request's first byte came.
+
+    ``TimeoutError`` when either runs out: the base handler closes the connection."""
+
+    def __init__(self, sock: socket.socket, timeout: float, deadline_s: float) -> None:
+        self.sock, self.timeout, self.deadline_s = sock, timeout, deadline_s
+        self.deadline: float | None = None  # set by the first byte of a request
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        wait = self.timeout
+        if self.deadline is not None:
+            wait = min(wait, self.deadline - time.monotonic())
+            if wait <= 0:
+                raise TimeoutError(f"request not received within {self.deadline_s:g} s")
+        self.sock.settimeout(wait)
+        n = self.sock.recv_into(buffer)
+        if n and self.deadline is None:
+            self.deadline = time.monotonic() + self.deadline_s
+        return n
+
+
 class _RequestHandler(BaseHTTPRequestHandler):
     """Dispatches GET requests through ``server.routes``."""
 
@@ -87,6 +122,20 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         self.timeout = self.server.handler_timeout_s
         super().setup()
+        self.rfile.close()  # the base class's reader: its reference would keep the socket open
+        self._reader = _DeadlineReader(
+            self.connection, self.timeout, self.server.request_deadline_s
+        )
+        self.rfile = io.BufferedReader(self._reader)
+
+    def handle_one_request(self) -> None:
+        self._reader.deadline = None  # idle until the next request's first byte
+        super().handle_one_request()
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        """Answers are written with the idle timeout, not what is left of the deadline."""
+        self.connection.settimeout(self.timeout)
+        super().send_response(code, message)
 
     def _body_length(self) -> int | None:
         """The request's ``Content-Length`` (0 when absent); ``None`` after answering 400."""
@@ -153,13 +202,22 @@ class _RequestHandler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_DELETE = do_PATCH = _other  # noqa: N815
 
     def _send(self, status: int, body: Any) -> None:
-        """Write a JSON response."""
+        """Write a JSON response (a client already gone is one DEBUG line)."""
         payload = json.dumps(body, separators=(",", ":")).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json;charset=UTF-8")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json;charset=UTF-8")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except ConnectionError as exc:
+            self.close_connection = True
+            logger.debug(
+                "%s disconnected before the answer to %s was sent (%s)",
+                self.address_string(),
+                self.path,
+                exc,
+            )
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         """Requests are logged at DEBUG level instead of stderr."""
@@ -181,15 +239,18 @@ class BinanceHTTPServer(ThreadingHTTPServer):
         *,
         max_workers: int = MAX_WORKERS,
         handler_timeout_s: float = HANDLER_TIMEOUT_S,
+        request_deadline_s: float = REQUEST_DEADLINE_S,
         slot_wait_s: float = SLOT_WAIT_S,
     ) -> None:
-        if max_workers < 1 or handler_timeout_s <= 0 or slot_wait_s < 0:
+        if max_workers < 1 or min(handler_timeout_s, request_deadline_s) <= 0 or slot_wait_s < 0:
             raise ValueError(
-                "max_workers must be >= 1, handler_timeout_s > 0 and slot_wait_s >= 0; got "
-                f"{max_workers}, {handler_timeout_s}, {slot_wait_s}"
+                "max_workers must be >= 1, handler_timeout_s and request_deadline_s > 0 and "
+                f"slot_wait_s >= 0; got {max_workers}, {handler_timeout_s}, "
+                f"{request_deadline_s}, {slot_wait_s}"
             )
         self.max_workers = int(max_workers)
         self.handler_timeout_s = float(handler_timeout_s)
+        self.request_deadline_s = float(request_deadline_s)
         self.slot_wait_s = float(slot_wait_s)
         address = loopback_address(host)
         self.address_family = (
@@ -217,6 +278,14 @@ class BinanceHTTPServer(ThreadingHTTPServer):
             super().process_request_thread(request, client_address)
         finally:
             self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client gone mid-request is one DEBUG line; anything else as before."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError):
+            logger.debug("%s disconnected (%s)", client_address, exc)
+        else:
+            super().handle_error(request, client_address)
 
     def _busy(self, request: socket.socket) -> None:
         """No worker freed up within ``slot_wait_s``: answer 503 and close."""

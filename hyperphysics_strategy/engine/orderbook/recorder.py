@@ -1,16 +1,24 @@
 """Append-safe per-pair order-book history in parquet, and its reader.
 
-Layout for pair ``BTC/USDT`` on ``binance`` under ``root``::
+Layout for pair ``BTC/USDT`` on ``binance`` under ``root`` (names: :mod:`.names`)::
 
     <root>/binance/BTC_USDT.parquet            compacted history
     <root>/binance/BTC_USDT.parquet.parts/     one small parquet file per append
+    <root>/binance/BTC_USDT.parquet.lock       the inter-process lock of compaction
 
-Every append writes ``<part>.tmp``, fsyncs it and renames it (``os.replace``, atomic) into the
-parts folder; compaction writes the merged history to ``<main>.tmp``, fsyncs, renames it over
-the main file, then deletes the merged parts. A crash therefore leaves either a complete part
-or a ``.tmp`` file that readers ignore; it loses at most the snapshot being written and never
-the file. Readers merge the main file with all parts and drop duplicate timestamps (a crash
-between the rename and the part deletion), keeping the last.
+Every append writes a part under a name no other writer uses (time stamp, process id, a
+per-process sequence number and a random token) to ``<part>.tmp``, fsyncs it and renames
+it (``os.replace``, atomic) into the parts folder; appends take no lock. Compaction holds
+the pair's file lock (``filelock``: ``flock`` on POSIX, released by the kernel when its
+holder dies) while it writes the merged history to a unique ``<main>.<random>.tmp``,
+fsyncs, renames it over the main file, then deletes the parts it merged. So several
+processes may record one pair at once (a dry-run and a live bot sharing a user dir): no
+two write one temporary file and no two compactions interleave. A crash leaves either a
+complete part or a ``.tmp`` file that readers ignore (a stale main ``.tmp`` is removed by
+the next compaction); it loses at most the snapshot being written and never the file.
+Readers list the parts before they read the main file and read again (the fifth time under
+the lock) when a part was compacted away meanwhile, then drop duplicate timestamps (a
+crash between the rename and the part deletion), keeping the last.
 
 Schema: ``timestamp`` int64 (ms since the epoch, UTC) and ``bid_px``, ``bid_sz``,
 ``ask_px``, ``ask_sz`` as fixed-length ``Array(Float64, levels)`` (NaN for missing levels).
@@ -20,7 +28,8 @@ with NaN to the widest one when read or compacted, never trimmed.
 Nothing is ever compacted over: a main file or part that cannot be read is quarantined
 (renamed to ``<name>.<ms>.corrupt``, with a warning) before compaction, so its bytes stay
 on disk for recovery. Exchange and pair names become file names only after
-:func:`safe_name`: they can never point outside ``<root>``.
+:func:`~.names.safe_name` (injective, never a path outside ``<root>``); history written
+under the names of older versions is still read, never written.
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ import contextlib
 import itertools
 import logging
 import os
-import re
+import secrets
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,6 +46,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..manifest import fsync_dir
+from .names import legacy_path, pair_filename, pair_path, safe_name  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:  # polars is imported where history is written or read, not on import
     import polars as pl
@@ -44,29 +54,12 @@ if TYPE_CHECKING:  # polars is imported where history is written or read, not on
 logger = logging.getLogger(__name__)
 
 COLUMNS = ("bid_px", "bid_sz", "ask_px", "ask_sz")
-_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
-
-
-def safe_name(name: str, what: str = "name") -> str:
-    """A file-name-safe form of an exchange or pair name: every character but ASCII
-    letters, digits, ``_`` and ``-`` becomes ``_`` (so ``/``, ``:`` and ``.`` cannot
-    form a path). ``ValueError`` for an empty name or one with no letter or digit."""
-    if not isinstance(name, str) or not re.search(r"[A-Za-z0-9]", name):
-        raise ValueError(f"{what} {name!r} has no letter or digit: not a usable {what}")
-    return _UNSAFE.sub("_", name)
-
-
-def pair_filename(pair: str) -> str:
-    """``BTC/USDT:USDT`` -> ``BTC_USDT_USDT.parquet`` (see :func:`safe_name`)."""
-    return safe_name(pair, "pair") + ".parquet"
-
-
-def pair_path(root: str | os.PathLike, exchange: str, pair: str) -> Path:
-    """``<root>/<exchange>/<PAIR>.parquet`` with both names made safe; always under root."""
-    path = Path(root) / safe_name(exchange, "exchange") / pair_filename(pair)
-    if not path.resolve().is_relative_to(Path(root).resolve()):  # pragma: no cover - safety net
-        raise ValueError(f"{exchange!r}/{pair!r} would write outside {root}")
-    return path
+#: Seconds ``compact()`` waits for another process's compaction of the same pair.
+LOCK_TIMEOUT_S = 60.0
+#: Reads of one history before a reader takes the compaction lock (each retry means a
+#: compaction finished in between; one takes milliseconds).
+READ_ATTEMPTS = 5
+_SEQ = itertools.count()  # part names: one sequence per process, shared by every recorder
 
 
 def _schema(levels: int) -> dict:
@@ -117,12 +110,33 @@ def quarantine(path: Path, reason: str) -> Path:
 
 
 def _write_atomic(df: pl.DataFrame, dest: Path) -> None:
-    tmp = dest.with_name(dest.name + ".tmp")
-    df.write_parquet(tmp, statistics=False)
-    with open(tmp, "rb+") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, dest)
+    """Write ``df`` to a temporary file no other writer uses, fsync, rename over ``dest``."""
+    tmp = dest.with_name(f"{dest.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        with open(tmp, "xb") as fh:  # O_EXCL: never another writer's file
+            df.write_parquet(fh, statistics=False)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
     fsync_dir(dest.parent)
+
+
+def _lock(main: Path):
+    """The inter-process lock of ``main``'s compaction (``<main>.lock``)."""
+    from filelock import FileLock
+
+    return FileLock(main.with_name(main.name + ".lock"))
+
+
+def _part_name(timestamp_ms: int) -> str:
+    """Sorted by time stamp, then by process and order of append within it; the random
+    token keeps a later process that got the same id from replacing a part."""
+    seq = next(_SEQ)
+    return f"{int(timestamp_ms):015d}-{os.getpid()}-{seq:09d}-{secrets.token_hex(4)}.parquet"
 
 
 def _side_array(side, levels: int, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -157,7 +171,6 @@ class OrderBookRecorder:
         self.levels = int(levels)
         self.compact_every = int(compact_every)
         self._counts: dict[str, int] = {}
-        self._seq = itertools.count()
 
     def path(self, pair: str) -> Path:
         return pair_path(self.root, self.exchange, pair)
@@ -181,17 +194,19 @@ class OrderBookRecorder:
         main = self.path(pair)
         parts = main.with_name(main.name + ".parts")
         parts.mkdir(parents=True, exist_ok=True)
-        name = f"{int(timestamp_ms):015d}-{os.getpid()}-{next(self._seq):09d}.parquet"
-        dest = parts / name
+        dest = parts / _part_name(timestamp_ms)
         _write_atomic(df, dest)
         n = self._counts.get(pair, 0) + 1
         self._counts[pair] = n
         if self.compact_every and n % self.compact_every == 0:
-            self.compact(pair)
+            # never wait for another process's compaction: parts it leaves are read
+            # meanwhile and merged by a later compaction
+            compact_file(main, self.levels, timeout=0)
         return dest
 
     def compact(self, pair: str | None = None) -> None:
-        """Merge the parts of ``pair`` (all pairs when None) into the main file."""
+        """Merge the parts of ``pair`` (all pairs when None) into the main file, waiting
+        up to ``LOCK_TIMEOUT_S`` for another process's compaction of the same pair."""
         pairs = [pair] if pair is not None else list(self._counts)
         for p in pairs:
             compact_file(self.path(p), self.levels)
@@ -204,23 +219,28 @@ def _part_files(main: Path) -> list[Path]:
     return sorted(f for f in parts.iterdir() if f.suffix == ".parquet")
 
 
-def _read_frames(
-    main: Path, levels: int | None, quarantine_bad: bool = False
-) -> pl.DataFrame | None:
-    """Main file + parts, deduplicated by timestamp and padded to one width.
+def _history_files(main: Path) -> list[Path]:
+    """The main file, then its parts. The parts are listed first: a compaction that
+    finishes in between has merged every part listed into the main file read after."""
+    parts = _part_files(main)
+    return ([main] if main.is_file() else []) + parts
+
+
+def _read_files(files: list[Path], quarantine_bad: bool) -> tuple[list[pl.DataFrame], bool]:
+    """The history frames of ``files`` and whether one of them vanished meanwhile.
 
     An unreadable file is skipped with a warning (readers), or quarantined
     (``quarantine_bad``, compaction) so that compaction never writes over it.
     """
     import polars as pl
 
-    frames = []
-    files = ([main] if main.is_file() else []) + _part_files(main)
+    frames, vanished = [], False
     for f in files:
         try:
             df = pl.read_parquet(f)
             _width(df)
         except FileNotFoundError:  # a part compacted away meanwhile
+            vanished = True
             continue
         except Exception as exc:  # damaged: never lose the rest, never overwrite it
             if quarantine_bad:
@@ -229,6 +249,13 @@ def _read_frames(
                 logger.warning("skipping unreadable order-book history %s: %s", f, exc)
             continue
         frames.append(df)
+    return frames, vanished
+
+
+def _merge(frames: list[pl.DataFrame], levels: int | None) -> pl.DataFrame | None:
+    """One frame, deduplicated by timestamp (the last kept) and padded to one width."""
+    import polars as pl
+
     if not frames:
         return None
     width = max([_width(df) for df in frames] + [levels or 0])
@@ -236,34 +263,82 @@ def _read_frames(
     return df.unique(subset="timestamp", keep="last", maintain_order=True).sort("timestamp")
 
 
-def compact_file(main: Path, levels: int | None = None) -> None:
-    """Atomically rewrite ``main`` with all its parts merged, then remove those parts.
-
-    Unreadable files are quarantined first; levels of different widths are padded to the
-    widest (and at least ``levels``).
-    """
-    main = Path(main)
-    parts = _part_files(main)
-    if not parts:
-        return
-    df = _read_frames(main, levels, quarantine_bad=True)
-    if df is None:
-        return
-    _write_atomic(df, main)
-    for f in parts:
+def _remove_stale_tmp(main: Path) -> None:
+    """Temporary main files a killed compaction left (only compaction, under the lock,
+    writes them, so every one found under the lock is stale)."""
+    for tmp in main.parent.glob(main.name + ".*tmp"):  # names hold no other "."
         with contextlib.suppress(FileNotFoundError):
-            f.unlink()
+            tmp.unlink()
+
+
+def compact_file(main: Path, levels: int | None = None, timeout: float = LOCK_TIMEOUT_S) -> bool:
+    """Atomically rewrite ``main`` with its parts merged, then remove those parts.
+
+    Holds ``<main>.lock`` meanwhile, waiting up to ``timeout`` seconds for another
+    process's compaction (``TimeoutError`` naming the lock file; with ``timeout=0`` it
+    returns False instead: the parts stay and are read). Unreadable files are quarantined
+    first; levels of different widths are padded to the widest (and at least ``levels``).
+    """
+    from filelock import Timeout
+
+    main = Path(main)
+    if not _part_files(main):
+        return True
+    lock = _lock(main)
+    try:
+        lock.acquire(timeout=timeout)
+    except Timeout as exc:
+        if timeout == 0:
+            logger.debug("%s: another process is compacting it; skipped", main)
+            return False
+        raise TimeoutError(
+            f"order-book history {main}: {lock.lock_file} was held by another process for "
+            f"{timeout:g} s; not compacted (nothing lost: the parts stay and are read)"
+        ) from exc
+    try:
+        _remove_stale_tmp(main)
+        parts = _part_files(main)
+        frames, _ = _read_files(([main] if main.is_file() else []) + parts, True)
+        df = _merge(frames, levels)
+        if df is not None:
+            _write_atomic(df, main)
+            for f in parts:
+                with contextlib.suppress(FileNotFoundError):
+                    f.unlink()
+    finally:
+        lock.release()
+    return True
+
+
+def _read_history(main: Path) -> pl.DataFrame | None:
+    """Main file + parts (and the files an older version wrote under another name), read
+    again while a concurrent compaction removes parts under the reader; after
+    ``READ_ATTEMPTS`` such reads, once more under the compaction lock (if it can be had)."""
+    old = legacy_path(main)
+
+    def read() -> tuple[list[pl.DataFrame], bool]:
+        files = (_history_files(old) if old is not None else []) + _history_files(main)
+        return _read_files(files, False)
+
+    for _ in range(READ_ATTEMPTS):
+        frames, vanished = read()
+        if not vanished:
+            return _merge(frames, None)
+    with contextlib.suppress(OSError), _lock(main).acquire(timeout=10):  # Timeout included
+        frames, _ = read()
+    return _merge(frames, None)
 
 
 def read_orderbooks(
     path: str | os.PathLike,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Read a pair's history (main file + parts): ``(timestamps_ms, bids, asks)``.
+    """Read a pair's history (main file + parts, and the file of an older version's name
+    for it, :func:`~.names.legacy_path`): ``(timestamps_ms, bids, asks)``.
 
     ``bids``/``asks`` are (T, L, 2) float64 arrays ([price, size], NaN padded), sorted by
     timestamp. A missing file gives T = 0 (L = 0).
     """
-    df = _read_frames(Path(path), None)
+    df = _read_history(Path(path))
     if df is None or df.height == 0:
         return np.empty(0, dtype=np.int64), np.empty((0, 0, 2)), np.empty((0, 0, 2))
     ts = df["timestamp"].to_numpy().astype(np.int64)
