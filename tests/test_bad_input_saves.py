@@ -8,6 +8,7 @@ work), so forking from the test process is safe.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -118,6 +119,30 @@ def test_sigkill_during_expert_saves_never_loads_wrongly(tmp_path):
     assert seen["refused"] == 0, seen  # the previous save always survives a kill
 
 
+def _leave_out(folder: Path, name: str) -> None:
+    """Edit ``folder``'s manifest so that it no longer lists ``name`` (the file stays)."""
+    manifest = json.loads((folder / MANIFEST).read_text())
+    del manifest["files"][name]
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+
+
+def test_a_file_the_manifest_does_not_list_is_refused_naming_it(trained, tmp_path):
+    """The check covers the folder, not only the manifest's list: a model file the manifest
+    leaves out (damaged bytes in it reached LightGBM, which aborts the process) or a file
+    dropped in after the save is refused by name before the native loader runs. (The test
+    leaves the bytes intact: the old code would abort the test process.)"""
+    _, experts = trained
+    expert, folder = experts["lightgbm"], tmp_path / "lgb"
+    expert.save(folder)
+    _leave_out(folder, "model.txt")
+    with pytest.raises(CorruptSaveError, match=rf"model\.txt: not listed in {MANIFEST}"):
+        type(expert).load(folder)
+    expert.save(folder)  # a save replaces it whole
+    (folder / "extra.txt").write_text("dropped in later")
+    with pytest.raises(CorruptSaveError, match=rf"extra\.txt: not listed in {MANIFEST}"):
+        type(expert).load(folder)
+
+
 # -- FreqAI's model folder: atomic save, verified load ---------------------------------
 
 
@@ -218,6 +243,25 @@ def test_sigkill_during_freqai_saves_never_loads_wrongly(trained, tmp_path):
 
     kill_repeatedly([save(a), save(b)], check, KILLS, max_delay=0.25)
     assert seen[1] > 0 and seen[2] > 0, seen
+
+
+def test_freqai_model_file_the_manifest_does_not_list_is_refused(trained, tmp_path):
+    """FreqAI's folder too: a ``*_model.joblib`` the manifest leaves out is refused by name
+    (``model_exists`` is False: the window retrains) before cloudpickle reads it."""
+    from hyperphysics_strategy.freqai import HyperPhysicsEnsemble
+    from hyperphysics_strategy.freqai.model_store import verified_model_folder
+
+    data, experts = trained
+    drawer = _drawer(tmp_path)
+    drawer.pair_dict["BTC/USDT"] = dict(drawer.empty_pair_dict)
+    drawer.save_data(experts["xgboost"], "BTC/USDT", _kitchen(tmp_path, data, live=True))
+    folder = tmp_path / "sub-train-BTC_1700000000"
+    freqai_model = object.__new__(HyperPhysicsEnsemble)
+    freqai_model.dd = drawer
+    assert freqai_model.model_exists(_kitchen(tmp_path, data, live=False))
+    _leave_out(folder, "cb_btc_1700000000_model.joblib")
+    assert "model.joblib: not listed in manifest.json" in str(verified_model_folder(folder))
+    assert not freqai_model.model_exists(_kitchen(tmp_path, data, live=False))
 
 
 # -- torch weights: never unpickled, GPU-saved files load on a CPU-only process --------
