@@ -264,6 +264,63 @@ def test_freqai_model_file_the_manifest_does_not_list_is_refused(trained, tmp_pa
     assert not freqai_model.model_exists(_kitchen(tmp_path, data, live=False))
 
 
+def test_freqai_model_trained_with_another_setup_is_retrained(trained, tmp_path, caplog):
+    """A FreqAI model folder records the expert set, feature list and label configuration
+    it was trained with (``hyperphysics_model.json``, under the manifest). A backtest
+    (``model_exists``) or a live restart (``load_data``) with other ones retrains, with one
+    log line naming what changed; the old model used to be reused without a word."""
+    from freqtrade.freqai.data_drawer import FreqaiDataDrawer
+
+    from hyperphysics_strategy.freqai import HyperPhysicsEnsemble
+    from hyperphysics_strategy.freqai.model_identity import CURRENT_FEATURES, predictions_reusable
+    from hyperphysics_strategy.freqai.model_store import install_crash_safe_saves
+
+    data, experts = trained
+
+    def model(names=("xgboost",), horizon=12, k_up=1.0):
+        m = object.__new__(HyperPhysicsEnsemble)  # what model_identity and model_exists read
+        m.EXPERTS, m.class_names = names, ["sell", "neutral", "buy"]
+        m.freqai_info = {"feature_parameters": {"label_period_candles": horizon}}
+        m._strategy_labels = {"barrier_k_up": k_up}
+        m.dd = FreqaiDataDrawer(tmp_path, {"freqai": {}})
+        install_crash_safe_saves(m.dd, m.model_identity)
+        return m
+
+    def kitchen(live, features=None):
+        dk = _kitchen(tmp_path, data, live)
+        dk.pair = "BTC/USDT"
+        if features is not None:
+            setattr(dk, CURRENT_FEATURES, features)
+        return dk
+
+    saver = model()
+    saver.dd.pair_dict["BTC/USDT"] = dict(saver.dd.empty_pair_dict)
+    saver.dd.save_data(experts["xgboost"], "BTC/USDT", kitchen(True))
+    folder = tmp_path / "sub-train-BTC_1700000000"
+    assert "hyperphysics_model.json" in json.loads((folder / MANIFEST).read_text())["files"]
+    same = [f"%f{i}" for i in range(data.X.shape[1])]
+    assert model().model_exists(kitchen(False, same))
+    for m, features, why in [
+        (model(("lightgbm", "xgboost")), same, "expert set (saved ['xgboost'], now ['lightgbm'"),
+        (model(), same[:-1], "feature list (6 features, now 5: added [], removed ['%f5'])"),
+        (model(horizon=24), same, "label configuration (label_period_candles 12, now 24)"),
+        (model(k_up=2.0), same, "label configuration (barrier_k_up 1.0, now 2.0)"),
+    ]:
+        caplog.clear()
+        assert not m.model_exists(kitchen(False, features))
+        lines = [r.getMessage() for r in caplog.records if "retraining" in r.getMessage()]
+        assert len(lines) == 1 and f"trained with another {why}" in lines[0], lines
+    valid = {"check_if_backtest_prediction_is_valid": lambda self, rows: rows > 0}
+    saved_predictions = type("Window", (SimpleNamespace,), valid)(**vars(kitchen(False)))
+    assert predictions_reusable(model().dd, saved_predictions, 24)
+    assert not predictions_reusable(model(("lightgbm",)).dd, saved_predictions, 24)
+    caplog.clear()
+    live = model(("lightgbm",))  # a restarted bot whose config names another expert set
+    assert live.dd.load_data("BTC/USDT", kitchen(True)) is None
+    assert live.dd.pair_dict["BTC/USDT"]["trained_timestamp"] == 0  # FreqAI retrains
+    assert [r.getMessage() for r in caplog.records if "another expert set" in r.getMessage()]
+
+
 # -- torch weights: never unpickled, GPU-saved files load on a CPU-only process --------
 
 
