@@ -71,3 +71,4 @@ def test_api_doc_examples_run(tmp_path):
     assert "30 feature columns" in text
     assert "signal counts:" in text
     assert "['sell', 'neutral', 'buy']" in text
+    assert "reloaded, same probabilities: True" in text
