@@ -80,3 +80,4 @@ def test_each_api_doc_example_runs_alone_in_a_fresh_interpreter(tmp_path):
     assert "30 feature columns" in text
     assert "signal counts:" in text
     assert "['sell', 'neutral', 'buy']" in text
+    assert "reloaded, same probabilities: True" in text

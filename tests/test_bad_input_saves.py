@@ -8,6 +8,7 @@ work), so forking from the test process is safe.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -118,6 +119,30 @@ def test_sigkill_during_expert_saves_never_loads_wrongly(tmp_path):
     assert seen["refused"] == 0, seen  # the previous save always survives a kill
 
 
+def _leave_out(folder: Path, name: str) -> None:
+    """Edit ``folder``'s manifest so that it no longer lists ``name`` (the file stays)."""
+    manifest = json.loads((folder / MANIFEST).read_text())
+    del manifest["files"][name]
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+
+
+def test_a_file_the_manifest_does_not_list_is_refused_naming_it(trained, tmp_path):
+    """The check covers the folder, not only the manifest's list: a model file the manifest
+    leaves out (damaged bytes in it reached LightGBM, which aborts the process) or a file
+    dropped in after the save is refused by name before the native loader runs. (The test
+    leaves the bytes intact: the old code would abort the test process.)"""
+    _, experts = trained
+    expert, folder = experts["lightgbm"], tmp_path / "lgb"
+    expert.save(folder)
+    _leave_out(folder, "model.txt")
+    with pytest.raises(CorruptSaveError, match=rf"model\.txt: not listed in {MANIFEST}"):
+        type(expert).load(folder)
+    expert.save(folder)  # a save replaces it whole
+    (folder / "extra.txt").write_text("dropped in later")
+    with pytest.raises(CorruptSaveError, match=rf"extra\.txt: not listed in {MANIFEST}"):
+        type(expert).load(folder)
+
+
 # -- FreqAI's model folder: atomic save, verified load ---------------------------------
 
 
@@ -218,6 +243,82 @@ def test_sigkill_during_freqai_saves_never_loads_wrongly(trained, tmp_path):
 
     kill_repeatedly([save(a), save(b)], check, KILLS, max_delay=0.25)
     assert seen[1] > 0 and seen[2] > 0, seen
+
+
+def test_freqai_model_file_the_manifest_does_not_list_is_refused(trained, tmp_path):
+    """FreqAI's folder too: a ``*_model.joblib`` the manifest leaves out is refused by name
+    (``model_exists`` is False: the window retrains) before cloudpickle reads it."""
+    from hyperphysics_strategy.freqai import HyperPhysicsEnsemble
+    from hyperphysics_strategy.freqai.model_store import verified_model_folder
+
+    data, experts = trained
+    drawer = _drawer(tmp_path)
+    drawer.pair_dict["BTC/USDT"] = dict(drawer.empty_pair_dict)
+    drawer.save_data(experts["xgboost"], "BTC/USDT", _kitchen(tmp_path, data, live=True))
+    folder = tmp_path / "sub-train-BTC_1700000000"
+    freqai_model = object.__new__(HyperPhysicsEnsemble)
+    freqai_model.dd = drawer
+    assert freqai_model.model_exists(_kitchen(tmp_path, data, live=False))
+    _leave_out(folder, "cb_btc_1700000000_model.joblib")
+    assert "model.joblib: not listed in manifest.json" in str(verified_model_folder(folder))
+    assert not freqai_model.model_exists(_kitchen(tmp_path, data, live=False))
+
+
+def test_freqai_model_trained_with_another_setup_is_retrained(trained, tmp_path, caplog):
+    """A FreqAI model folder records the expert set, feature list and label configuration
+    it was trained with (``hyperphysics_model.json``, under the manifest). A backtest
+    (``model_exists``) or a live restart (``load_data``) with other ones retrains, with one
+    log line naming what changed; the old model used to be reused without a word."""
+    from freqtrade.freqai.data_drawer import FreqaiDataDrawer
+
+    from hyperphysics_strategy.freqai import HyperPhysicsEnsemble
+    from hyperphysics_strategy.freqai.model_identity import CURRENT_FEATURES, predictions_reusable
+    from hyperphysics_strategy.freqai.model_store import install_crash_safe_saves
+
+    data, experts = trained
+
+    def model(names=("xgboost",), horizon=12, k_up=1.0):
+        m = object.__new__(HyperPhysicsEnsemble)  # what model_identity and model_exists read
+        m.EXPERTS, m.class_names = names, ["sell", "neutral", "buy"]
+        m.freqai_info = {"feature_parameters": {"label_period_candles": horizon}}
+        m._strategy_labels = {"barrier_k_up": k_up}
+        m.dd = FreqaiDataDrawer(tmp_path, {"freqai": {}})
+        install_crash_safe_saves(m.dd, m.model_identity)
+        return m
+
+    def kitchen(live, features=None):
+        dk = _kitchen(tmp_path, data, live)
+        dk.pair = "BTC/USDT"
+        if features is not None:
+            setattr(dk, CURRENT_FEATURES, features)
+        return dk
+
+    saver = model()
+    saver.dd.pair_dict["BTC/USDT"] = dict(saver.dd.empty_pair_dict)
+    saver.dd.save_data(experts["xgboost"], "BTC/USDT", kitchen(True))
+    folder = tmp_path / "sub-train-BTC_1700000000"
+    assert "hyperphysics_model.json" in json.loads((folder / MANIFEST).read_text())["files"]
+    same = [f"%f{i}" for i in range(data.X.shape[1])]
+    assert model().model_exists(kitchen(False, same))
+    for m, features, why in [
+        (model(("lightgbm", "xgboost")), same, "expert set (saved ['xgboost'], now ['lightgbm'"),
+        (model(), same[:-1], "feature list (6 features, now 5: added [], removed ['%f5'])"),
+        (model(horizon=24), same, "label configuration (label_period_candles 12, now 24)"),
+        (model(k_up=2.0), same, "label configuration (barrier_k_up 1.0, now 2.0)"),
+    ]:
+        caplog.clear()
+        assert not m.model_exists(kitchen(False, features))
+        lines = [r.getMessage() for r in caplog.records if "retraining" in r.getMessage()]
+        assert len(lines) == 1 and f"trained with another {why}" in lines[0], lines
+    valid = {"check_if_backtest_prediction_is_valid": lambda self, rows: rows > 0}
+    saved_predictions = type("Window", (SimpleNamespace,), valid)(**vars(kitchen(False)))
+    assert predictions_reusable(model().dd, saved_predictions, 24)
+    assert not predictions_reusable(model(("lightgbm",)).dd, saved_predictions, 24)
+    caplog.clear()
+    live = model(("lightgbm",))  # a restarted bot whose config names another expert set
+    assert live.dd.load_data("BTC/USDT", kitchen(True)) is None
+    assert live.dd.pair_dict["BTC/USDT"]["trained_timestamp"] == 0  # FreqAI retrains
+    assert [r.getMessage() for r in caplog.records if "another expert set" in r.getMessage()]
 
 
 # -- torch weights: never unpickled, GPU-saved files load on a CPU-only process --------

@@ -72,8 +72,9 @@ def train(
     save: Path | None = typer.Option(
         None,
         "--save",
-        help="Folder for the ensemble (ensemble.joblib), each expert's native save "
-        "(<DIR>/<expert>/), report.json and the out-of-sample predictions.",
+        help="Folder for the ensemble: each expert's native save (<DIR>/<expert>/), "
+        "ensemble.json (the blend; no pickle), report.json and the out-of-sample "
+        "predictions, with a manifest.json of their checksums.",
     ),
     load: Path | None = typer.Option(
         None,

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-ENSEMBLE_FILE = "ensemble.joblib"
+REPORT_FILE = "report.json"
 PREDICTIONS_FILE = "out_of_sample_predictions.csv"
 
 
@@ -131,20 +131,11 @@ def save_ensemble(
     meta: dict[str, Any],
     predictions: pd.DataFrame | None,
 ) -> list[Path]:
-    """The ensemble (joblib, as FreqAI saves it), each expert natively, report.json and
-    the out-of-sample predictions."""
-    import joblib
+    """The ensemble without a pickle (each expert natively plus ``ensemble.json``,
+    :mod:`...ensemble.persistence`), report.json and the out-of-sample predictions, all
+    committed together crash-safely (one manifest, one rename)."""
+    from ..ensemble.persistence import ENSEMBLE_JSON, staged_ensemble
 
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for expert in ensemble.experts_:
-        expert.save(directory / expert.name)
-        written.append(directory / expert.name)
-    joblib.dump(ensemble, directory / ENSEMBLE_FILE)
-    written.append(directory / ENSEMBLE_FILE)
-    if predictions is not None:
-        predictions.to_csv(directory / PREDICTIONS_FILE, index=False)
-        written.append(directory / PREDICTIONS_FILE)
     weights = zip(ensemble.experts_, ensemble.weights_, strict=True)
     report = {
         **meta,
@@ -152,38 +143,82 @@ def save_ensemble(
         "weights": {e.name: float(w) for e, w in weights},
         "report": ensemble.report_.to_dict(),
     }
-    tmp = directory / "report.json.tmp"
-    tmp.write_text(json.dumps(report, indent=2, default=str))
-    tmp.replace(directory / "report.json")
-    written.append(directory / "report.json")
+    with staged_ensemble(ensemble, directory) as staging:
+        experts = sorted(p.name for p in staging.iterdir() if p.is_dir())
+        written = [directory / name for name in experts] + [directory / ENSEMBLE_JSON]
+        if predictions is not None:
+            predictions.to_csv(staging / PREDICTIONS_FILE, index=False)
+            written.append(directory / PREDICTIONS_FILE)
+        (staging / REPORT_FILE).write_text(json.dumps(report, indent=2, default=str))
+        written.append(directory / REPORT_FILE)
     return written
 
 
 def check_writable(directory: Path) -> None:
     """Fail before training if ``--save``'s folder cannot be written (it used to fail
-    after training, and the trained ensemble was lost): create it and write a probe file.
-    Raises :class:`InputError` naming the folder and the reason."""
+    after training, and the trained ensemble was lost): create it and write a probe file
+    in it and beside it (where the save is staged), and refuse a folder holding files that
+    are not a save (the save replaces the folder whole). Raises :class:`InputError` naming
+    the folder and the reason."""
     import tempfile
+
+    from ..engine.manifest import check_replaceable
+    from ..ensemble.persistence import MARKERS
 
     if directory.exists() and not directory.is_dir():
         raise InputError(f"--save {directory}: exists and is not a folder")
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=directory, prefix=".write-check-"):
-            pass
+        # the save is staged beside the folder and renamed onto it: both must be writable
+        for where in (directory, directory.parent):
+            with tempfile.NamedTemporaryFile(dir=where, prefix=".write-check-"):
+                pass
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise InputError(f"--save {directory}: cannot write there ({reason})") from exc
+    try:
+        check_replaceable(directory, MARKERS)
+    except FileExistsError as exc:
+        raise InputError(
+            f"--save {directory}: holds files that are not a saved ensemble; choose an "
+            "empty or new folder"
+        ) from exc
+
+
+#: What ``--load`` reads from report.json (``--save`` writes them).
+_REPORT_KEYS = ("pair", "horizon", "last_train_date", "train_labels")
 
 
 def load_saved(directory: Path) -> tuple[Any, dict[str, Any]]:
-    import joblib
+    """``--load``: the ensemble ``--save`` wrote (never unpickled) and its report.json.
 
-    path = directory / ENSEMBLE_FILE
-    if not path.is_file():
-        raise InputError(f"no saved ensemble in {directory} (looked for {ENSEMBLE_FILE})")
+    Every problem (no such folder, a file, an empty or foreign folder, damaged bytes, an
+    older version's pickle, a report without what ``--load`` needs) is an
+    :class:`InputError` naming the file and the problem."""
+    import pandas as pd
+
+    from ..ensemble import ExpertEnsemble
+
+    if not directory.exists():
+        raise InputError(f"no saved ensemble in {directory}: no such folder")
     try:
-        meta = json.loads((directory / "report.json").read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"{directory}/report.json is missing or unreadable: {exc}") from exc
-    return joblib.load(path), meta
+        ensemble = ExpertEnsemble.load(directory)
+    except (ValueError, ImportError) as exc:  # CorruptSaveError is a ValueError
+        raise InputError(f"--load: {exc}") from exc
+    except Exception as exc:  # a native loader refusing bytes that match the manifest
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise InputError(
+            f"--load {directory}: cannot load it ({type(exc).__name__}: {reason})"
+        ) from exc
+    path = directory / REPORT_FILE
+    try:
+        meta = json.loads(path.read_text())
+        if not isinstance(meta, dict):
+            raise ValueError("not a JSON object")
+        missing = [k for k in _REPORT_KEYS if k not in meta]
+        if missing:
+            raise ValueError(f"no {', '.join(missing)}")
+        pd.Timestamp(meta["last_train_date"])
+    except (OSError, ValueError, TypeError) as exc:
+        raise InputError(f"--load: {path}: missing or unreadable ({exc})") from exc
+    return ensemble, meta

@@ -8,7 +8,11 @@ destination either as it was before or complete; a leftover staging folder is ne
 Loading calls :func:`verify_manifest` first: the bytes are hashed and compared with the
 manifest *before* any native loader (LightGBM, XGBoost, CatBoost, ``torch.load``) or
 unpickler sees them, so a flipped byte or a truncated file raises
-:class:`CorruptSaveError` naming the file instead of crashing the process.
+:class:`CorruptSaveError` naming the file instead of crashing the process. The check
+covers the folder, not only the manifest's list: a file present but not listed (a
+manifest edited to leave a file out, a file dropped in later) is refused too, naming it.
+The manifest guards against damage, not against someone who can write the folder: they
+can rewrite the manifest as well.
 """
 
 from __future__ import annotations
@@ -46,7 +50,9 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def _files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.rglob("*") if p.is_file() and p.name != MANIFEST)
+    """Every file under ``directory`` but its own manifest (nested saves' manifests count)."""
+    top = directory / MANIFEST
+    return sorted(p for p in directory.rglob("*") if p.is_file() and p != top)
 
 
 def _fsync_file(path: Path) -> None:
@@ -91,7 +97,8 @@ def verify_manifest(directory: Path) -> dict:
     """Check every file of a saved directory against its manifest; return the manifest.
 
     Raises :class:`CorruptSaveError` naming the first file that is missing, of the wrong
-    size or of the wrong checksum, or the manifest itself when it is missing or unreadable.
+    size or of the wrong checksum, or present but not listed in the manifest, or the
+    manifest itself when it is missing or unreadable.
     """
     directory = Path(directory)
     path = directory / MANIFEST
@@ -108,6 +115,11 @@ def verify_manifest(directory: Path) -> dict:
         ) from None
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CorruptSaveError(path, f"unreadable manifest ({exc})") from exc
+    for target in _files(directory):
+        if target.relative_to(directory).as_posix() not in files:
+            raise CorruptSaveError(
+                target, f"not listed in {MANIFEST} (added after the save, or left out of it)"
+            )
     for rel, entry in files.items():
         target = directory / rel
         if not target.is_file():
@@ -130,7 +142,9 @@ def _replaceable(directory: Path, markers: tuple[str, ...]) -> bool:
     return any(next(directory.glob(m), None) is not None for m in markers)
 
 
-def _check_replaceable(final: Path, markers: tuple[str, ...]) -> None:
+def check_replaceable(final: Path, markers: tuple[str, ...] = ()) -> None:
+    """Raise ``FileExistsError`` unless a save may replace ``final`` (absent, empty, a saved
+    directory or, with ``markers``, an older version's save)."""
     if final.exists() and (not final.is_dir() or not _replaceable(final, markers)):
         raise FileExistsError(
             f"refusing to replace {final}: it holds files that are not a saved model "
@@ -197,7 +211,7 @@ def commit_directory(staging: Path, final: Path, markers: tuple[str, ...] = ()) 
     write_manifest(staging)
     old = None
     if final.exists():
-        _check_replaceable(final, markers)
+        check_replaceable(final, markers)
         old = final.with_name(f".{final.name}{_OLD}{os.getpid()}")
         shutil.rmtree(old, ignore_errors=True)
         os.rename(final, old)
@@ -215,7 +229,7 @@ def staged_directory(final: Path, markers: tuple[str, ...] = ()) -> Iterator[Pat
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    _check_replaceable(final, markers)
+    check_replaceable(final, markers)
     recover(final)
     staging = final.with_name(f".{final.name}{_STAGING}{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)

@@ -5,7 +5,8 @@ A scikit-learn classifier in its contract: ``__init__`` stores its parameters as
 state, which ends in ``_`` (``experts_``, ``stacker_``, ``calibration_``, ``report_``,
 ``classes_``, ...), and ``predict`` / ``predict_proba`` read it. That is what FreqAI's
 ``BaseClassifierModel`` expects of the object its ``fit`` returns (``classes_`` names the
-probability columns); it pickles (FreqAI saves models with joblib). scikit-learn itself
+probability columns); it pickles (FreqAI saves models with joblib). ``save`` / ``load``
+write and read it without a pickle: the experts' native files plus JSON. scikit-learn itself
 is imported only by the stacker's fit, so the torch experts run where it is missing.
 
 The one blend: per-expert calibration and a stacked logistic model on out-of-fold
@@ -20,6 +21,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import KW_ONLY, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -146,6 +148,21 @@ class ExpertEnsemble:
         if "oof_blocks_" in state:  # training-time diagnostics stay out of FreqAI's joblib
             state["oof_blocks_"] = None
         return state
+
+    # -- saving: the experts' native files plus JSON, never a pickle (:mod:`.persistence`) --
+    def save(self, directory: str | Path) -> None:
+        """Save the fitted ensemble into ``directory``, crash-safely (staging, manifest)."""
+        from .persistence import save_ensemble
+
+        save_ensemble(self, Path(directory))
+
+    @classmethod
+    def load(cls, directory: str | Path) -> ExpertEnsemble:
+        """Load what :meth:`save` wrote, after checking every byte against its manifest;
+        a ``CorruptSaveError`` (a ``ValueError``) names the file otherwise."""
+        from .persistence import load_ensemble
+
+        return load_ensemble(Path(directory), cls)
 
     def _check_params(self) -> None:
         if not self.experts:

@@ -15,6 +15,11 @@ def _finite(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
+def _float(value: float | None) -> float:
+    """``to_dict``'s ``None`` (NaN) back to a float."""
+    return float("nan") if value is None else float(value)
+
+
 @dataclass
 class ExpertReport:
     """What the ensemble keeps about each expert: validation metrics and blend weight."""
@@ -41,6 +46,20 @@ class ExpertReport:
             "worker": self.worker,
             "best_iteration": self.best_iteration,
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ExpertReport:
+        return cls(
+            d["name"],
+            d["device"],
+            d["seconds"],
+            d["weight"],
+            _float(d["val_log_loss"]),
+            _float(d["val_balanced_accuracy"]),
+            d["error"],
+            d["worker"],
+            d["best_iteration"],
+        )
 
 
 @dataclass
@@ -102,3 +121,28 @@ class EnsembleReport:
             "drift": self.drift.to_dict() if self.drift is not None else None,
             "calibration": self.calibration,
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> EnsembleReport:
+        """The report :meth:`to_dict` wrote (a saved ensemble's, :mod:`.persistence`)."""
+        drift = d["drift"]
+        if drift is not None:
+            psi = drift["psi"]
+            drift = DriftReport(
+                [_float(v) for v in psi.values()],
+                list(psi),
+                drift["n_reference"],
+                drift["n_recent"],
+            )
+        return cls(
+            experts=[ExpertReport.from_dict(e) for e in d["experts"]],
+            val_log_loss=_float(d["val_log_loss"]),
+            val_balanced_accuracy=_float(d["val_balanced_accuracy"]),
+            n_train=d["n_train"],
+            n_validation=d["n_validation"],
+            class_counts=dict(d["class_counts"]),
+            n_train_before_sampling=d["n_train_before_sampling"],
+            drift=drift,
+            wall_seconds=d["wall_seconds"],
+            calibration=d["calibration"],
+        )

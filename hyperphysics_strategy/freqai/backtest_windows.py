@@ -51,6 +51,8 @@ from typing import Any
 from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 from pandas import DataFrame
 
+from .model_identity import note_features, predictions_reusable
+
 logger = logging.getLogger(__name__)
 
 
@@ -224,7 +226,7 @@ class WindowTrainer:
         timestamp = int(tr_train.stopts)
         dk.set_paths(pair, timestamp)
         dk.set_new_model_names(pair, timestamp)
-        if dk.check_if_backtest_prediction_is_valid(len_backtest_df):
+        if predictions_reusable(getattr(model, "dd", None), dk, len_backtest_df, log=False):
             return None
         populated = self._populated_frame()
         base_train = populated.loc[populated["date"] < tr_train.stopdt, :]
@@ -233,6 +235,7 @@ class WindowTrainer:
         df_train = dk.slice_dataframe(tr_train, base_train)
         df_train = dk.remove_special_chars_from_feature_names(df_train)
         dk.get_unique_classes_from_labels(df_train)
+        note_features(dk, df_train)  # what model_exists compares a saved model with
         if model.model_exists(dk):
             return None
         dk.find_features(df_train)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import math
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -44,6 +45,7 @@ from hyperphysics_strategy.ensemble.barriers import mean_time_return
 
 from .backtest_windows import concurrent_windows, hardware_window_workers
 from .history_dates import install_history_date_fix
+from .model_identity import CURRENT_FEATURES, backtest_checks, log_once, saved_model_change
 from .model_store import install_crash_safe_saves, verified_model_folder
 from .parameters import TrainingParameters, cluster_address, load_training_parameters
 from .rounds import LiveRounds
@@ -54,6 +56,9 @@ logger = logging.getLogger(__name__)
 #: training rows, which the strategy's expected value needs.
 M_TIME = "hp_m_time"
 TIME_CLASS = "neutral"
+#: The strategy's attributes that shape its labels (HyperPhysicsStrategy's barriers): part
+#: of the label configuration a saved model must match to be reused.
+LABEL_ATTRIBUTES = ("label_vol_window", "barrier_k_up", "barrier_k_down")
 
 
 class HyperPhysicsEnsemble(BaseClassifierModel):
@@ -82,7 +87,8 @@ class HyperPhysicsEnsemble(BaseClassifierModel):
             connect(cluster_address(config))
         super().__init__(config)
         install_history_date_fix(self.dd)
-        install_crash_safe_saves(self.dd)
+        self._strategy_labels: dict[str, Any] = {}
+        install_crash_safe_saves(self.dd, self.model_identity)
 
     # -- configuration ------------------------------------------------------------------
     def expert_names(self) -> tuple[str, ...]:
@@ -91,14 +97,41 @@ class HyperPhysicsEnsemble(BaseClassifierModel):
     def _label_period(self) -> int:
         return int(self.freqai_info.get("feature_parameters", {}).get("label_period_candles", 0))
 
+    def model_identity(self, dk: FreqaiDataKitchen, saving: bool) -> dict[str, Any]:
+        """What a saved model records and must match to be reused: the expert set, the
+        feature list (when saving: the one trained on; before reuse: the frame's, when
+        known) and the label configuration (horizon, classes, the strategy's barriers)."""
+        features = dk.training_features_list if saving else getattr(dk, CURRENT_FEATURES, None)
+        labels = {
+            "label_period_candles": self._label_period(),
+            "classes": list(self.class_names) or None,
+            **self._strategy_labels,
+        }
+        return {"experts": list(self.expert_names()), "features": features, "labels": labels}
+
     # -- FreqAI contract ------------------------------------------------------------------
+    def start(self, dataframe: DataFrame, metadata: dict, strategy: IStrategy) -> DataFrame:
+        # the strategy's label settings, known before any model is saved or reused
+        self._strategy_labels = {
+            name: _plain(getattr(strategy, name))
+            for name in LABEL_ATTRIBUTES
+            if hasattr(strategy, name)
+        }
+        return super().start(dataframe, metadata, strategy)
+
     def model_exists(self, dk: FreqaiDataKitchen) -> bool:
-        """A saved model counts only if its folder matches its manifest (else: retrain)."""
+        """A saved model counts only if its folder matches its manifest and it was trained
+        with this expert set, feature list and label configuration (else: retrain)."""
         if not super().model_exists(dk):
             return False
         problem = verified_model_folder(dk.data_path)
         if problem is not None:
             logger.warning("HyperPhysics: not using the saved model, retraining: %s", problem)
+            return False
+        change = saved_model_change(self.dd, dk)
+        if change:
+            message = "HyperPhysics %s: retraining %s: %s"
+            log_once(self.dd, dk.data_path, message, dk.pair, Path(dk.data_path).name, change)
             return False
         return True
 
@@ -115,7 +148,10 @@ class HyperPhysicsEnsemble(BaseClassifierModel):
         workers = self.params.concurrent_windows or hardware_window_workers(
             len(self.expert_names())
         )
-        with concurrent_windows(self, dataframe, metadata, dk, strategy, workers):
+        with (
+            backtest_checks(dk, self.dd),
+            concurrent_windows(self, dataframe, metadata, dk, strategy, workers),
+        ):
             return super().start_backtesting(dataframe, metadata, dk, strategy)
 
     def train(self, unfiltered_df: DataFrame, pair: str, dk: FreqaiDataKitchen, **kwargs: Any):
@@ -205,6 +241,12 @@ class HyperPhysicsEnsemble(BaseClassifierModel):
         # FreqAI writes dk.data to the model's metadata json: keep the report with the model.
         dk.data["hyperphysics_ensemble"] = ensemble.report_.to_dict()
         return ensemble
+
+
+def _plain(value: Any) -> Any:
+    """A strategy attribute as JSON (a hyperopt parameter: its value)."""
+    value = getattr(value, "value", value)
+    return value if isinstance(value, int | float | str | bool | None) else str(value)
 
 
 class HyperPhysicsLightGBMClassifier(HyperPhysicsEnsemble):

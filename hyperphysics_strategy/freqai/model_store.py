@@ -18,6 +18,11 @@ XGBoost's ``__setstate__`` (SIGSEGV). We wrap the drawer's methods once:
 
 ``HyperPhysicsEnsemble.model_exists`` uses :func:`verified_model_folder` so a backtest
 retrains a window whose saved model is corrupt instead of loading it.
+
+Given an ``identity`` (:mod:`.model_identity`: the expert set, feature list and label
+configuration), ``save_data`` and ``save_metadata`` also write it beside the model, and
+``load_data`` in live mode treats a model trained with other ones as it treats a corrupt
+one: the pair retrains, with one log line naming what changed.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ from hyperphysics_strategy.engine.manifest import (
     staged_directory,
     verify_manifest,
 )
+
+from .model_identity import IDENTITY_FILE, Identity, saved_model_change, set_identity
 
 logger = logging.getLogger(__name__)
 
@@ -69,10 +76,13 @@ def _write_json_atomic(
     fsync_dir(path.parent)
 
 
-def install_crash_safe_saves(data_drawer: Any) -> None:
-    """Wrap ``save_data``, ``load_data`` and ``save_drawer_to_disk`` of a FreqAI data drawer."""
+def install_crash_safe_saves(data_drawer: Any, identity: Identity | None = None) -> None:
+    """Wrap ``save_data``, ``load_data`` and ``save_drawer_to_disk`` of a FreqAI data drawer;
+    with ``identity``, record it beside each saved model and compare it before reuse."""
     if getattr(data_drawer, _MARK, False):
         return
+    set_identity(data_drawer, identity)
+    original_save_metadata = data_drawer.save_metadata
     original_save = data_drawer.save_data
     original_load = data_drawer.load_data
 
@@ -103,6 +113,8 @@ def install_crash_safe_saves(data_drawer: Any) -> None:
                 data_drawer.np_encoder,
                 METADATA_NUMBER_MODE,
             )
+            if identity is not None:
+                _write_json_atomic(staging / IDENTITY_FILE, identity(dk, True), None)
         data_drawer.pair_dict[coin]["data_path"] = str(final)
         if deferred:
             save_drawer_to_disk()
@@ -114,22 +126,33 @@ def install_crash_safe_saves(data_drawer: Any) -> None:
         if info.get("model_filename") and not from_memory:
             path = Path(info["data_path"]) if dk.live else Path(dk.data_path)
             problem = verified_model_folder(path)
+            if problem is not None and not dk.live:
+                raise problem
+            change = saved_model_change(data_drawer, dk, path) if problem is None else None
             if problem is not None:
-                if not dk.live:
-                    raise problem
                 logger.error(
                     "FreqAI model for %s refused: %s. Its predictions stay empty until it "
                     "is retrained.",
                     coin,
                     problem,
                 )
+            elif change:
+                logger.warning("HyperPhysics %s: retraining %s: %s", coin, path.name, change)
+            if problem is not None or change:
                 data_drawer.pair_dict[coin] = dict(data_drawer.empty_pair_dict)
                 data_drawer.meta_data_dictionary.pop(coin, None)
                 save_drawer_to_disk()
                 return None
         return original_load(coin, dk)
 
+    @functools.wraps(original_save_metadata)
+    def save_metadata(dk: Any) -> None:  # a backtest window saved without its model
+        original_save_metadata(dk)
+        if identity is not None:
+            _write_json_atomic(Path(dk.data_path) / IDENTITY_FILE, identity(dk, True), None)
+
     data_drawer.save_data = save_data
+    data_drawer.save_metadata = save_metadata
     data_drawer.load_data = load_data
     data_drawer.save_drawer_to_disk = save_drawer_to_disk
     setattr(data_drawer, _MARK, True)
