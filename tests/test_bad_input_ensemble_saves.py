@@ -219,3 +219,23 @@ def test_save_onto_a_folder_of_other_files_fails_before_training(tmp_path, monke
     line = _one_error_line(CliRunner().invoke(app, args))
     assert f"--save {tmp_path}: holds files that are not a saved ensemble" in line, line
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_a_loaded_ensemble_still_matches_columns_by_name(tmp_path):
+    """The fitted column names are saved in ``ensemble.json``: a loaded ensemble reorders a
+    DataFrame's columns by name, and refuses one whose names differ, as the fitted one does."""
+    import pandas as pd
+
+    data = fit_data()
+    names = [f"%-f{i}" for i in range(data.X.shape[1])]
+    train = pd.DataFrame(data.X, columns=names)
+    ensemble = ExpertEnsemble(["lightgbm"], {"lightgbm": FAST["lightgbm"]}, stacking_folds=0)
+    ensemble.fit(train, labels(data.y)).save(tmp_path / "ens")
+    loaded = ExpertEnsemble.load(tmp_path / "ens")
+    assert list(loaded.feature_names_in_) == names
+    rows = pd.DataFrame(data.X_val, columns=names)
+    np.testing.assert_array_equal(
+        loaded.predict_proba(rows[names[::-1]]), ensemble.predict_proba(rows)
+    )
+    with pytest.raises(ValueError, match="%-f0"):
+        loaded.predict_proba(rows.rename(columns={"%-f0": "%-other"}))

@@ -85,6 +85,8 @@ class SavedEnsemble(_Strict):
     params: dict[str, Any]
     classes: list[str] = Field(min_length=2)
     n_features: int = Field(ge=1)
+    #: the fitted column names (``feature_names_in_``); None: matched by position
+    feature_names_in: list[str] | None = None
     experts: list[_SavedExpert] = Field(min_length=1)
     calibration: _SavedCalibration
     stacker: _SavedStacker
@@ -99,6 +101,11 @@ def _params(ensemble: ExpertEnsemble) -> dict[str, Any]:
     if params["feature_names"] is not None:
         params["feature_names"] = list(params["feature_names"])
     return params
+
+
+def _names(ensemble: ExpertEnsemble) -> list[str] | None:
+    names = getattr(ensemble, "feature_names_in_", None)
+    return None if names is None else [str(n) for n in names]
 
 
 def _folders(experts: list[Expert]) -> list[str]:
@@ -121,6 +128,7 @@ def write_ensemble(ensemble: ExpertEnsemble, folder: Path) -> None:
         "params": _params(ensemble),
         "classes": [str(c) for c in ensemble.classes_],
         "n_features": int(ensemble.n_features_in_),
+        "feature_names_in": _names(ensemble),
         "experts": [
             {"name": e.name, "folder": f} for e, f in zip(ensemble.experts_, folders, strict=True)
         ],
@@ -184,6 +192,11 @@ def _check_shapes(path: Path, state: SavedEnsemble) -> None:
             raise CorruptSaveError(
                 path, f"{field} has {got} values for {k} classes and {e} experts ({want})"
             )
+    names = state.feature_names_in
+    if names is not None and len(names) != state.n_features:
+        raise CorruptSaveError(
+            path, f"feature_names_in has {len(names)} names for {state.n_features} features"
+        )
     folders = [x.folder for x in state.experts]
     if len(set(folders)) != len(folders):
         raise CorruptSaveError(path, f"an expert folder is named twice in {folders}")
@@ -241,6 +254,8 @@ def load_ensemble(directory: Path, cls: type[ExpertEnsemble]) -> ExpertEnsemble:
     ensemble.classes_ = np.asarray(codec.classes, dtype=object)
     ensemble.codec_ = codec
     ensemble.n_features_in_ = state.n_features
+    names = state.feature_names_in
+    ensemble.feature_names_in_ = None if names is None else np.asarray(names, dtype=object)
     cal = state.calibration
     ensemble.calibration_ = Calibration(
         np.asarray(cal.source_prior, float),
