@@ -167,3 +167,78 @@ def test_train_save_onto_an_unwritable_path_fails_before_training(tmp_path, monk
         line = " ".join(result.output.split())
         assert f"--save {save}" in line and problem in line, line
     assert blocker.read_text() == "keep me"
+
+
+# -- upper bounds (issue 23): a number no user could mean is refused at start-up ------
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        # passed validation, then every training failed with OverflowError
+        ({"expert_timeout": 1e12}, r"expert_timeout: Input should be less than or equal to 604800"),
+        ({"stacking_folds": 10**9}, r"stacking_folds: Input should be less than or equal to 50"),
+    ],
+)
+def test_freqai_numbers_beyond_their_bound_are_refused_at_start_up(section, message):
+    from hyperphysics_strategy.freqai import HyperPhysicsEnsemble
+
+    with pytest.raises(ValueError, match=message):
+        HyperPhysicsEnsemble({"freqai": {"model_training_parameters": section}})
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "bound"),
+    [
+        # overflowed inside confirm_trade_entry: freqtrade's default True, no VaR pause
+        ("breach_lookback_hours", 1e12, "8760"),
+        ("risk_window", 10**7, "10000"),  # longer than any data: risk columns all NaN
+        ("option_days", 1e12, "730"),  # NaN Greeks
+        ("breach_pause_minutes", 10**12, "525600"),
+    ],
+)
+def test_strategy_numbers_beyond_their_bound_are_refused(key, value, bound):
+    from hyperphysics_strategy.strategy.settings import load_settings
+
+    with pytest.raises(ValueError, match="invalid hyperphysics config") as info:
+        load_settings({"hyperphysics": {key: value}})
+    assert f"hyperphysics.{key}: Input should be less than or equal to {bound}" in str(info.value)
+    assert f"(got {value!r})" in str(info.value)
+
+
+def test_doctor_reports_each_out_of_range_value(tmp_path):
+    """``hyperphysics doctor`` said OK for all of these."""
+    import json
+
+    from hyperphysics_strategy.cli.userdir_check import check_config
+    from hyperphysics_strategy.stubs import EXAMPLE_CONFIG, write_user_dir
+
+    write_user_dir(tmp_path)
+    fragment = tmp_path / "fragment.json"
+    fragment.write_text(
+        json.dumps(
+            {
+                "hyperphysics": {
+                    "breach_lookback_hours": 1e12,
+                    "risk_window": 10**7,
+                    "option_days": 1e12,
+                },
+                "freqai": {"model_training_parameters": {"expert_timeout": 1e12}},
+            }
+        )
+    )
+    loaded = {
+        "strategies/x.py": "HyperPhysicsStrategy",
+        "freqaimodels/y.py": "HyperPhysicsEnsemble",
+    }
+    problems = {
+        p.where: p.problem for p in check_config([tmp_path / EXAMPLE_CONFIG, fragment], loaded)
+    }
+    for where, value in [
+        ("config hyperphysics.breach_lookback_hours", "1000000000000.0"),
+        ("config hyperphysics.risk_window", "10000000"),
+        ("config hyperphysics.option_days", "1000000000000.0"),
+        ("config freqai.model_training_parameters.expert_timeout", "1000000000000.0"),
+    ]:
+        assert "less than or equal to" in problems[where] and value in problems[where], where
+    assert len(problems) == 4, problems

@@ -145,8 +145,9 @@ def _hyperphysics_problems(config: dict[str, Any]) -> list[Problem]:
                 )
                 problems.append(Problem(f"config hyperphysics.{key}", "unknown key", fix))
             else:
+                got = f" (got {e['input']!r})" if e["loc"] else ""
                 problems.append(
-                    Problem(f"config hyperphysics.{key}", e["msg"], "see docs/config.md")
+                    Problem(f"config hyperphysics.{key}", e["msg"] + got, "see docs/config.md")
                 )
         return problems
     return []

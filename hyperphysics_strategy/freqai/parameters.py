@@ -36,15 +36,17 @@ def _expert_section(name: str) -> Any:
 
 #: Whole numbers and reals from JSON numbers only, flags from ``true``/``false`` only
 #: (strict: ``"10"`` and ``"false"`` are errors, not coerced), with their bounds.
+#: Every number also has an upper bound a user could mean (issue 23: ``expert_timeout:
+#: 1e12`` passed, then every training failed with ``OverflowError``).
 NonNegative = Annotated[int, Field(strict=True, ge=0)]
 Positive = Annotated[int, Field(strict=True, ge=1)]
 PositiveReal = Annotated[float, Field(strict=True, gt=0)]
 Flag = Annotated[bool, Field(strict=True)]
 
 
-def _ensemble_option(key: str, description: str) -> Any:
-    """A field whose default is the ensemble constructor's ``key``."""
-    return Field(_DEFAULT[key], description=description)
+def _ensemble_option(key: str, description: str, le: float | None = None) -> Any:
+    """A field whose default is the ensemble constructor's ``key`` (at most ``le``)."""
+    return Field(_DEFAULT[key], description=description, le=le)
 
 
 class _EnsembleOptions(BaseModel):
@@ -58,14 +60,23 @@ class _EnsembleOptions(BaseModel):
         description="Experts that HyperPhysicsEnsemble trains and blends (the single-expert "
         "models train their own expert and ignore this key).",
     )
-    seed: NonNegative = _ensemble_option("seed", "Seed of the first expert (+1 each).")
+    seed: NonNegative = _ensemble_option(
+        "seed",
+        "Seed of the first expert (+1 each); at most 1,000,000,000 (the libraries take 32-bit "
+        "seeds).",
+        le=1_000_000_000,
+    )
     max_train_rows: Positive | None = _ensemble_option(
-        "max_train_rows", "Training rows beyond this are stratified-sampled; null: all rows."
+        "max_train_rows",
+        "Training rows beyond this are stratified-sampled; null: all rows; at most 2**31 - 1 "
+        "(the tree libraries' row limit).",
+        le=2**31 - 1,
     )
     drift_rows: NonNegative = _ensemble_option(
         "drift_rows",
         "Most recent rows whose feature drift (PSI) against the training rows is "
-        "reported; 0: no drift report.",
+        "reported; 0: no drift report; at most 10,000,000.",
+        le=10_000_000,
     )
     use_processes: Flag | None = _ensemble_option(
         "use_processes",
@@ -73,27 +84,33 @@ class _EnsembleOptions(BaseModel):
         "true: every expert in a process; false: every expert in a thread.",
     )
     expert_timeout: PositiveReal | None = _ensemble_option(
-        "expert_timeout", "Seconds one expert may train before it is dropped; null: no limit."
+        "expert_timeout",
+        "Seconds one expert may train before it is dropped; null: no limit; at most 604,800 "
+        "(a week).",
+        le=604_800,
     )
     stacking_folds: NonNegative = _ensemble_option(
         "stacking_folds",
         "Forward-chaining folds whose out-of-fold predictions train the stacked "
-        "blend (0: the validation block only).",
+        "blend (0: the validation block only); at most 50.",
+        le=50,
     )
     stacking_C: PositiveReal = _ensemble_option(
-        "stacking_C", "Inverse L2 strength of the stacked logistic blend."
+        "stacking_C", "Inverse L2 strength of the stacked logistic blend; at most 1e6.", le=1e6
     )
     live_round_pairs: Positive | None = Field(
         None,
+        le=10_000,
         description="Live and dry-run: pairs trained at once in a training round (their "
         "experts share the device lanes); null: every pair whose model is due; 1: one pair "
-        "after another, as FreqAI does.",
+        "after another, as FreqAI does; at most 10,000.",
     )
     concurrent_windows: Positive | None = Field(
         None,
+        le=1024,
         description="Backtesting: how many of a pair's training windows train at once "
         "(results equal a sequential run); 1: one after the other, as FreqAI does; null: "
-        "from the hardware (2 on CPUs, enough to cover every GPU).",
+        "from the hardware (2 on CPUs, enough to cover every GPU); at most 1024.",
     )
     backend: Literal["local", "ray"] = Field(
         _DEFAULT["backend"],
