@@ -26,7 +26,6 @@ from tests.bad_input import fit_data, labels
         ({"expert_timeout": "10"}, r"expert_timeout: Input should be a valid number \(got '10'\)"),
         ({"stacking_fold": 2}, r"stacking_fold: unknown key, did you mean 'stacking_folds'\?"),
         ({"stacking_c": 0.1}, r"stacking_c: unknown key, did you mean 'stacking_C'\?"),
-        ({"n_estimators": 300}, r"n_estimators: unknown key.*lightgbm\.n_estimators"),
         ({"experts": ["lightgbm", "lgbm"]}, r"unknown expert\(s\) \['lgbm'\].*'lightgbm'"),
         ({"blend_method": "simplex"}, r"blend_method: unknown key"),  # the one blend: stack
         ({"calibrate": False}, r"calibrate: unknown key"),
@@ -43,6 +42,60 @@ def test_bad_freqai_parameters_fail_at_start_up_naming_the_key(params, message):
         with pytest.raises(ValueError, match=message) as info:
             model({"freqai": {"model_training_parameters": params}})
         assert "freqai.model_training_parameters." in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("model", "params", "message"),
+    [
+        (
+            "LightGBM",
+            {"n_estimator": 300},
+            r"n_estimator: unknown key, did you mean 'n_estimators'",
+        ),
+        ("MLP", {"max_epoch": 3}, r"max_epoch: unknown key, did you mean 'max_epochs'\?"),
+        ("MLP", {"trainer_kwargs": {"n_epochs": 3}}, r"trainer_kwargs: unknown key.*max_epochs"),
+        (
+            "",
+            {"experts": ["mlp", "kan"], "n_estimators": 300},
+            r"n_estimators: unknown key.*no selected expert takes it: mlp \(torch has no "
+            r"parameter 'n_estimators'\), kan",
+        ),
+        ("", {"device": "cuda"}, r"device: refused: devices come from the hardware plan"),
+        ("CatBoost", {"task_type": "GPU"}, r"task_type: refused: devices come from the hardware"),
+        ("XGBoost", {"n_jobs": 0}, r"n_jobs: threads must be -1 \(the plan's share\) or 1..4096"),
+    ],
+)
+def test_library_keys_at_the_top_level_are_checked_against_the_library(model, params, message):
+    """FreqAI's form (issue 22): a single-expert class reads its library's parameters at the
+    top level, the ensemble gives each to the experts that take it; a misspelt key, one no
+    selected expert takes, and a device setting are still errors naming the key."""
+    from hyperphysics_strategy.freqai import FREQAI_MODELS
+
+    cls = FREQAI_MODELS[f"HyperPhysics{model}Classifier" if model else "HyperPhysicsEnsemble"]
+    with pytest.raises(ValueError, match=message):
+        cls({"freqai": {"model_training_parameters": params}})
+
+
+@pytest.mark.parametrize(
+    ("model", "params", "message"),
+    [
+        # trained a 0-tree XGBoost that stayed in the blend
+        ("XGBoost", {"n_estimators": -1}, r"xgboost': n_estimators: must be a whole number"),
+        ("", {"xgboost": {"n_estimators": -1}}, r"xgboost': n_estimators: must be a whole number"),
+        ("", {"lightgbm": {"learning_rate": -0.1}}, r"lightgbm refuses .*learning_rate\) > \(0"),
+        ("CatBoost", {"depth": 40}, r"catboost refuses .*Maximum tree depth is 16"),
+        ("XGBoostRF", {"subsample": 2.0}, r"xgboost refuses .*subsample exceed bound \[0,1\]"),
+        ("Transformer", {"learning_rate": -1.0}, r"torch refuses .*Invalid learning rate"),
+    ],
+)
+def test_expert_parameters_break_no_library_rule_before_training(model, params, message):
+    """Expert parameters passed unchecked (issue 23); now each expert is fitted once, one
+    round on a tiny set, at start-up, and the library's own error names the problem."""
+    from hyperphysics_strategy.freqai import FREQAI_MODELS
+
+    cls = FREQAI_MODELS[f"HyperPhysics{model}Classifier" if model else "HyperPhysicsEnsemble"]
+    with pytest.raises(ValueError, match=message):
+        cls({"freqai": {"model_training_parameters": params}})
 
 
 def test_a_misspelled_torch_parameter_fails_at_start_up_naming_it():

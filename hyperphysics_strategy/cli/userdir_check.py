@@ -177,9 +177,17 @@ def _model_problems(config: dict[str, Any], loaded: dict[str, str]) -> list[Prob
     freqai = config.get("freqai", {})
     if isinstance(freqai, dict) and freqai.get("enabled"):
         problems += _class_problem(config, "freqaimodel", "freqaimodels", classes)
+        from hyperphysics_strategy.freqai import FREQAI_MODELS
         from hyperphysics_strategy.freqai.parameters import parameter_problems
 
-        for where, problem, fix in parameter_problems(freqai.get("model_training_parameters")):
+        # a single-expert class reads its library's keys at the top level (issue 22)
+        model = FREQAI_MODELS.get(str(config.get("freqaimodel")))
+        experts = model.EXPERTS if model is not None else None
+        try:
+            found = parameter_problems(freqai.get("model_training_parameters"), experts)
+        except ImportError as exc:  # an expert whose library is not installed
+            found = [("freqai.model_training_parameters", str(exc), "install it or leave it out")]
+        for where, problem, fix in found:
             if where.endswith(".experts"):
                 fix = f"use names from {', '.join(EXPERT_NAMES)}"
             problems.append(Problem(f"config {where}", problem, fix))

@@ -64,7 +64,7 @@ class HyperPhysicsEnsemble(BaseClassifierModel):
     def __init__(self, config: dict[str, Any]) -> None:
         # bad parameters fail at start-up, naming the key, before FreqAI sets anything up
         self.params: TrainingParameters = load_training_parameters(
-            config.get("freqai", {}).get("model_training_parameters")
+            config.get("freqai", {}).get("model_training_parameters"), self.EXPERTS
         )
         if self.EXPERTS is not None and "experts" in self.params.model_fields_set:
             logger.warning(

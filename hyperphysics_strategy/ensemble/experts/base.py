@@ -11,6 +11,7 @@ training data (probability zero).
 from __future__ import annotations
 
 import abc
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +76,9 @@ class Expert(abc.ABC):
     name: ClassVar[str]
     #: Library whose devices the hardware plan must look at: lightgbm, xgboost, catboost, torch.
     library: ClassVar[str]
+    #: Library parameters this expert does not take from the top level of FreqAI's
+    #: ``model_training_parameters`` (only from its own section): key -> why.
+    NOT_SHARED: ClassVar[dict[str, str]] = {}
 
     def __init__(self, params: dict[str, Any] | None = None, seed: int = 0) -> None:
         self.params: dict[str, Any] = dict(params or {})
@@ -84,15 +88,48 @@ class Expert(abc.ABC):
         self.placement = Placement(self.library)
         self.best_iteration: int | None = None
 
+    # -- parameters (checked by :mod:`.param_check`) ----------------------------------
+    @classmethod
+    def parameter_names(cls) -> frozenset[str]:
+        """Every key ``params`` may hold: the library's parameters and aliases."""
+        from .param_check import library_parameter_names
+
+        return library_parameter_names(cls.library)
+
+    def probe_params(self) -> dict[str, Any]:
+        """Parameters that make the check's fit short: one round (added to ``params``)."""
+        return {"n_estimators": 1, "early_stopping_rounds": 1, "fast_inference": False}
+
+    def check_params(self, probe: bool = True) -> Expert:
+        """Raise ``ValueError`` for a parameter the library refuses, before any training
+        (``probe``: also fit once on a tiny set, so the library checks every value)."""
+        from .param_check import check_expert_params
+
+        check_expert_params(self, probe)
+        return self
+
+    def library_params(self) -> dict[str, Any]:
+        """``params`` without the thread counts (the placement gives the threads)."""
+        from .param_check import THREAD_KEYS
+
+        return {k: v for k, v in self.params.items() if k not in THREAD_KEYS}
+
     # -- training -----------------------------------------------------------------
     def fit(self, data: FitData, placement: Placement | None = None) -> Expert:
-        """Train on ``data`` where ``placement`` says (default: one CPU thread)."""
+        """Train on ``data`` where ``placement`` says (default: one CPU thread); a thread
+        count in ``params`` (``n_jobs``, ``thread_count``, ...) caps the placement's."""
+        from .param_check import thread_cap
+
         if placement is not None and placement.library != self.library:
             raise ValueError(
                 f"expert {self.name!r} trains with {self.library}, "
                 f"got a placement for {placement.library}"
             )
-        self.placement = placement or Placement(self.library)
+        placement = placement or Placement(self.library)
+        cap = thread_cap(self.params)
+        if cap is not None and cap < placement.threads:
+            placement = dataclasses.replace(placement, threads=cap)
+        self.placement = placement
         self.n_classes = data.n_classes
         self.n_features = data.X.shape[1]
         self._fit(data)
