@@ -108,3 +108,32 @@ def test_thread_count_caps_the_plans_threads():
         expert = make_expert("lightgbm", {"n_estimators": 2, **params})
         expert.fit(data, Placement("lightgbm", threads=4))
         assert expert.placement.threads == threads, params
+
+
+def test_doctor_says_where_top_level_keys_go_and_checks_them(tmp_path):
+    """``hyperphysics doctor`` reads the FreqAI form too: one note per top-level key (which
+    experts take it), and a bad value of either form is a problem naming the expert."""
+    import json
+
+    from hyperphysics_strategy.cli.userdir_check import check_config
+    from hyperphysics_strategy.stubs import EXAMPLE_CONFIG, write_user_dir
+
+    write_user_dir(tmp_path)
+    loaded = {
+        "strategies/x.py": "HyperPhysicsStrategy",
+        "freqaimodels/y.py": "HyperPhysicsEnsemble",
+    }
+    cases = [
+        ({"n_estimators": 50, "learning_rate": 0.1}, [], ["n_estimators=50: taken by "]),
+        ({"max_depth": -2}, ["xgboost: expert 'xgboost': xgboost refuses", "max_depth"], []),
+        ({"xgboost": {"n_estimators": -1}}, ["n_estimators: must be a whole number"], []),
+    ]
+    for section, problems, notes in cases:
+        fragment = tmp_path / "fragment.json"
+        override = {"freqai": {"model_training_parameters": section}}
+        fragment.write_text(json.dumps(override))
+        got: list[str] = []
+        found = check_config([tmp_path / EXAMPLE_CONFIG, fragment], loaded, got)
+        text = " ".join(f"{p.where}: {p.problem}" for p in found)
+        assert all(p in text for p in problems) and len(found) == min(1, len(problems)), text
+        assert all(any(n in line for line in got) for n in notes) and len(got) >= len(notes), got

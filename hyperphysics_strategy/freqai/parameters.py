@@ -35,8 +35,9 @@ _DEFAULT = ExpertEnsemble().get_params()
 def _expert_section(name: str) -> Any:
     return Field(
         default_factory=dict,
-        description=f"Keyword arguments of the {name} expert (its library's parameters), "
-        "passed to it unchanged.",
+        description=f"Keyword arguments of the {name} expert (its library's parameters, "
+        "checked against the library before training); they override the same keys at the "
+        "top level.",
     )
 
 
@@ -229,6 +230,12 @@ def cluster_address(config: dict[str, Any]) -> str | None:
             f"hyperphysics.cluster.address must be a string like '10.0.0.5:6379', got {address!r}"
         )
     return address or None
+
+
+def parameter_notes(section: Any, experts: tuple[str, ...] | None = None) -> list[str]:
+    """Where each top-level library key of ``section`` goes: which experts take it, which
+    ignore it (the lines the FreqAI model logs at start-up)."""
+    return _resolved(section, experts)[1].notes if isinstance(section, dict) else []
 
 
 def load_training_parameters(

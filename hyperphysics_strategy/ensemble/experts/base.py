@@ -27,6 +27,8 @@ from hyperphysics_strategy.engine.manifest import (
     verify_manifest,
 )
 
+from .param_check import THREAD_KEYS, check_expert_params, library_parameter_names, thread_cap
+
 __all__ = ["CorruptSaveError", "Expert", "FitData", "Placement"]
 
 META_FILE = "meta.json"
@@ -92,34 +94,35 @@ class Expert(abc.ABC):
     @classmethod
     def parameter_names(cls) -> frozenset[str]:
         """Every key ``params`` may hold: the library's parameters and aliases."""
-        from .param_check import library_parameter_names
-
         return library_parameter_names(cls.library)
 
     def probe_params(self) -> dict[str, Any]:
         """Parameters that make the check's fit short: one round (added to ``params``)."""
         return {"n_estimators": 1, "early_stopping_rounds": 1, "fast_inference": False}
 
+    @staticmethod
+    def probe_data() -> FitData:
+        """The tiny synthetic set of the parameter check's fit (3 classes, 4 features)."""
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(60, 4)).astype(np.float32)
+        y = np.arange(60) % 3
+        w = np.ones(60, dtype=np.float32)
+        return FitData(X[:42], y[:42], w[:42], X[42:], y[42:], w[42:], n_classes=3)
+
     def check_params(self, probe: bool = True) -> Expert:
         """Raise ``ValueError`` for a parameter the library refuses, before any training
         (``probe``: also fit once on a tiny set, so the library checks every value)."""
-        from .param_check import check_expert_params
-
         check_expert_params(self, probe)
         return self
 
     def library_params(self) -> dict[str, Any]:
         """``params`` without the thread counts (the placement gives the threads)."""
-        from .param_check import THREAD_KEYS
-
         return {k: v for k, v in self.params.items() if k not in THREAD_KEYS}
 
     # -- training -----------------------------------------------------------------
     def fit(self, data: FitData, placement: Placement | None = None) -> Expert:
         """Train on ``data`` where ``placement`` says (default: one CPU thread); a thread
         count in ``params`` (``n_jobs``, ``thread_count``, ...) caps the placement's."""
-        from .param_check import thread_cap
-
         if placement is not None and placement.library != self.library:
             raise ValueError(
                 f"expert {self.name!r} trains with {self.library}, "

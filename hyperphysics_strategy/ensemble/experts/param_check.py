@@ -26,14 +26,14 @@ import functools
 import inspect
 import json
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from hyperphysics_strategy.engine.hardware.placement import Placement
 
-if TYPE_CHECKING:
-    from .base import Expert
+#: an :class:`~.base.Expert` (this module is imported by ``base``, never the other way)
+Expert = Any
 
 #: FreqAI's cross-library thread names and each library's own: a cap on the plan's threads.
 THREAD_KEYS = frozenset(
@@ -151,16 +151,6 @@ _PASSED: set[str] = set()
 _LOCK = threading.Lock()
 
 
-def _probe_data():
-    from .base import FitData
-
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(60, 4)).astype(np.float32)
-    y = np.arange(60) % 3
-    w = np.ones(60, dtype=np.float32)
-    return FitData(X[:42], y[:42], w[:42], X[42:], y[42:], w[42:], n_classes=3)
-
-
 def check_expert_params(expert: Expert, probe: bool = True) -> None:
     """Raise ``ValueError`` naming the expert and each bad parameter (see module doc);
     ``probe=False`` checks names, devices, threads and rounds only (no fit)."""
@@ -176,7 +166,9 @@ def check_expert_params(expert: Expert, probe: bool = True) -> None:
     params = {k: v for k, v in expert.params.items() if k not in round_keys(expert.library)}
     params.update(expert.probe_params())
     try:
-        type(expert)(params=params, seed=expert.seed).fit(_probe_data(), Placement(expert.library))
+        type(expert)(params=params, seed=expert.seed).fit(
+            expert.probe_data(), Placement(expert.library)
+        )
     except Exception as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ValueError(

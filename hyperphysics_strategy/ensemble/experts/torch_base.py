@@ -39,6 +39,7 @@ from torch import nn
 from hyperphysics_strategy.engine.manifest import CorruptSaveError
 
 from .base import Expert, FitData
+from .param_check import THREAD_KEYS
 
 logger = logging.getLogger(__name__)
 
@@ -112,8 +113,6 @@ class TorchExpert(Expert):
 
     @classmethod
     def parameter_names(cls) -> frozenset[str]:
-        from .param_check import THREAD_KEYS
-
         return frozenset({**TRAINER_DEFAULTS, **cls.TRAINER, **cls.ARCH}) | THREAD_KEYS
 
     def probe_params(self) -> dict[str, Any]:
