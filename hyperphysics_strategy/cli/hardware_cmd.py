@@ -257,7 +257,9 @@ def doctor(
     userdir: Path | None = typer.Option(
         None,
         help="Check this freqtrade user dir instead of the hardware: every strategy and "
-        "FreqAI model file loads as freqtrade loads it, and the config is valid.",
+        "FreqAI model file loads as freqtrade loads it, and the config is valid (FreqAI's "
+        "model_training_parameters: library keys at the top level, as FreqAI writes them, or "
+        "in each expert's own section; each checked against its library).",
     ),
     config: list[Path] | None = config_option(
         "Config file(s) to check with --userdir, merged like freqtrade's -c (default: "
@@ -361,6 +363,8 @@ def _doctor_userdir(userdir: Path, config: list[Path] | None, as_json: bool) -> 
                 highlight=False,
                 soft_wrap=True,
             )
+        for note in report.get("notes", []):
+            console.print(f"[yellow]note:[/yellow] {note}", highlight=False, soft_wrap=True)
         if not problems:
             console.print("[green]No problems found.[/green]")
     if problems:

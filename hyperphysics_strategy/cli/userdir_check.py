@@ -145,8 +145,9 @@ def _hyperphysics_problems(config: dict[str, Any]) -> list[Problem]:
                 )
                 problems.append(Problem(f"config hyperphysics.{key}", "unknown key", fix))
             else:
+                got = f" (got {e['input']!r})" if e["loc"] else ""
                 problems.append(
-                    Problem(f"config hyperphysics.{key}", e["msg"], "see docs/config.md")
+                    Problem(f"config hyperphysics.{key}", e["msg"] + got, "see docs/config.md")
                 )
         return problems
     return []
@@ -168,7 +169,9 @@ def _class_problem(
     ]
 
 
-def _model_problems(config: dict[str, Any], loaded: dict[str, str]) -> list[Problem]:
+def _model_problems(
+    config: dict[str, Any], loaded: dict[str, str], notes: list[str]
+) -> list[Problem]:
     from hyperphysics_strategy.cli.train_data import EXPERT_NAMES
 
     problems = []
@@ -176,18 +179,31 @@ def _model_problems(config: dict[str, Any], loaded: dict[str, str]) -> list[Prob
     freqai = config.get("freqai", {})
     if isinstance(freqai, dict) and freqai.get("enabled"):
         problems += _class_problem(config, "freqaimodel", "freqaimodels", classes)
-        from hyperphysics_strategy.freqai.parameters import parameter_problems
+        from hyperphysics_strategy.freqai import FREQAI_MODELS
+        from hyperphysics_strategy.freqai.parameters import parameter_notes, parameter_problems
 
-        for where, problem, fix in parameter_problems(freqai.get("model_training_parameters")):
+        # a single-expert class reads its library's keys at the top level (issue 22)
+        model = FREQAI_MODELS.get(str(config.get("freqaimodel")))
+        experts = model.EXPERTS if model is not None else None
+        try:
+            found = parameter_problems(freqai.get("model_training_parameters"), experts)
+        except ImportError as exc:  # an expert whose library is not installed
+            found = [("freqai.model_training_parameters", str(exc), "install it or leave it out")]
+        for where, problem, fix in found:
             if where.endswith(".experts"):
                 fix = f"use names from {', '.join(EXPERT_NAMES)}"
             problems.append(Problem(f"config {where}", problem, fix))
+        if not found:  # which experts take each top-level library key (FreqAI's form)
+            notes += parameter_notes(freqai.get("model_training_parameters"), experts)
     return problems + _class_problem(config, "strategy", "strategies", classes)
 
 
-def check_config(paths: list[Path], loaded: dict[str, str]) -> list[Problem]:
+def check_config(
+    paths: list[Path], loaded: dict[str, str], notes: list[str] | None = None
+) -> list[Problem]:
     """Problems with the config (freqtrade's schema, then this package's keys); several
-    files are merged as freqtrade merges its ``-c`` files (a later one wins)."""
+    files are merged as freqtrade merges its ``-c`` files (a later one wins). ``notes``
+    receives where each top-level key of ``model_training_parameters`` goes."""
     from freqtrade.configuration.load_config import load_config_file
     from freqtrade.misc import deep_merge_dicts
 
@@ -200,7 +216,7 @@ def check_config(paths: list[Path], loaded: dict[str, str]) -> list[Problem]:
     return [
         *_schema_problems(config),
         *_hyperphysics_problems(config),
-        *_model_problems(config, loaded),
+        *_model_problems(config, loaded, [] if notes is None else notes),
     ]
 
 
@@ -213,15 +229,23 @@ def check_user_dir(userdir: Path, configs: list[Path] | None) -> dict[str, Any]:
         problems = [
             Problem(str(userdir), "user dir does not exist", f"hyperphysics init {userdir}")
         ]
-        return {"userdir": str(userdir), "config": None, "loaded": {}, "problems": problems}
+        return {
+            "userdir": str(userdir),
+            "config": None,
+            "loaded": {},
+            "problems": problems,
+            "notes": [],
+        }
     problems, loaded = check_stubs(userdir)
+    notes: list[str] = []
     if not configs and (userdir / EXAMPLE_CONFIG).is_file():
         configs = [userdir / EXAMPLE_CONFIG]
     if configs:
-        problems += check_config([Path(c) for c in configs], loaded)
+        problems += check_config([Path(c) for c in configs], loaded, notes)
     return {
         "userdir": str(userdir),
         "config": [str(c) for c in configs] if configs else None,
         "loaded": loaded,
         "problems": problems,
+        "notes": notes,
     }

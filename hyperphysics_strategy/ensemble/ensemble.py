@@ -179,7 +179,7 @@ class ExpertEnsemble:
         return [
             copy.deepcopy(e)
             if isinstance(e, Expert)
-            else make_expert(e, params.get(e), self.seed + i)
+            else make_expert(e, params.get(e), self.seed + i).check_params(probe=False)
             for i, e in enumerate(self.experts)
         ]
 

@@ -22,6 +22,7 @@ errors naming the key) and read as::
       "live_round_pairs": null,             # live: pairs trained at once (null: all due)
       "concurrent_windows": null,           # backtest windows trained at once; null: auto
       "backend": "local",                   # "ray": experts as Ray tasks (docs/ray.md)
+      "n_jobs": 4,                          # FreqAI's form: to every expert that takes it
       "lightgbm": {"n_estimators": 400, "learning_rate": 0.05},
       "xgboost": {"max_depth": 6}
     }
@@ -70,7 +71,7 @@ class HyperPhysicsEnsemble(BaseClassifierModel):
     def __init__(self, config: dict[str, Any]) -> None:
         # bad parameters fail at start-up, naming the key, before FreqAI sets anything up
         self.params: TrainingParameters = load_training_parameters(
-            config.get("freqai", {}).get("model_training_parameters")
+            config.get("freqai", {}).get("model_training_parameters"), self.EXPERTS
         )
         if self.EXPERTS is not None and "experts" in self.params.model_fields_set:
             logger.warning(

@@ -46,10 +46,16 @@ class RiskSettings(BaseModel):
         description="Fraction of the wallet that one position's one-day 99% VaR may use.",
     )
     risk_window: int = Field(
-        288, ge=20, description="Trailing candles for rolling VaR/ES (288 = one day of 5m candles)."
+        288,
+        ge=20,
+        le=10_000,
+        description="Trailing candles for rolling VaR/ES (288 = one day of 5m candles); at most "
+        "10,000 (35 days of 5m candles): a longer window leaves the risk columns empty (NaN) "
+        "for that many candles of every backtest and live start.",
     )
     es_stop_multiplier: PositiveFloat = Field(
         1.0,
+        le=100,
         description="Stop distance = es_stop_multiplier x ES_99 x sqrt(label horizon), "
         "clipped to [stop_floor, stop_cap].",
     )
@@ -61,8 +67,9 @@ class RiskSettings(BaseModel):
     )
     option_days: PositiveFloat = Field(
         7.0,
+        le=730,
         description="Days to expiry of the synthetic at-the-money option whose Greeks are "
-        "features.",
+        "features; at most 730 (two years, beyond the longest listed crypto options).",
     )
     orderbook_levels: Count = Field(
         20,
@@ -71,14 +78,20 @@ class RiskSettings(BaseModel):
     )
     max_var_breaches: Count = Field(
         3,
+        le=1000,
         description="Pause entries when this many closed trades lost more than their one-day VaR "
         "within breach_lookback_hours.",
     )
     breach_lookback_hours: PositiveFloat = Field(
-        24.0, description="Window, in hours, in which VaR breaches are counted."
+        24.0,
+        le=8760,
+        description="Window, in hours, in which VaR breaches are counted; at most 8760 (a year).",
     )
     breach_pause_minutes: Count = Field(
-        120, description="How long entries pause after max_var_breaches breaches, in minutes."
+        120,
+        le=525_600,
+        description="How long entries pause after max_var_breaches breaches, in minutes; at "
+        "most 525,600 (a year).",
     )
     cluster: ClusterSettings = Field(default_factory=ClusterSettings)
 
@@ -96,7 +109,9 @@ def load_settings(config: dict[str, Any]) -> RiskSettings:
         return RiskSettings(**section)
     except ValidationError as exc:
         problems = "; ".join(
-            f"hyperphysics.{'.'.join(str(p) for p in e['loc']) or '(section)'}: {e['msg']}"
+            f"hyperphysics.{'.'.join(str(p) for p in e['loc'])}: {e['msg']} (got {e['input']!r})"
+            if e["loc"]
+            else f"hyperphysics.(section): {e['msg']}"
             for e in exc.errors()
         )
         raise ValueError(f"invalid hyperphysics config: {problems}") from None

@@ -149,13 +149,67 @@ def render_markdown(model: type[BaseModel] = RiskSettings) -> str:
         "| key | default | allowed | meaning |",
         "| --- | --- | --- | --- |",
     ]
-    for row in setting_docs(model):
+    out += _table(setting_docs(model), SECTION)
+    if model is RiskSettings:
+        out += _training_parameters_markdown()
+    return "\n".join(out) + "\n"
+
+
+def _table(rows: list[SettingDoc], prefix: str) -> list[str]:
+    out = []
+    for row in rows:
         bounds = row.bounds or "any"
         meaning = row.description.replace("|", r"\|")
-        out.append(
-            f"| `{SECTION}.{row.key}` | `{json.dumps(row.default)}` | {bounds} | {meaning} |"
-        )
-    return "\n".join(out) + "\n"
+        out.append(f"| `{prefix}.{row.key}` | `{json.dumps(row.default)}` | {bounds} | {meaning} |")
+    return out
+
+
+def _training_parameters_markdown() -> list[str]:
+    """The FreqAI section the HyperPhysics models read: both forms, then every key."""
+    from hyperphysics_strategy.freqai.parameters import SECTION as TRAINING
+    from hyperphysics_strategy.freqai.parameters import TrainingParameters
+
+    return [
+        "",
+        f"## `{TRAINING}`",
+        "",
+        "<!-- generated from hyperphysics_strategy/freqai/parameters.py -->",
+        "",
+        "Every HyperPhysics FreqAI model validates this section when freqtrade loads it (and",
+        "`hyperphysics doctor --userdir DIR -c FILE` reports the same, with one note per",
+        "top-level library key saying which experts take it). An expert's library",
+        "parameters can be written in two forms:",
+        "",
+        "- **FreqAI's form**, at the top level, as FreqAI's docs write them:",
+        '  `{"n_estimators": 800, "learning_rate": 0.02, "n_jobs": 4}`. A single-expert class',
+        "  (`HyperPhysicsLightGBMClassifier`, ...) takes its library's parameters there,",
+        "  checked against that library's own names (a misspelt key is an error with a",
+        '  "did you mean"); one of FreqAI\'s cross-library names its library has no use for',
+        "  (`n_estimators` for a network) is ignored with a warning, as FreqAI's own model of",
+        "  that library ignores it. `HyperPhysicsEnsemble` gives a top-level key to every",
+        "  selected expert whose library takes it (the start-up log says which); a key that no",
+        "  selected expert takes is an error naming the experts. `xgboost_rf` takes",
+        "  `learning_rate` from its own section only (a random forest is one round at",
+        "  learning rate 1).",
+        '- **Per expert**, in the expert\'s own section: `{"lightgbm": {"n_estimators": 800}}`.',
+        "  It overrides a top-level key for that expert.",
+        "",
+        "`n_jobs` / `thread_count` (and the libraries' `nthread`, `num_threads`) cap the CPU",
+        "threads the hardware plan gives each expert (-1: the plan's share; at most 4096).",
+        "Device settings (`device`, `task_type`, `device_type`, `devices`, `gpu_id`, ...) are",
+        "refused in both forms: devices come from the hardware plan (`hyperphysics hardware`",
+        "shows it; `CUDA_VISIBLE_DEVICES=''` keeps every expert on the CPU). Round counts",
+        "(`n_estimators` and the libraries' aliases, `max_epochs`) and `early_stopping_rounds`",
+        "are whole numbers in 1..1,000,000. Before any training, each selected expert is fitted",
+        "once, for one round or epoch, on a tiny synthetic set, so every other value the library",
+        "refuses (`learning_rate: -1`, CatBoost `depth: 40`) stops the start with the library's",
+        "own message. The torch experts' keys are their trainer's and architecture's",
+        "(docs/ensemble.md); FreqAI's PyTorch `trainer_kwargs` / `model_kwargs` are not read.",
+        "",
+        "| key | default | allowed | meaning |",
+        "| --- | --- | --- | --- |",
+        *_table(setting_docs(TrainingParameters), TRAINING),
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,6 +11,7 @@ training data (probability zero).
 from __future__ import annotations
 
 import abc
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,8 @@ from hyperphysics_strategy.engine.manifest import (
     staged_directory,
     verify_manifest,
 )
+
+from .param_check import THREAD_KEYS, check_expert_params, library_parameter_names, thread_cap
 
 __all__ = ["CorruptSaveError", "Expert", "FitData", "Placement"]
 
@@ -75,6 +78,9 @@ class Expert(abc.ABC):
     name: ClassVar[str]
     #: Library whose devices the hardware plan must look at: lightgbm, xgboost, catboost, torch.
     library: ClassVar[str]
+    #: Library parameters this expert does not take from the top level of FreqAI's
+    #: ``model_training_parameters`` (only from its own section): key -> why.
+    NOT_SHARED: ClassVar[dict[str, str]] = {}
 
     def __init__(self, params: dict[str, Any] | None = None, seed: int = 0) -> None:
         self.params: dict[str, Any] = dict(params or {})
@@ -84,15 +90,49 @@ class Expert(abc.ABC):
         self.placement = Placement(self.library)
         self.best_iteration: int | None = None
 
+    # -- parameters (checked by :mod:`.param_check`) ----------------------------------
+    @classmethod
+    def parameter_names(cls) -> frozenset[str]:
+        """Every key ``params`` may hold: the library's parameters and aliases."""
+        return library_parameter_names(cls.library)
+
+    def probe_params(self) -> dict[str, Any]:
+        """Parameters that make the check's fit short: one round (added to ``params``)."""
+        return {"n_estimators": 1, "early_stopping_rounds": 1, "fast_inference": False}
+
+    @staticmethod
+    def probe_data() -> FitData:
+        """The tiny synthetic set of the parameter check's fit (3 classes, 4 features)."""
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(60, 4)).astype(np.float32)
+        y = np.arange(60) % 3
+        w = np.ones(60, dtype=np.float32)
+        return FitData(X[:42], y[:42], w[:42], X[42:], y[42:], w[42:], n_classes=3)
+
+    def check_params(self, probe: bool = True) -> Expert:
+        """Raise ``ValueError`` for a parameter the library refuses, before any training
+        (``probe``: also fit once on a tiny set, so the library checks every value)."""
+        check_expert_params(self, probe)
+        return self
+
+    def library_params(self) -> dict[str, Any]:
+        """``params`` without the thread counts (the placement gives the threads)."""
+        return {k: v for k, v in self.params.items() if k not in THREAD_KEYS}
+
     # -- training -----------------------------------------------------------------
     def fit(self, data: FitData, placement: Placement | None = None) -> Expert:
-        """Train on ``data`` where ``placement`` says (default: one CPU thread)."""
+        """Train on ``data`` where ``placement`` says (default: one CPU thread); a thread
+        count in ``params`` (``n_jobs``, ``thread_count``, ...) caps the placement's."""
         if placement is not None and placement.library != self.library:
             raise ValueError(
                 f"expert {self.name!r} trains with {self.library}, "
                 f"got a placement for {placement.library}"
             )
-        self.placement = placement or Placement(self.library)
+        placement = placement or Placement(self.library)
+        cap = thread_cap(self.params)
+        if cap is not None and cap < placement.threads:
+            placement = dataclasses.replace(placement, threads=cap)
+        self.placement = placement
         self.n_classes = data.n_classes
         self.n_features = data.X.shape[1]
         self._fit(data)

@@ -46,7 +46,7 @@ class CatBoostExpert(CompiledTrees, Expert):
     DEFAULTS: dict[str, Any] = DEFAULTS
 
     def _fit(self, data: FitData) -> None:
-        params = without_options({**self.DEFAULTS, **self.params})
+        params = without_options({**self.DEFAULTS, **self.library_params()})
         if "n_estimators" in params:
             params["iterations"] = int(params.pop("n_estimators"))
         stopping = int(params.pop("early_stopping_rounds", 40))

@@ -31,7 +31,7 @@ class LightGBMExpert(CompiledTrees, Expert):
     library = "lightgbm"
 
     def _fit(self, data: FitData) -> None:
-        params = without_options({**DEFAULTS, **self.params})
+        params = without_options({**DEFAULTS, **self.library_params()})
         rounds = int(params.pop("n_estimators", params.pop("num_boost_round", 400)))
         stopping = int(params.pop("early_stopping_rounds", 40))
         params.update(self.placement.params())

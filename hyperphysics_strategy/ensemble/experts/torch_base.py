@@ -39,6 +39,7 @@ from torch import nn
 from hyperphysics_strategy.engine.manifest import CorruptSaveError
 
 from .base import Expert, FitData
+from .param_check import THREAD_KEYS
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +97,8 @@ class TorchExpert(Expert):
         known key): a misspelled ``max_epoch`` must not silently train with the default.
         """
         out = {**TRAINER_DEFAULTS, **self.TRAINER, **self.ARCH}
-        unknown = [k for k in self.params if k not in out]
+        params = self.library_params()  # thread counts cap the placement (Expert.fit)
+        unknown = [k for k in params if k not in out]
         if unknown:
             hints = []
             for key in unknown:
@@ -106,8 +108,15 @@ class TorchExpert(Expert):
                 f"expert {self.name!r}: unknown parameter {', '.join(hints)}; "
                 f"known: {', '.join(sorted(out))}"
             )
-        out.update(self.params)
+        out.update(params)
         return out
+
+    @classmethod
+    def parameter_names(cls) -> frozenset[str]:
+        return frozenset({**TRAINER_DEFAULTS, **cls.TRAINER, **cls.ARCH}) | THREAD_KEYS
+
+    def probe_params(self) -> dict[str, Any]:
+        return {"max_epochs": 1}
 
     def build(self, n_features: int, n_classes: int, hp: dict[str, Any]) -> nn.Module:
         """The network for the settings ``hp``: ``NET`` with the inputs, the classes and

@@ -70,7 +70,7 @@ class XGBoostExpert(CompiledTrees, Expert):
         return rounds, stopping
 
     def _fit(self, data: FitData) -> None:
-        params = without_options({**self.DEFAULTS, **self.params})
+        params = without_options({**self.DEFAULTS, **self.library_params()})
         rounds, stopping = self._rounds(params)
         params.update(self.placement.params())
         params.update(num_class=data.n_classes, seed=self.seed)
@@ -114,6 +114,7 @@ class XGBoostExpert(CompiledTrees, Expert):
 class XGBoostRFExpert(XGBoostExpert):
     name = "xgboost_rf"
     DEFAULTS = RF_DEFAULTS
+    NOT_SHARED = {"learning_rate": "a random forest is one round at learning rate 1"}
 
     def _rounds(self, params: dict[str, Any]) -> tuple[int, int | None]:
         # A forest is one round of parallel trees: nothing to stop early.
