@@ -42,6 +42,7 @@ from hyperphysics_strategy.ensemble.experts import expert_libraries
 from hyperphysics_strategy.freqai.ensemble_model import M_TIME  # the model's extra return
 
 from . import features, risk_features
+from .entry_summary import EntrySummaries
 from .orderbook_features import OrderBookFeatures
 from .settings import load_settings
 from .trade_barriers import SIGMA, BarrierTrades
@@ -142,6 +143,7 @@ class HyperPhysicsStrategy(BarrierTrades, IStrategy):
             extra = dict(freqai.get("extra_returns_per_train") or {})
             extra.setdefault(M_TIME, 0.0)
             freqai["extra_returns_per_train"] = extra
+        self.entry_summaries = EntrySummaries()  # why each pair entered as often as it did
         self.risk_engine = GPURiskEngine(seed=0)
         self.orderbooks = OrderBookFeatures(
             Path(config["user_data_dir"]) / "orderbooks",
@@ -258,7 +260,16 @@ class HyperPhysicsStrategy(BarrierTrades, IStrategy):
             df["hp_ev_short"] = short_expected_value(*probs, d_up, d_down, m_time, fee)
             short = ok & ev_signal(df["hp_ev_short"], scale, margin)
             df.loc[short, ["enter_short", "enter_tag"]] = (1, "ev_short")
+        self._summarise_entries(df, metadata["pair"], margin, scale)
         return df
+
+    def _summarise_entries(self, df: pd.DataFrame, pair: str, margin: float, scale) -> None:
+        """Per pair: entries, ``do_predict`` share and the best EV against the margin
+        (:mod:`.entry_summary`; every pair in a backtest, hourly live, never in hyperopt)."""
+        _guarded(
+            "the entry summary", pair, None, self.entry_summaries.log, logger,
+            self.dp.runmode.value, df, pair, margin, scale,
+        )  # fmt: skip
 
     def populate_exit_trend(self, df: pd.DataFrame, metadata: dict) -> pd.DataFrame:
         # Exits are the trade's barriers (custom_roi, custom_stoploss, custom_exit). The
