@@ -98,8 +98,19 @@ class HyperPhysicsStrategy(BarrierTrades, IStrategy):
     use_exit_signal = True  # needed for custom_exit (the time barrier)
     exit_profit_only = False
 
-    # Enter when the bet's EV after fees exceeds entry_ev_margin x sigma x sqrt(h).
+    # -- hyperopt parameters (docs/strategy.md, "Hyperopt"); FreqAI's cached predictions
+    # stay valid for all of them: none changes what the model learns.
+    # Enter when the bet's EV after fees exceeds entry_ev_margin x sigma x sqrt(h). 0 is the
+    # loosest the rule allows: below it the strategy takes bets its model prices as losing
+    # after fees.
     entry_ev_margin = DecimalParameter(0.0, 0.5, decimals=2, default=DEFAULT_EV_MARGIN, space="buy")
+    # The trade's take-profit / stop barriers as multiples of the label's (1: the bet the
+    # model priced; the EV at entry is always the label's bet).
+    exit_take_scale = DecimalParameter(0.5, 2.0, decimals=2, default=1.0, space="sell")
+    exit_stop_scale = DecimalParameter(0.5, 2.0, decimals=2, default=1.0, space="sell")
+    # The VaR budget of a position, in its own space: used instead of hyperphysics.var_budget
+    # only while hyperopt tunes it or a strategy parameter file sets it.
+    stake_var_budget = DecimalParameter(0.005, 0.05, decimals=3, default=0.02, space="stake")
 
     # Target and barrier definition (see ensemble.barriers), fixed for training.
     label_vol_window = 288
