@@ -46,8 +46,8 @@ def test_the_api_example_trains_without_a_drift_warning(caplog):
 
 def test_consecutive_real_windows_are_not_drift_but_a_shifted_market_is():
     """A FreqAI-shaped window of real 5m candles (24 days of training rows, the last 500 of
-    the next 6 days as recent rows) is normal; the same recent candles with twice the swings
-    on a 0.2%-a-candle rally (a blow-off) at ten times the volume are not."""
+    the next 6 days as recent rows) is normal; the same recent candles with four times the
+    swings on a 0.3%-a-candle rally (a blow-off) at ten times the volume are not."""
     candles = pd.read_feather(DEMO_CANDLES / "BTC_USDT-5m.feather")
     feats = build_features(candles).iloc[60:]
     train, test = feats.iloc[:6912], feats.iloc[6912 : 6912 + 1728]
@@ -56,9 +56,9 @@ def test_consecutive_real_windows_are_not_drift_but_a_shifted_market_is():
 
     recent = candles.iloc[60 + 6912 + 1728 - 800 : 60 + 6912 + 1728].copy()
     first = recent["close"].iloc[0]
-    rally = np.exp(0.002 * np.arange(len(recent)))
+    rally = np.exp(0.003 * np.arange(len(recent)))
     for column in ("open", "high", "low", "close"):
-        recent[column] = (first + 2.0 * (recent[column] - first)) * rally
+        recent[column] = (first + 4.0 * (recent[column] - first)) * rally
     recent["volume"] *= 10.0
     shifted = build_features(recent).iloc[-500:]
     report = feature_drift(train.to_numpy(), shifted.to_numpy(), list(feats.columns))

@@ -120,11 +120,17 @@ def test_live_is_hourly_per_pair_and_hyperopt_is_quiet(tmp_path, caplog):
 @pytest.mark.e2e
 def test_the_demo_backtest_explains_each_pair(demo_backtest):
     """The shared demo backtest (tests/freqtrade_e2e.py; its pinned margin is -0.15): one
-    line per pair in freqtrade's log."""
+    line per pair in freqtrade's log (which the demo wraps: whitespace is joined)."""
     assert demo_backtest.returncode == 0, demo_backtest.output[-4000:]
-    log = (demo_backtest.userdir / "logs" / "demo-backtest.log").read_text()
+    log = " ".join((demo_backtest.userdir / "logs" / "demo-backtest.log").read_text().split())
     for pair in ("BTC/USDT", "ETH/USDT"):
-        lines = [line for line in log.splitlines() if f"HyperPhysics {pair}: " in line]
-        lines = [line for line in lines if "predicted candles" in line]
-        assert len(lines) == 1, lines
-        assert "do_predict 1 on" in lines[0] and "the margin -0.15" in lines[0], lines[0]
+        found = re.findall(
+            rf"HyperPhysics {pair}: (\d+) entry signal\(s\) over (\d+) predicted candles "
+            r"\([^)]+\); do_predict 1 on ([\d.]+)%; best long EV ([-+]\d\.\d{3}) x "
+            r"sigma\*sqrt\(h\) \(\S+\) at .{16}, (clears|below) the margin -0\.15",
+            log,
+        )
+        assert len(found) == 1, (pair, found)
+        entries, candles, trusted, best, verdict = found[0]
+        assert int(candles) == 6 * 288 and 0 < float(trusted) <= 100
+        assert int(entries) > 0 and verdict == "clears" and float(best) > -0.15
