@@ -43,6 +43,13 @@ def test_train_shows_each_expert_and_the_ensemble(tmp_path):
     assert result.exit_code == 0, result.output
     out = result.output
     assert "ETH/USDT 1h: 308 rows" in out
+    # exact about the features: one timeframe, not FreqAI's expansion of the config
+    scope = next(line for line in out.splitlines() if line.startswith("features: "))
+    assert scope.startswith("features: 30 columns of ETH/USDT 1h candles only"), scope
+    for part in ("include_timeframes ['5m'] (of ['5m', '1h'])", "include_shifted_candles 1",
+                 "risk and order-book columns"):  # fmt: skip
+        assert part in scope, scope
+    assert "include_corr_pairlist" not in scope  # the example config has none
     for name in ("lightgbm", "xgboost"):
         assert any(name in line and "done" in line for line in out.splitlines()), out
     assert any(
@@ -193,6 +200,8 @@ def test_train_builds_the_features_the_config_names(tmp_path):
                    "--holdout", "0", "-c", str(config), "--save", str(save))  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "indicator periods [14], label horizon 6 candles" in result.output
+    assert "features: 19 columns of SOL/USDT 1h candles only" in result.output
+    assert "include_timeframes" not in result.output  # this config expands nothing else
     report = json.loads((save / "report.json").read_text())
     assert report["periods"] == [14] and report["horizon"] == 6
     candles = pd.read_feather(demo_data_dir() / "SOL_USDT-1h.feather")

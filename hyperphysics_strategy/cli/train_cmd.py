@@ -1,7 +1,10 @@
 """``hyperphysics train``: train the expert ensemble on one pair's candles, with a live table.
 
-Features and labels are the strategy's (:func:`~hyperphysics_strategy.strategy.features.
-build_training_set`), the ensemble is :class:`~hyperphysics_strategy.ensemble.
+Features and labels are the strategy's on the one timeframe trained
+(:func:`~hyperphysics_strategy.strategy.features.build_training_set`), not FreqAI's
+expansion of them (other timeframes, shifted candles, corr pairs, the risk and order-book
+columns): the command prints which parts of the config it leaves out
+(:func:`.train_data.feature_scope`). The ensemble is :class:`~hyperphysics_strategy.ensemble.
 ExpertEnsemble` with the hardware module's device plan, and the progress comes from its
 ``on_expert_start`` / ``on_expert_done`` callbacks (the same events freqtrade's log shows).
 """
@@ -21,6 +24,7 @@ from .train_data import (
     EXPERT_NAMES,
     InputError,
     candle_file,
+    feature_scope,
     load_training_set,
     parse_experts,
     strategy_settings,
@@ -141,6 +145,8 @@ def train(
             markup=False,
             soft_wrap=True,
         )
+        scope = feature_scope(settings, pair, timeframe, X.shape[1])
+        console.print(scope, highlight=False, markup=False, soft_wrap=True)
 
     X_np = X.to_numpy("float32")
     labels = y.to_numpy()

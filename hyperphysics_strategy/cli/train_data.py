@@ -121,6 +121,33 @@ class StrategySettings:
     horizon: int
     hyperphysics: dict[str, Any]
     source: str
+    #: FreqAI's expansion in the config, which ``train`` does not apply (see feature_scope)
+    include_timeframes: tuple[str, ...] = ()
+    shifted_candles: int = 0
+    corr_pairs: tuple[str, ...] = ()
+
+
+def feature_scope(settings: StrategySettings, pair: str, timeframe: str, columns: int) -> str:
+    """What ``train``'s features are, and which parts of FreqAI's feature expansion of the
+    same config they leave out (FreqAI trains on all of them; ``train`` on one timeframe)."""
+    left_out = []
+    other = [t for t in settings.include_timeframes if t != timeframe]
+    if other:
+        left_out.append(
+            f"the other include_timeframes {other} (of {list(settings.include_timeframes)})"
+        )
+    if settings.shifted_candles:
+        left_out.append(f"include_shifted_candles {settings.shifted_candles}")
+    if settings.corr_pairs:
+        left_out.append(f"include_corr_pairlist {list(settings.corr_pairs)}")
+    left_out.append("the risk and order-book columns (feature_engineering_standard)")
+    return (
+        f"features: {columns} columns of {pair} {timeframe} candles only: the strategy's "
+        f"indicators for periods {list(settings.periods)}, candle shape and calendar "
+        f"(build_features). Not applied from FreqAI's expansion of this config: "
+        + "; ".join(left_out)
+        + ". A FreqAI model of the same config trains on more columns than this."
+    )
 
 
 def _positive_ints(value: Any, key: str) -> tuple[int, ...]:
@@ -169,7 +196,16 @@ def strategy_settings(configs: list[Path] | None, horizon: int | None = None) ->
         settings = load_settings(config)
     except ValueError as exc:
         raise InputError(str(exc)) from exc
-    return StrategySettings(periods, horizon, settings.model_dump(mode="json"), source)
+    shifts = features.get("include_shifted_candles", 0)
+    return StrategySettings(
+        periods,
+        horizon,
+        settings.model_dump(mode="json"),
+        source,
+        tuple(str(t) for t in features.get("include_timeframes") or ()),
+        shifts if isinstance(shifts, int) and not isinstance(shifts, bool) else 0,
+        tuple(str(p) for p in features.get("include_corr_pairlist") or ()),
+    )
 
 
 def load_training_set(

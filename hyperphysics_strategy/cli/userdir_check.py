@@ -1,4 +1,5 @@
-"""The checks of ``hyperphysics doctor --userdir``: do the stubs load, is the config valid.
+"""The checks of ``hyperphysics doctor --userdir``: do the stubs load, is the config valid,
+are its candles there (:mod:`.userdir_candles`).
 
 Each check returns :class:`Problem` rows (where, what is wrong, how to fix it). Stubs are
 loaded the way freqtrade's resolver loads them (each file run as a top-level module; the
@@ -199,9 +200,13 @@ def _model_problems(
 
 
 def check_config(
-    paths: list[Path], loaded: dict[str, str], notes: list[str] | None = None
+    paths: list[Path],
+    loaded: dict[str, str],
+    notes: list[str] | None = None,
+    userdir: Path | None = None,
 ) -> list[Problem]:
-    """Problems with the config (freqtrade's schema, then this package's keys); several
+    """Problems with the config (freqtrade's schema, then this package's keys) and, given
+    ``userdir``, with the candle files it needs there (:mod:`.userdir_candles`); several
     files are merged as freqtrade merges its ``-c`` files (a later one wins). ``notes``
     receives where each top-level key of ``model_training_parameters`` goes."""
     from freqtrade.configuration.load_config import load_config_file
@@ -213,11 +218,16 @@ def check_config(
             config = deep_merge_dicts(load_config_file(str(path)), config)
         except Exception as exc:  # OperationalException / ConfigurationError with the reason
             return [Problem(f"config {path}", f"cannot be read: {exc}", "fix the JSON")]
-    return [
+    problems = [
         *_schema_problems(config),
         *_hyperphysics_problems(config),
         *_model_problems(config, loaded, [] if notes is None else notes),
     ]
+    if userdir is not None:
+        from .userdir_candles import check_candles
+
+        problems += [Problem(*row) for row in check_candles(userdir, config)]
+    return problems
 
 
 def check_user_dir(userdir: Path, configs: list[Path] | None) -> dict[str, Any]:
@@ -241,7 +251,7 @@ def check_user_dir(userdir: Path, configs: list[Path] | None) -> dict[str, Any]:
     if not configs and (userdir / EXAMPLE_CONFIG).is_file():
         configs = [userdir / EXAMPLE_CONFIG]
     if configs:
-        problems += check_config([Path(c) for c in configs], loaded, notes)
+        problems += check_config([Path(c) for c in configs], loaded, notes, userdir)
     return {
         "userdir": str(userdir),
         "config": [str(c) for c in configs] if configs else None,

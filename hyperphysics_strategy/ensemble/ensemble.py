@@ -337,8 +337,9 @@ class ExpertEnsemble:
             if names is None or len(names) != data.X.shape[1]:
                 names = [f"f{i}" for i in range(data.X.shape[1])]
             drift = feature_drift(data.X, recent, list(names))
-            if drift.status == "major":
-                logger.warning("ensemble: %s", drift.line())
+            # a WARNING only beyond the drift that consecutive real windows show (drift.py)
+            level = logging.WARNING if drift.warn else logging.DEBUG
+            logger.log(level, "ensemble: %s", drift.line())
         counts = np.bincount(data.y, minlength=data.n_classes)
         calibration = {
             "method": "stack",

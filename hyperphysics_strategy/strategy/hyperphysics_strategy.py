@@ -42,6 +42,7 @@ from hyperphysics_strategy.ensemble.experts import expert_libraries
 from hyperphysics_strategy.freqai.ensemble_model import M_TIME  # the model's extra return
 
 from . import features, risk_features
+from .entry_summary import EntrySummaries
 from .orderbook_features import OrderBookFeatures
 from .settings import load_settings
 from .trade_barriers import SIGMA, BarrierTrades
@@ -97,8 +98,19 @@ class HyperPhysicsStrategy(BarrierTrades, IStrategy):
     use_exit_signal = True  # needed for custom_exit (the time barrier)
     exit_profit_only = False
 
-    # Enter when the bet's EV after fees exceeds entry_ev_margin x sigma x sqrt(h).
+    # -- hyperopt parameters (docs/strategy.md, "Hyperopt"); FreqAI's cached predictions
+    # stay valid for all of them: none changes what the model learns.
+    # Enter when the bet's EV after fees exceeds entry_ev_margin x sigma x sqrt(h). 0 is the
+    # loosest the rule allows: below it the strategy takes bets its model prices as losing
+    # after fees.
     entry_ev_margin = DecimalParameter(0.0, 0.5, decimals=2, default=DEFAULT_EV_MARGIN, space="buy")
+    # The trade's take-profit / stop barriers as multiples of the label's (1: the bet the
+    # model priced; the EV at entry is always the label's bet).
+    exit_take_scale = DecimalParameter(0.5, 2.0, decimals=2, default=1.0, space="sell")
+    exit_stop_scale = DecimalParameter(0.5, 2.0, decimals=2, default=1.0, space="sell")
+    # The VaR budget of a position, in its own space: used instead of hyperphysics.var_budget
+    # only while hyperopt tunes it or a strategy parameter file sets it.
+    stake_var_budget = DecimalParameter(0.005, 0.05, decimals=3, default=0.02, space="stake")
 
     # Target and barrier definition (see ensemble.barriers), fixed for training.
     label_vol_window = 288
@@ -142,6 +154,7 @@ class HyperPhysicsStrategy(BarrierTrades, IStrategy):
             extra = dict(freqai.get("extra_returns_per_train") or {})
             extra.setdefault(M_TIME, 0.0)
             freqai["extra_returns_per_train"] = extra
+        self.entry_summaries = EntrySummaries()  # why each pair entered as often as it did
         self.risk_engine = GPURiskEngine(seed=0)
         self._warned_no_predictions: set[str] = set()  # pairs told they have no predictions
         self.orderbooks = OrderBookFeatures(
@@ -277,7 +290,16 @@ class HyperPhysicsStrategy(BarrierTrades, IStrategy):
             df["hp_ev_short"] = short_expected_value(*probs, d_up, d_down, m_time, fee)
             short = ok & ev_signal(df["hp_ev_short"], scale, margin)
             df.loc[short, ["enter_short", "enter_tag"]] = (1, "ev_short")
+        self._summarise_entries(df, metadata["pair"], margin, scale)
         return df
+
+    def _summarise_entries(self, df: pd.DataFrame, pair: str, margin: float, scale) -> None:
+        """Per pair: entries, ``do_predict`` share and the best EV against the margin
+        (:mod:`.entry_summary`; every pair in a backtest, hourly live, never in hyperopt)."""
+        _guarded(
+            "the entry summary", pair, None, self.entry_summaries.log, logger,
+            self.dp.runmode.value, df, pair, margin, scale,
+        )  # fmt: skip
 
     def populate_exit_trend(self, df: pd.DataFrame, metadata: dict) -> pd.DataFrame:
         # Exits are the trade's barriers (custom_roi, custom_stoploss, custom_exit). The

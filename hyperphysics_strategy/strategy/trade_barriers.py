@@ -41,6 +41,12 @@ TIME_CANDLES = "hp_time_candles"  # trade custom data: time barrier, in candles
 SIGMA = "hp_sigma"  # dataframe: trailing one-candle volatility (the barriers' sigma)
 
 
+def _param(obj: Any, name: str, default: float) -> float:
+    """The value of the strategy's hyperopt parameter ``name``; ``default`` without one."""
+    param = getattr(obj, name, None)
+    return default if param is None else float(param.value)
+
+
 class BarrierTrades:
     """freqtrade's trade callbacks for the triple-barrier bet (a mixin of the strategy)."""
 
@@ -51,6 +57,23 @@ class BarrierTrades:
         """Log distances of the upper and lower barriers for a one-candle ``sigma``."""
         scale = sigma * self._horizon() ** 0.5
         return self.barrier_k_up * scale, self.barrier_k_down * scale
+
+    def _exit_distances(self, sigma):
+        """The trade's take-profit and stop distances: the label's barriers times the
+        hyperopt parameters ``exit_take_scale`` / ``exit_stop_scale`` (1 when absent)."""
+        d_up, d_down = self._barrier_distances(sigma)
+        return d_up * _param(self, "exit_take_scale", 1.0), d_down * _param(
+            self, "exit_stop_scale", 1.0
+        )
+
+    def _var_budget(self) -> float:
+        """``hyperphysics.var_budget``, or the hyperopt parameter ``stake_var_budget`` while
+        hyperopt tunes it or a strategy parameter file sets it."""
+        param = getattr(self, "stake_var_budget", None)
+        from_file = (getattr(self, "_ft_params_from_file", None) or {}).get("stake") or {}
+        if param is not None and (param.in_space or "stake_var_budget" in from_file):
+            return float(param.value)
+        return self.settings.var_budget
 
     def _last_row(self, pair: str) -> pd.Series | None:
         df, _ = self.dp.get_analyzed_dataframe(pair, self.timeframe)
@@ -74,7 +97,7 @@ class BarrierTrades:
         stake = sizing.var_budget_stake(
             self.wallets.get_total_stake_amount(),
             var_1d * leverage,
-            self.settings.var_budget,
+            self._var_budget(),
             min_stake,
             min(max_stake, proposed_stake),
         )
@@ -104,7 +127,7 @@ class BarrierTrades:
             trade.set_custom_data(VAR_1D, float(row[VAR_1D]))
         sigma = float(row.get(SIGMA, float("nan"))) if row is not None else float("nan")
         if sigma > 0:  # the bet's barriers, from the fill price and the signal's sigma
-            d_up, d_down = self._barrier_distances(sigma)
+            d_up, d_down = self._exit_distances(sigma)
             price = float(trade.open_rate)
             take, stop = (
                 (price * math.exp(d_up), price * math.exp(-d_down))
