@@ -81,13 +81,13 @@ class DriftReport:
     @property
     def major_share(self) -> float:
         """Share of the features (with a finite PSI) at PSI >= MAJOR; 0 with none."""
-        finite = sum(np.isfinite(v) for v in self.psi)
-        return self.n_major / finite if finite else 0.0
+        finite = int(np.isfinite(np.asarray(self.psi, float)).sum())
+        return float(self.n_major / finite) if finite else 0.0
 
     @property
     def warn(self) -> bool:
         """Drift beyond what consecutive windows of real candles show (:data:`WARN_SHARE`)."""
-        return self.major_share > WARN_SHARE
+        return bool(self.major_share > WARN_SHARE)
 
     @property
     def status(self) -> str:
