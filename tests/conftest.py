@@ -49,12 +49,12 @@ def ray_cluster(tmp_path_factory):
     """One Ray cluster on 127.0.0.1 for the whole session: a head and a worker node, each
     with 4 logical GPUs and 2 CPUs; this process is connected to it as the driver.
 
-    Skipped when Ray is not installed (``pip install hyperphysics-strategy[ray]``)."""
+    Skipped when Ray is not installed (``pip install ".[ray]"`` in a clone)."""
     import importlib.util
     import os
 
     if importlib.util.find_spec("ray") is None:
-        pytest.skip("ray is not installed (pip install hyperphysics-strategy[ray])")
+        pytest.skip('ray is not installed (pip install ".[ray]" in the clone)')
     base = tmp_path_factory.getbasetemp()
     (base / "ray").mkdir(exist_ok=True)
     # Ray writes the cluster's address under $RAY_TMPDIR/ray; and resolves "this node" to

@@ -123,7 +123,7 @@ class _EnsembleOptions(BaseModel):
         _DEFAULT["backend"],
         description="local: the experts train on this machine (threads and worker processes); "
         "ray: each expert is a Ray task on a Ray cluster (pip install "
-        "hyperphysics-strategy[ray]), joined at hyperphysics.cluster.address, else "
+        "'ray>=2.40'), joined at hyperphysics.cluster.address, else "
         "RAY_ADDRESS, else a Ray started on this machine.",
     )
 

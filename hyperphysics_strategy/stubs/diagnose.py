@@ -17,6 +17,8 @@ from importlib import metadata
 
 PACKAGE = "hyperphysics_strategy"
 DISTRIBUTION = "hyperphysics-strategy"
+#: how to install it (it is not on the package index): from a clone, or its built wheel
+INSTALL = "pip install . in a clone of hyperphysics-strategy, or pip install its wheel"
 
 #: import name -> distribution name, where ``pip install <import name>`` would be wrong.
 DISTRIBUTIONS: dict[str, str] = {
@@ -43,11 +45,11 @@ def import_problem(exc: BaseException, module: str, name: str) -> str:
             if exc.name == PACKAGE:
                 return (
                     f"the package {DISTRIBUTION} is not installed in the Python that runs "
-                    f"freqtrade ({python}): pip install {DISTRIBUTION} into that environment"
+                    f"freqtrade ({python}): {INSTALL} with that Python"
                 )
             return (
                 f"the installed {DISTRIBUTION} ({_installed_version() or 'unknown version'}) "
-                f"has no module {exc.name}: upgrade it (pip install -U {DISTRIBUTION}), then "
+                f"has no module {exc.name}: reinstall a newer one ({INSTALL}), then "
                 "rerun `hyperphysics init <userdir>`"
             )
         dist = DISTRIBUTIONS.get(top, top)
@@ -61,7 +63,7 @@ def import_problem(exc: BaseException, module: str, name: str) -> str:
             f"{module} has no class {missing.group(1)} in the installed {DISTRIBUTION} "
             f"({_installed_version() or 'unknown version'}): the stub is newer or older "
             f"than the package; rerun `hyperphysics init <userdir> --force` or upgrade "
-            f"(pip install -U {DISTRIBUTION})"
+            f"({INSTALL})"
         )
     origin = ""
     tb = exc.__traceback__

@@ -17,7 +17,7 @@ except Exception as exc:  # freqtrade would only log a warning and call the clas
     except ImportError:
         _reason = (
             f"hyperphysics-strategy is not importable by {sys.executable} ({exc}): "
-            "pip install hyperphysics-strategy into the Python that runs freqtrade"
+            "pip install . in its clone (or its wheel) with the Python that runs freqtrade"
         )
     logging.getLogger(__name__).error("%s: %s", __file__, _reason)
     raise ImportError(f"HyperPhysicsStrategy: {_reason}") from exc
