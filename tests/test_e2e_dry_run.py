@@ -277,7 +277,8 @@ def download_window(tmp_path: Path, userdir: Path, env: dict, started: pd.Timest
 
 
 def backtest_window(tmp_path, userdir, configs, env, started: pd.Timestamp) -> str:
-    """Backtest the dry run's window on its own candles, as a 1m strategy."""
+    """Backtest the dry run's window on its own candles, as a 1m strategy (one pair: the
+    check is that recorded books are used, not the training)."""
     window = write_json(
         tmp_path / "window.json", {"timeframe": "1m", "freqai": {"backtest_period_days": 0.1}}
     )
@@ -288,7 +289,7 @@ def backtest_window(tmp_path, userdir, configs, env, started: pd.Timestamp) -> s
          *[a for c in [*configs, window] for a in ("-c", str(c))],
          "--datadir", str(userdir / "data" / "binance-simulator"),
          "--strategy", "HyperPhysicsStrategy", "--freqaimodel", "HyperPhysicsEnsemble",
-         "--timerange", f"{start}-{end}", "--cache", "none"],
+         "--timerange", f"{start}-{end}", "--cache", "none", "--pairs", PAIRS[0]],
         env, tmp_path / "window-backtest.log",
     )  # fmt: skip
 
