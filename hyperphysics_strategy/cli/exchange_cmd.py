@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import time
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,11 +45,59 @@ def _parse_start(value: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _speed_for_pace(pace: str | None, speed: float, datadir: Path) -> float:
+    """``--speed`` from ``--pace``: the finest timeframe in ``datadir`` over the pace."""
+    if pace is None:
+        return speed
+    from ..exchange.market_data import discover_files, timeframe_to_ms
+
+    if speed != 1.0:
+        raise typer.BadParameter("give --pace or --speed, not both", param_hint="--pace")
+    try:
+        pace_ms = timeframe_to_ms(pace)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--pace") from exc
+    frames = [tf for files in discover_files(datadir).values() for tf in files]
+    if not frames:
+        raise typer.BadParameter(f"{datadir} holds no candle files", param_hint="--datadir")
+    finest = min(frames)
+    if finest % pace_ms:
+        raise typer.BadParameter(
+            f"the data's finest timeframe is not a multiple of {pace}", param_hint="--pace"
+        )
+    return finest / pace_ms
+
+
+def _wait_until_serving(url: str, seconds: float) -> None:
+    """Poll ``GET /api/v3/ping`` until the simulator at ``url`` answers, or fail."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/api/v3/ping", timeout=2):
+                return
+        except (OSError, urllib.error.URLError):
+            if time.monotonic() > deadline:
+                err_console.print(
+                    f"[bold red]hyperphysics exchange:[/bold red] nothing answered on {url} "
+                    f"within {seconds:g} s: start the simulator first (same --host/--port).",
+                    soft_wrap=True,
+                )
+                raise typer.Exit(1) from None
+            time.sleep(0.5)
+
+
 @app.command("exchange", short_help="Serve Binance's public REST API from local candles.")
 def exchange(
     datadir: Path = typer.Option(
         Path("user_data/data/binance"),
-        help="freqtrade data folder with <BASE>_<QUOTE>-<tf>.feather candle files.",
+        help="freqtrade data folder with <BASE>_<QUOTE>-<tf>.feather candle files "
+        "(only read: dry-runs against the simulator download into <datadir>-simulator).",
+    ),
+    demo: bool = typer.Option(
+        False,
+        "--demo",
+        help="Serve the bundled candles (BTC, ETH, SOL, ADA /USDT, 5m + 1h, Jan-Apr 2021) "
+        "instead of --datadir.",
     ),
     mode: str = typer.Option(
         "historical",
@@ -56,7 +106,14 @@ def exchange(
     host: str = typer.Option("127.0.0.1", help="Loopback address to bind."),
     port: int = typer.Option(8765, help="Port to bind (0 = any free port)."),
     speed: float = typer.Option(
-        1.0, help="Replay speed-up: 5m data at speed 5 is served as 1m candles."
+        1.0,
+        help="Replay speed-up: 5m data at speed 5 is served as 1m candles, one per "
+        "wall-clock minute (speed 1: one 5m candle per five minutes).",
+    ),
+    pace: str | None = typer.Option(
+        None,
+        help="Replay: one candle of the finest data per this much wall-clock time, e.g. "
+        "1m (5m data -> speed 5); --print-config then sets freqtrade's timeframe to it.",
     ),
     replay_start: str | None = typer.Option(
         None,
@@ -67,6 +124,11 @@ def exchange(
         False,
         "--print-config",
         help='Print the freqtrade config fragment {"exchange": {...}} and exit.',
+    ),
+    wait: float = typer.Option(
+        0.0,
+        help="With --print-config: first wait up to this many seconds until a simulator "
+        "answers on --host/--port.",
     ),
     books: Path | None = typer.Option(
         None,
@@ -97,6 +159,13 @@ def exchange(
 
     if mode not in ("historical", "replay"):
         raise typer.BadParameter("must be 'historical' or 'replay'", param_hint="--mode")
+    if demo:
+        from ..demo import demo_data_dir
+
+        datadir = demo_data_dir()
+    if pace is not None and mode != "replay":
+        raise typer.BadParameter("only applies to --mode replay", param_hint="--pace")
+    speed = _speed_for_pace(pace, speed, datadir)
     wanted = _parse_pairs(pairs)
     try:
         loopback_address(host)
@@ -121,7 +190,12 @@ def exchange(
             )
             raise typer.Exit(2)
         bracketed = f"[{host}]" if ":" in host else host
-        fragment = freqtrade_config_fragment(f"http://{bracketed}:{port}", whitelist)
+        url = f"http://{bracketed}:{port}"
+        if wait > 0:
+            _wait_until_serving(url, wait)
+        fragment = freqtrade_config_fragment(url, whitelist)
+        if pace is not None:  # freqtrade's candles are the served ones
+            fragment["timeframe"] = pace
         typer.echo(json.dumps(fragment, indent=2))
         return
 
@@ -155,8 +229,14 @@ def exchange(
 
     console.print(
         f"[bold]Binance simulator[/bold] ({mode}, {sim.served_interval()} candles) on "
-        f"[cyan]{sim.url}[/cyan] serving {', '.join(sim.pairs)}"
+        f"[cyan]{sim.url}[/cyan] serving {', '.join(sim.pairs)} from {datadir}"
     )
+    if mode == "replay":
+        console.print(
+            f"replay pace: a new {sim.served_interval()} candle every "
+            f"{sim.served_interval()} of wall-clock time (speed {sim.speed:g}); freqtrade's "
+            f"timeframe should be {sim.served_interval()}"
+        )
     console.print(
         "freqtrade config: run with [bold]--print-config[/bold] (same --host/--port) "
         "for the exchange section. Ctrl-C stops."

@@ -47,9 +47,10 @@ from hyperphysics_strategy.ensemble.barriers import mean_time_return
 from .backtest_windows import concurrent_windows, hardware_window_workers
 from .history_dates import install_history_date_fix
 from .model_identity import CURRENT_FEATURES, backtest_checks, log_once, saved_model_change
-from .model_store import install_crash_safe_saves, verified_model_folder
+from .model_store import install_crash_safe_saves, install_purge_guard, verified_model_folder
 from .parameters import TrainingParameters, cluster_address, load_training_parameters
 from .rounds import LiveRounds
+from .run_folders import separate_run_folders
 
 logger = logging.getLogger(__name__)
 
@@ -86,10 +87,14 @@ class HyperPhysicsEnsemble(BaseClassifierModel):
             from hyperphysics_strategy.ensemble.ray_backend import connect
 
             connect(cluster_address(config))
+        # backtests and dry/live runs never share models; simulated dry-runs never write
+        # to the candles the simulator serves (before FreqAI and its download read config)
+        separate_run_folders(config)
         super().__init__(config)
         install_history_date_fix(self.dd)
         self._strategy_labels: dict[str, Any] = {}
         install_crash_safe_saves(self.dd, self.model_identity)
+        install_purge_guard(self.dd)
 
     # -- configuration ------------------------------------------------------------------
     def expert_names(self) -> tuple[str, ...]:

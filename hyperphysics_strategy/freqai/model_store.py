@@ -16,6 +16,11 @@ XGBoost's ``__setstate__`` (SIGSEGV). We wrap the drawer's methods once:
   reset to "never trained" so FreqAI returns empty predictions for the candle and
   retrains (a model already in memory is kept), in backtesting the error is raised.
 
+``install_purge_guard`` replaces the drawer's ``purge_old_models`` (keep the newest N model
+folders per pair) with one that never deletes a folder whose backtest predictions are
+cached in ``backtesting_predictions/``: a later backtest over the same range loads those
+predictions and the folder's metadata with them.
+
 ``HyperPhysicsEnsemble.model_exists`` uses :func:`verified_model_folder` so a backtest
 retrains a window whose saved model is corrupt instead of loading it.
 
@@ -30,6 +35,8 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -156,3 +163,60 @@ def install_crash_safe_saves(data_drawer: Any, identity: Identity | None = None)
     data_drawer.load_data = load_data
     data_drawer.save_drawer_to_disk = save_drawer_to_disk
     setattr(data_drawer, _MARK, True)
+
+
+_MODEL_FOLDER = re.compile(r"^sub-train-(.+)_(\d{10})$")
+
+
+def cached_prediction(full_path: Path, folder: Path) -> Path | None:
+    """The backtest prediction file FreqAI cached for the model folder ``folder``
+    (``sub-train-<COIN>_<ts>`` -> ``backtesting_predictions/cb_<coin>_<ts>_prediction.feather``),
+    or ``None`` when there is none."""
+    match = _MODEL_FOLDER.match(folder.name)
+    if match is None:
+        return None
+    coin, stamp = match.groups()
+    path = (
+        Path(full_path)
+        / "backtesting_predictions"
+        / f"cb_{coin.lower()}_{stamp}_prediction.feather"
+    )
+    return path if path.is_file() else None
+
+
+def purge_old_model_folders(full_path: Path, num_keep: int | bool) -> list[Path]:
+    """FreqAI's ``purge_old_models``: keep the newest ``num_keep`` model folders of each coin
+    (``True``: 2) and delete the older ones, except those whose backtest predictions are
+    cached. Returns the deleted folders."""
+    if not num_keep:
+        return []
+    keep = 2 if isinstance(num_keep, bool) else int(num_keep)
+    by_coin: dict[str, list[tuple[int, Path]]] = {}
+    for folder in Path(full_path).iterdir():
+        match = _MODEL_FOLDER.match(folder.name)
+        if match is not None and folder.is_dir():
+            by_coin.setdefault(match.group(1), []).append((int(match.group(2)), folder))
+    deleted = []
+    for folders in by_coin.values():
+        for _, folder in sorted(folders)[: max(0, len(folders) - keep)]:
+            prediction = cached_prediction(full_path, folder)
+            if prediction is not None:
+                logger.info(
+                    "FreqAI purge: keeping %s, its predictions are cached in %s", folder, prediction
+                )
+                continue
+            logger.info("Freqai purging old model file %s", folder)
+            shutil.rmtree(folder)
+            deleted.append(folder)
+    return deleted
+
+
+def install_purge_guard(data_drawer: Any) -> None:
+    """Make the drawer's ``purge_old_models`` spare model folders with cached predictions."""
+
+    def purge_old_models() -> None:
+        purge_old_model_folders(
+            data_drawer.full_path, data_drawer.freqai_info.get("purge_old_models", 0)
+        )
+
+    data_drawer.purge_old_models = purge_old_models
