@@ -156,8 +156,10 @@ def test_sigkill_during_recording_loses_no_completed_snapshot(tmp_path):
             server.stdin.write(f"{base}\n")
             server.stdin.flush()
             pid = int(server.stdout.readline())
+            # six records (one compaction) before the kill's random delay, however slow
+            # the machine: the kills then always land among appends and compactions
             deadline = time.monotonic() + 60
-            while not (log.is_file() and f"{base}\n" in log.read_text()):
+            while not (log.is_file() and f"{base + 5}\n" in log.read_text()):
                 assert time.monotonic() < deadline, "the recording child never recorded"
                 time.sleep(0.01)
             time.sleep(rng.uniform(0.0, 0.3))
