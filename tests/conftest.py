@@ -6,6 +6,35 @@ import pytest
 
 from tests.data_paths import SHARED_CANDLES
 
+#: test files that share a session fixture run in one worker under ``pytest -n`` (the
+#: Makefile's default), so the fixture is built once: the demo backtest and the Ray cluster
+SHARED_SESSION_FIXTURES = {"demo_backtest": "demo-backtest", "ray_cluster": "ray-cluster"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (``--dist loadgroup``, the Makefile's) each test file is one group,
+    so a file's module fixtures are built once, in one worker; files using a shared session
+    fixture join that fixture's group, and the groups holding end-to-end runs are handed out
+    first (the longest, so no worker idles at the end). Without xdist nothing changes."""
+    if config.getoption("dist", "no") == "no":
+        return
+    by_file: dict[str, str] = {}
+    for item in items:
+        for fixture, group in SHARED_SESSION_FIXTURES.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                by_file[item.nodeid.split("::")[0]] = group
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            path = item.nodeid.split("::")[0]
+            item.add_marker(pytest.mark.xdist_group(by_file.get(path, path)))
+    long_groups = {
+        item.get_closest_marker("xdist_group").args[0]
+        for item in items
+        if item.get_closest_marker("e2e") is not None
+    }
+    items.sort(key=lambda item: item.get_closest_marker("xdist_group").args[0] not in long_groups)
+
 
 @pytest.fixture(scope="session")
 def shared_candles() -> Path:
