@@ -53,6 +53,17 @@ def demo_backtest(tmp_path_factory):
 
 
 @pytest.fixture
+def in_memory_custom_data(monkeypatch):
+    """freqtrade's trade custom data in memory, as it keeps it in backtesting (no database)."""
+    from freqtrade.persistence.custom_data import CustomDataWrapper
+
+    monkeypatch.setattr(CustomDataWrapper, "use_db", False)
+    CustomDataWrapper.reset_custom_data()
+    yield
+    CustomDataWrapper.reset_custom_data()
+
+
+@pytest.fixture
 def cuda_out_of_memory(monkeypatch) -> list[str]:
     """Torch experts raise ``torch.cuda.OutOfMemoryError`` when asked to train on a GPU and
     train normally on the CPU; returns the devices asked for, in order. No GPU is needed."""

@@ -27,3 +27,16 @@ def option_grid(n: int = 400, seed: int = 0):
     r = rng.uniform(-0.02, 0.1, n)
     q = rng.uniform(0.0, 0.08, n)
     return S, K, T, v, r, q
+
+
+def random_walk_candles(n: int, seed: int, start: str = "2021-04-01"):
+    """``n`` 5m candles of a random walk (0.3% a candle), freqtrade's columns, UTC dates."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.003, n)))
+    return pd.DataFrame(
+        {"date": pd.date_range(start, periods=n, freq="5min", tz="UTC"),
+         "open": close, "high": close * 1.002, "low": close * 0.998, "close": close,
+         "volume": np.full(n, 10.0)}
+    )  # fmt: skip

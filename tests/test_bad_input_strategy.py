@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from tests.bad_input import book
+from tests.synthetic import random_walk_candles
 
 # -- the strategy's per-candle hot path (outside FreqAI) -------------------------------------
 
@@ -22,7 +23,6 @@ from tests.bad_input import book
 def _live_strategy(tmp_path: Path, orderbook: Callable):
     """The strategy as a dry run sees it: a fake ``dp`` whose ``orderbook`` is given and a
     fake FreqAI that returns fixed predictions (what FreqAI does is not under test)."""
-    import pandas as pd
 
     from hyperphysics_strategy.strategy.hyperphysics_strategy import HyperPhysicsStrategy
 
@@ -41,15 +41,7 @@ def _live_strategy(tmp_path: Path, orderbook: Callable):
 
     strat.freqai = SimpleNamespace(start=start)
     strat.freqai_info = strat.config["freqai"]  # set by freqtrade's ft_bot_start
-    n = 400
-    rng = np.random.default_rng(3)
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.003, n)))
-    candles = pd.DataFrame(
-        {"date": pd.date_range("2021-04-01", periods=n, freq="5min", tz="UTC"),
-         "open": close, "high": close * 1.002, "low": close * 0.998, "close": close,
-         "volume": np.full(n, 10.0)}
-    )  # fmt: skip
-    return strat, candles
+    return strat, random_walk_candles(400, seed=3)
 
 
 def test_exchange_error_from_the_order_book_still_gives_the_candle_signals(tmp_path, caplog):

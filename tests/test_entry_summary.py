@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from hyperphysics_strategy.strategy.hyperphysics_strategy import HyperPhysicsStrategy
+from tests.synthetic import random_walk_candles
 
 LOGGER = "hyperphysics_strategy.strategy.hyperphysics_strategy"
 N = 700  # candles, 300 of them before the first prediction (FreqAI fills them with zeros)
@@ -43,14 +44,7 @@ def strategy(tmp_path, runmode: str) -> tuple[HyperPhysicsStrategy, pd.DataFrame
 
     strat.freqai = SimpleNamespace(start=start)
     strat.freqai_info = strat.config["freqai"]
-    rng = np.random.default_rng(5)
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.003, N)))
-    candles = pd.DataFrame(
-        {"date": pd.date_range("2021-04-01", periods=N, freq="5min", tz="UTC"),
-         "open": close, "high": close * 1.002, "low": close * 0.998, "close": close,
-         "volume": np.full(N, 10.0)}
-    )  # fmt: skip
-    return strat, candles
+    return strat, random_walk_candles(N, seed=5)
 
 
 def summaries(caplog) -> list[str]:

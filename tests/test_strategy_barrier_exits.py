@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from freqtrade.enums import TradingMode
 from freqtrade.persistence import LocalTrade
-from freqtrade.persistence.custom_data import CustomDataWrapper
 
 from hyperphysics_strategy.strategy.hyperphysics_strategy import HyperPhysicsStrategy
 from hyperphysics_strategy.strategy.trade_barriers import (
@@ -21,13 +20,7 @@ from hyperphysics_strategy.strategy.trade_barriers import (
 OPEN = datetime(2021, 4, 20, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def in_memory_custom_data(monkeypatch):
-    """Trade custom data in memory, as freqtrade keeps it in backtesting."""
-    monkeypatch.setattr(CustomDataWrapper, "use_db", False)
-    CustomDataWrapper.reset_custom_data()
-    yield
-    CustomDataWrapper.reset_custom_data()
+pytestmark = pytest.mark.usefixtures("in_memory_custom_data")
 
 
 def strategy(tmp_path, mode: str) -> HyperPhysicsStrategy:

@@ -22,12 +22,7 @@ OPEN = datetime(2021, 4, 20, 12, 0, tzinfo=UTC)
 SIGMA, VAR_1D, H = 0.004, 0.05, 12
 
 
-@pytest.fixture(autouse=True)
-def in_memory_custom_data(monkeypatch):
-    monkeypatch.setattr(CustomDataWrapper, "use_db", False)
-    CustomDataWrapper.reset_custom_data()
-    yield
-    CustomDataWrapper.reset_custom_data()
+pytestmark = pytest.mark.usefixtures("in_memory_custom_data")
 
 
 @pytest.fixture
