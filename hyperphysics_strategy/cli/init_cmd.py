@@ -39,5 +39,7 @@ def init(
     console.print(table)
     console.print(
         f"Run: freqtrade backtesting --userdir {userdir} -c {userdir / EXAMPLE_CONFIG} "
-        "--strategy HyperPhysicsStrategy --freqaimodel HyperPhysicsEnsemble"
+        "--strategy HyperPhysicsStrategy --freqaimodel HyperPhysicsEnsemble\n"
+        "(with exchange access; offline, add the -c fragment of `hyperphysics exchange "
+        "--print-config`: the README's block)"
     )
