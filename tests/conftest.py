@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -85,7 +87,7 @@ def cuda_out_of_memory(monkeypatch) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def ray_cluster(tmp_path_factory):
+def ray_cluster():
     """One Ray cluster on 127.0.0.1 for the whole session: a head and a worker node, each
     with 4 logical GPUs and 2 CPUs; this process is connected to it as the driver.
 
@@ -95,8 +97,10 @@ def ray_cluster(tmp_path_factory):
 
     if importlib.util.find_spec("ray") is None:
         pytest.skip('ray is not installed (pip install ".[ray]" in the clone)')
-    base = tmp_path_factory.getbasetemp()
-    (base / "ray").mkdir(exist_ok=True)
+    # a short folder: Ray's socket paths below it must fit AF_UNIX's 107 bytes, which
+    # pytest's basetemp (longer under xdist: .../pytest-N/popen-gwK) may not leave
+    base = Path(tempfile.mkdtemp(prefix="hp-ray-"))
+    (base / "ray").mkdir()
     # Ray writes the cluster's address under $RAY_TMPDIR/ray; and resolves "this node" to
     # 127.0.0.1 instead of the machine's network address (read when ray is imported)
     os.environ["RAY_TMPDIR"] = str(base)
@@ -129,3 +133,4 @@ def ray_cluster(tmp_path_factory):
     finally:
         ray.shutdown()
         cluster.shutdown()
+        shutil.rmtree(base, ignore_errors=True)
