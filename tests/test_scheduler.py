@@ -95,6 +95,29 @@ def test_outside_a_round_a_lone_ensemble_keeps_its_plans_devices():
     assert scheduler.current_round == 2
 
 
+def test_a_batch_returns_only_once_its_lanes_let_go_so_the_next_one_numbers_anew():
+    """The first expert to finish is still reporting (a slow on_done) when the last one
+    finishes: the batch used to return then, the scheduler looked busy, and the next lone
+    batch joined the old round (cuda:3, 4, 5 instead of cuda:0, 1, 2)."""
+    provider = gpu_machine(8)
+    reported: list[str] = []
+
+    def slow_report(outcome):
+        reported.append(outcome.expert.name)
+        if len(reported) % 3 == 1:  # the first of each batch
+            time.sleep(1.0)
+
+    with use_scheduler(RoundScheduler(cpu_budget=4)) as scheduler:
+        for _ in range(2):
+            experts = [Sleeper("mlp", seconds=0.3), Sleeper("tide", seconds=0.3), Sleeper("kan")]
+            placements, workers = provider(experts)
+            outcomes = train_experts(
+                experts, fit_data(), placements, workers, slow_report, use_processes=False
+            )
+            assert [o.device for o in outcomes] == ["cuda:0", "cuda:1", "cuda:2"]
+    assert scheduler.current_round == 2
+
+
 def test_round_robin_moves_a_placement_within_its_pool_only():
     provider = gpu_machine(4)
     (placement,), _ = provider([Sleeper("mlp")])

@@ -30,7 +30,10 @@ class BatchState:
     rows: int
     cpu_cap: int  # CPU jobs of this batch that may run at once
     outcomes: list[TrainingOutcome | None]
-    finished: int = 0
+    finished: int = 0  # outcomes in (the progress count)
+    #: jobs whose lane has also released them: the batch is done when all are, so that a
+    #: caller returning from it finds the scheduler idle (a new round numbers anew)
+    settled: int = 0
     cpu_running: int = 0
     done: threading.Event = field(default_factory=threading.Event)
 

@@ -153,7 +153,8 @@ class RoundScheduler:
         batch = job.batch
         batch.outcomes[job.index] = outcome
         batch.finished += 1
-        if batch.finished == batch.total:
+        batch.settled += 1
+        if batch.settled == batch.total:
             batch.done.set()
         return batch, outcome
 
@@ -322,7 +323,8 @@ class RoundScheduler:
                     outcome.ok,
                 )
             )
-            if batch.finished == batch.total:
+            batch.settled += 1
+            if batch.settled == batch.total:
                 batch.done.set()
             self._start_lanes()
             self._cond.notify_all()
