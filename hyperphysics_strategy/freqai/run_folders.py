@@ -92,10 +92,11 @@ def _empty_simulator_datadir(folder: Path) -> None:
             "folder at each start. Move those files elsewhere, or pass --datadir with "
             "another folder."
         )
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    (folder / SIMULATOR_MARKER).write_text(_MARKER_TEXT)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / SIMULATOR_MARKER).write_text(_MARKER_TEXT)  # first: a kill below keeps it
+    for entry in folder.iterdir():
+        if entry.name != SIMULATOR_MARKER:
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
 
 
 def separate_run_folders(config: dict[str, Any]) -> None:
