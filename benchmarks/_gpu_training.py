@@ -15,7 +15,7 @@ from _gpu_common import NEURAL, size, synthetic_fit_data
 
 from hyperphysics_strategy.engine.hardware import CPU, DevicePlan, Placement
 from hyperphysics_strategy.ensemble.experts import EXPERT_REGISTRY
-from hyperphysics_strategy.ensemble.training import train_experts
+from hyperphysics_strategy.ensemble.scheduling import train_experts
 
 
 def section_lanes(acc: torch.device, tiny: bool) -> dict[str, Any]:

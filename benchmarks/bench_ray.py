@@ -30,6 +30,7 @@ import os
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 
@@ -54,14 +55,16 @@ def main() -> None:
     from _table import print_table
     from ray.cluster_utils import Cluster
 
-    from hyperphysics_strategy.ensemble import make_expert, ray_backend, training
+    from hyperphysics_strategy.ensemble import make_expert
     from hyperphysics_strategy.ensemble.experts import (
         EXPERT_REGISTRY,
         FitData,
         Placement,
         expert_libraries,
     )
+    from hyperphysics_strategy.ensemble.scheduling import train_experts
 
+    on_ray_backend = partial(train_experts, backend="ray")
     experts = tuple(EXPERT_REGISTRY) if args.experts == "all" else tuple(args.experts.split(","))
     libraries = expert_libraries(experts)  # an unknown name fails here, naming it
     size = RoundSize(
@@ -111,11 +114,11 @@ def main() -> None:
     cluster.wait_for_nodes()
     ray.init(address=cluster.address, _node_ip_address="127.0.0.1", log_to_driver=False)
     try:
-        in_turn(training.train_experts)  # warm-up: imports, numba caches
-        at_once(ray_backend.train_experts)  # warm-up: Ray's worker processes
-        sequential = in_turn(training.train_experts)
-        local_at_once = at_once(training.train_experts)
-        on_ray = at_once(ray_backend.train_experts)
+        in_turn(train_experts)  # warm-up: imports, numba caches
+        at_once(on_ray_backend)  # warm-up: Ray's worker processes
+        sequential = in_turn(train_experts)
+        local_at_once = at_once(train_experts)
+        on_ray = at_once(on_ray_backend)
     finally:
         ray.shutdown()
         cluster.shutdown()

@@ -14,7 +14,7 @@ in one run:
 * **sequential, warm lanes**: one pair after another inside one scheduler round (lanes and
   worker processes stay up), to separate that effect from concurrency;
 * **rounds**: every pair at once, one thread per pair, one scheduler round
-  (:mod:`hyperphysics_strategy.ensemble.scheduler`), as the live rounds do.
+  (:mod:`hyperphysics_strategy.ensemble.scheduling`), as the live rounds do.
 
 A warm-up fit (not timed) loads the libraries and gives the longest-first order its
 measurements. Then, from the per-job times measured in the run with warm lanes (worker
@@ -60,7 +60,7 @@ from hyperphysics_strategy.engine.hardware import get_hardware_info  # noqa: E40
 from hyperphysics_strategy.ensemble import ExpertEnsemble, make_expert  # noqa: E402
 from hyperphysics_strategy.ensemble.ensemble import planned_placements  # noqa: E402
 from hyperphysics_strategy.ensemble.experts import EXPERT_REGISTRY  # noqa: E402
-from hyperphysics_strategy.ensemble.scheduler import (  # noqa: E402
+from hyperphysics_strategy.ensemble.scheduling import (  # noqa: E402
     JobRecord,
     RoundScheduler,
     use_scheduler,

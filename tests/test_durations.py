@@ -9,7 +9,7 @@ import pytest
 from hyperphysics_strategy.engine.hardware import Device, Placement
 from hyperphysics_strategy.ensemble import durations
 from hyperphysics_strategy.ensemble.experts import Expert, FitData
-from hyperphysics_strategy.ensemble.training import train_experts
+from hyperphysics_strategy.ensemble.scheduling import train_experts
 from tests.fake_experts import Sleeper
 
 

@@ -15,8 +15,12 @@ from hyperphysics_strategy.engine.hardware import Device
 from hyperphysics_strategy.ensemble import durations
 from hyperphysics_strategy.ensemble.ensemble import planned_placements
 from hyperphysics_strategy.ensemble.experts import FitData, Placement
-from hyperphysics_strategy.ensemble.scheduler import RoundScheduler, round_robin, use_scheduler
-from hyperphysics_strategy.ensemble.training import train_experts
+from hyperphysics_strategy.ensemble.scheduling import (
+    RoundScheduler,
+    round_robin,
+    train_experts,
+    use_scheduler,
+)
 from tests.fake_experts import Sleeper
 from tests.fake_machines import all_gpu_caps, make_info
 

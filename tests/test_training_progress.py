@@ -13,7 +13,7 @@ from hyperphysics_strategy.engine.hardware import Placement
 from hyperphysics_strategy.ensemble import ExpertEnsemble, make_expert
 from hyperphysics_strategy.ensemble.experts import FitData
 from hyperphysics_strategy.ensemble.labels import LabelCodec
-from hyperphysics_strategy.ensemble.training import train_experts
+from hyperphysics_strategy.ensemble.scheduling import train_experts
 
 
 def small_data(n=600, seed=0):

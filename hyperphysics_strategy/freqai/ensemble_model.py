@@ -84,7 +84,7 @@ class HyperPhysicsEnsemble(BaseClassifierModel):
         for name in self.expert_names():
             make_expert(name, self.params.expert_params(name))
         if self.params.backend == "ray":  # Ray missing or cluster unreachable: fail now
-            from hyperphysics_strategy.ensemble.ray_backend import connect
+            from hyperphysics_strategy.ensemble.scheduling.ray_cluster import connect
 
             connect(cluster_address(config))
         # backtests and dry/live runs never share models; simulated dry-runs never write

@@ -9,7 +9,7 @@ model is hours old. :class:`LiveRounds` replaces that loop (same thread, same st
    longer in the whitelist leaves the queue, as in FreqAI);
 2. all due pairs train together, one thread per pair (at most ``max_pairs`` at once),
    inside one round of the process-wide expert scheduler
-   (:mod:`hyperphysics_strategy.ensemble.scheduler`): their expert jobs share the device
+   (:mod:`hyperphysics_strategy.ensemble.scheduling`): their expert jobs share the device
    lanes, round-robin over every GPU, longest first;
 3. each pair's model is published the moment it is ready, with FreqAI's own steps and
    files: ``trained_timestamp`` in the pair dictionary, ``dd.save_data`` (the model
@@ -40,7 +40,7 @@ from freqtrade.configuration import TimeRange
 from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 from freqtrade.freqai.utils import get_tb_logger, plot_feature_importance
 
-from hyperphysics_strategy.ensemble.scheduler import default_scheduler
+from hyperphysics_strategy.ensemble.scheduling import default_scheduler
 
 from .history_dates import normalise_date_column
 

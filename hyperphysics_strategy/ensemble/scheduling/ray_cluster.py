@@ -1,7 +1,7 @@
 """The Ray cluster the ``ray`` training backend runs on: joining it, reading its
 resources, reserving GPU bundles, and keeping where the last call's jobs ran.
 
-Ray is imported only here and in :mod:`.ray_backend`, and only when that backend is used
+Ray is imported only here and in :mod:`.ray_tasks`, and only when that backend is used
 (``pip install ".[ray]"`` in a clone). :func:`connect` joins the cluster at the
 configured address (``hyperphysics.cluster.address`` in the freqtrade config), else at
 ``RAY_ADDRESS``, else starts a one-machine Ray bound to 127.0.0.1; an existing

@@ -1,11 +1,6 @@
-"""One ``train_experts`` call as an object, and the one signature every backend shares.
-
-A training backend (this machine's round scheduler, :mod:`.training`; Ray tasks,
-:mod:`.ray_backend`) is a function that trains one :class:`TrainingBatch` and returns its
-outcomes. :func:`batch_trainer` turns it into the public entry point
-``train_experts(experts, data, placements, max_workers, on_done=None, *, on_start=None,
-use_processes=None, timeout=None)``, so the call's arguments, their check and their
-meaning are written here once, and the ensemble picks a backend by name (``backend=``).
+"""One ``train_experts`` call as an object (:class:`TrainingBatch`), and what the
+scheduler keeps of it while it runs: its outcomes (:class:`BatchState`) and its jobs
+(:class:`Job`), whichever executor trains them.
 """
 
 from __future__ import annotations
@@ -15,8 +10,8 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 
-from .experts import Expert, FitData, Placement
-from .jobs import ProcessMode, TrainingOutcome
+from ..experts import Expert, FitData, Placement
+from .outcome import ProcessMode, TrainingOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -78,39 +73,53 @@ class TrainingBatch:
             logger.warning("progress callback failed for %s: %s", expert_name, exc)
 
 
-#: A training backend: trains one batch, returns its outcomes in the experts' order.
-Backend = Callable[[TrainingBatch], list[TrainingOutcome]]
+@dataclass(eq=False)
+class BatchState:
+    """One :class:`TrainingBatch` in the scheduler: its outcomes so far."""
+
+    id: int
+    spec: TrainingBatch
+    outcomes: list[TrainingOutcome | None]
+    cpu_cap: int = 1  # CPU jobs of this batch that may run at once
+    finished: int = 0  # outcomes in (the progress count)
+    #: jobs whose lane has also released them: the batch is done when all are, so that a
+    #: caller returning from it finds the scheduler idle (a new round numbers anew)
+    settled: int = 0
+    cpu_running: int = 0
+    #: per job: the lane that ran it last and how many times it was started
+    lanes: list[str] = field(default_factory=list)
+    attempts: list[int] = field(default_factory=list)
+    done: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def total(self) -> int:
+        return len(self.outcomes)
+
+    @property
+    def rows(self) -> int:
+        return self.spec.rows
+
+    def settle(self) -> None:
+        """One more job released by its lane (under the scheduler's lock)."""
+        self.settled += 1
+        if self.settled == self.total:
+            self.done.set()
 
 
-def batch_trainer(backend: Backend) -> Callable[..., list[TrainingOutcome]]:
-    """``backend`` as a ``train_experts`` function: its arguments (those of
-    :class:`TrainingBatch`) become a batch, which ``backend`` trains. The function keeps
-    ``backend``'s module and docstring."""
+@dataclass(eq=False)
+class Job:
+    """One expert of a batch: ``planned`` by the hardware plan, ``placement`` where the
+    executor put it (job ``k`` of round ``round``), queued for lane ``key``."""
 
-    def train_experts(
-        experts: Sequence[Expert],
-        data: FitData,
-        placements: Sequence[Placement],
-        max_workers: int,
-        on_done: Callable[[TrainingOutcome], None] | None = None,
-        *,
-        on_start: Callable[[str, str], None] | None = None,
-        use_processes: ProcessMode = None,
-        timeout: float | None = None,
-    ) -> list[TrainingOutcome]:
-        batch = TrainingBatch(
-            experts,
-            data,
-            placements,
-            max_workers,
-            on_done,
-            on_start=on_start,
-            use_processes=use_processes,
-            timeout=timeout,
-        )
-        return backend(batch)
-
-    train_experts.__module__ = backend.__module__
-    train_experts.__qualname__ = "train_experts"
-    train_experts.__doc__ = backend.__doc__
-    return train_experts
+    batch: BatchState
+    index: int
+    expert: Expert
+    planned: Placement
+    placement: Placement
+    key: str
+    expected: float  # seconds (:mod:`..durations`)
+    seq: int
+    round: int
+    k: int
+    tokens: int = 0  # CPU threads it holds while it runs
+    attempts: int = 0
