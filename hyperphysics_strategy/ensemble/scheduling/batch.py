@@ -86,6 +86,7 @@ class BatchState:
     #: caller returning from it finds the scheduler idle (a new round numbers anew)
     settled: int = 0
     cpu_running: int = 0
+    in_round: bool = False  # queued while a round was open
     #: per job: the lane that ran it last and how many times it was started
     lanes: list[str] = field(default_factory=list)
     attempts: list[int] = field(default_factory=list)

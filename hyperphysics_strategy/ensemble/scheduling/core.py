@@ -162,6 +162,7 @@ class RoundScheduler:
         n = len(experts)
         batch = BatchState(next(self._batch_ids), spec, [None] * n, lanes=[""] * n,
                            attempts=[0] * n)  # fmt: skip
+        batch.in_round = self._open_rounds > 0
         try:
             planned = self.executor.prepare(batch)
             batch.cpu_cap = self.executor.batch_cpu_cap(batch, planned)

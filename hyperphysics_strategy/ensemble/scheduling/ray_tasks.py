@@ -12,8 +12,8 @@ imported only here and in :mod:`.ray_cluster`, and only when this backend is use
 * **Data.** A batch's training set (:class:`~..experts.FitData`) goes into Ray's object
   store once (``ray.put``); every job of the batch receives the same reference.
 * **GPU lanes are placement-group bundles** ``{"GPU": 1, "CPU": c}``: one per cluster GPU
-  (at most one per GPU job of the batch that reserves them), and GPU job ``k`` of the
-  round goes to bundle ``k mod G``. Ray gives the task exactly the bundle's GPU in
+  (outside a round at most one per GPU job of the batch that reserves them), and GPU job
+  ``k`` of the round goes to bundle ``k mod G``. Ray gives the task exactly the bundle's GPU in
   ``CUDA_VISIBLE_DEVICES``; inside the task the expert trains on ``cuda:0``. A bundle lane
   closes once nothing is queued for it; the group is given back with the last one, so
   its CPUs go to the CPU jobs.
@@ -118,13 +118,17 @@ class RayLane:
 
 
 class RayExecutor:
-    """Ray tasks on a Ray cluster (see the module's docstring)."""
+    """Ray tasks on a Ray cluster (see the module's docstring). ``cpu_budget``: CPUs of
+    the cluster the CPU jobs may hold at once (default: all outside the bundles)."""
 
     backend = "ray"
     max_resubmits = MAX_RESUBMITS
     keeps_lanes_in_round = False
 
-    def __init__(self) -> None:
+    def __init__(self, cpu_budget: int | None = None) -> None:
+        if cpu_budget is not None and cpu_budget < 1:
+            raise ValueError(f"cpu_budget must be >= 1, got {cpu_budget}")
+        self.cpu_budget = cpu_budget
         self._lock = threading.Lock()
         self._remote: Any = None
         self._nodes: list[dict[str, Any]] = []
@@ -154,7 +158,8 @@ class RayExecutor:
                 for i in gpu_jobs:
                     plan[i] = cpu_placement(plan[i], "no GPU in the Ray cluster")
             elif gpu_jobs and self._group is None:
-                self._bundles = min(len(gpu_jobs), gpus)
+                # a round brings many batches: its group takes every GPU of the cluster
+                self._bundles = gpus if batch.in_round else min(len(gpu_jobs), gpus)
                 self._threads = max(plan[i].threads for i in gpu_jobs)
                 self._alive = list(range(self._bundles))
                 self._reserve(ray)
@@ -172,7 +177,8 @@ class RayExecutor:
 
     def cpu_capacity(self, gpu_lanes: int) -> int:
         cluster = sum(n["Resources"].get("CPU", 0.0) for n in self._nodes)
-        return int(cluster - (self._reserved_cpus if self._group is not None else 0.0))
+        free = int(cluster - (self._reserved_cpus if self._group is not None else 0.0))
+        return free if self.cpu_budget is None else min(free, self.cpu_budget)
 
     def batch_cpu_cap(self, batch: BatchState, placements: list[Placement]) -> int:
         return len(placements)  # Ray's resources bound what runs at once
