@@ -9,7 +9,7 @@ stacking folds, no blend). Three ways, same data, same placements (CPU, one thre
 expert), same models:
 
 * ``local, pairs in turn``: FreqAI's order: one pair after the other, each pair's experts
-  on the local lanes (``ensemble/training.py``: as many at once as the package's usable
+  on the local lanes (``ensemble/scheduling/``: as many at once as the package's usable
   cores, which is one on a 2-core machine: the other is kept for the bot; torch experts
   in a worker process that starts anew for each pair);
 * ``local, pairs at once``: every pair's ``train_experts`` call at once (one thread each);
