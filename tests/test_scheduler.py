@@ -18,6 +18,8 @@ from hyperphysics_strategy.ensemble import durations
 from hyperphysics_strategy.ensemble.ensemble import planned_placements
 from hyperphysics_strategy.ensemble.experts import FitData, Placement
 from hyperphysics_strategy.ensemble.scheduling import (
+    JobLost,
+    LocalExecutor,
     RoundScheduler,
     round_robin,
     train_experts,
@@ -291,3 +293,43 @@ def test_cancelling_a_round_drops_its_queued_jobs_and_later_batches(kind):
     assert later[0].error == "cancelled: stopping"
     # the next round trains again
     assert kind.train([Sleeper("next")], fit_data(), cpu[:1], 1)[0].ok
+
+
+class _LosesCuda0(LocalExecutor):
+    """Threads; the first job on cuda:0 finds its node gone (as a Ray bundle would)."""
+
+    max_resubmits = 1
+    lost = False
+
+    def place(self, placement, k):
+        key, placed = super().place(placement, k)
+        return super().place(placement, 1) if self.lost and key == "cuda:0" else (key, placed)
+
+    def run(self, lane, job):
+        if job.key == "cuda:0" and not self.lost:
+            self.lost = True
+            raise JobLost("node died", lane_lost=True)
+        return super().run(lane, job)
+
+
+def test_a_lost_lanes_job_and_queue_move_to_the_other_lanes():
+    provider = gpu_machine(2)
+    experts = [Sleeper(f"e{i}") for i in range(4)]
+    placements, workers = provider(experts)
+    scheduler = RoundScheduler(executor=_LosesCuda0(4))
+    with use_scheduler(scheduler):
+        outcomes = train_experts(experts, fit_data(), placements, workers, use_processes=False)
+    assert all(o.ok for o in outcomes), [o.error for o in outcomes]
+    assert sorted(r.expert for r in scheduler.history) == ["e0", "e1", "e2", "e3"]
+    assert {r.lane for r in scheduler.history} == {"cuda:1"}  # cuda:0's jobs moved there
+
+
+def test_a_lane_that_cannot_start_fails_its_jobs_and_the_call_returns():
+    class NoLane(LocalExecutor):
+        def open_lane(self, name, key):
+            raise RuntimeError("no bundle can be placed")
+
+    with use_scheduler(RoundScheduler(executor=NoLane(2))):
+        outcomes = train_experts([Sleeper("a")], fit_data(), [Placement("torch")], 1)
+    assert not outcomes[0].ok
+    assert "could not start: RuntimeError: no bundle can be placed" in outcomes[0].error

@@ -1,11 +1,10 @@
 """The scheduling core: one set of lanes for every expert job of a training round,
 whichever executor runs them (threads and worker processes here, or Ray tasks).
 
-FreqAI's live rounds (:mod:`hyperphysics_strategy.freqai.rounds`) and the benchmarks train
-several pairs at once, one :class:`~..ensemble.ExpertEnsemble` fit per pair, each in its
-own thread. Each fit hands its experts, and later each stacking fold's copies, to
-:func:`~.train_experts`, which submits them to the backend's :class:`RoundScheduler` as
-one **batch**:
+FreqAI's live rounds and the benchmarks train several pairs at once, one
+:class:`~..ensemble.ExpertEnsemble` fit per pair, each in its own thread. Each fit hands
+its experts, and each stacking fold's copies, to :func:`~.train_experts`, which submits
+them to the backend's :class:`RoundScheduler` as one **batch**:
 
 * **Round-robin over the round.** The ``k``-th job of a round goes to the lane the
   executor gives it (:meth:`~.executor.Executor.place`): locally
@@ -23,10 +22,9 @@ one **batch**:
   job (:mod:`.outcome`); a job whose worker or node was lost runs again, and a lost
   lane's jobs move to the others (:class:`~.executor.JobLost`).
 
-A round is the span of :meth:`RoundScheduler.round`; outside one it is a busy period (the
-job count restarts whenever the scheduler is idle). Local lanes and their worker processes
-stay up while a round is open and close when the scheduler is idle outside one, so a lone
-ensemble trains exactly as before: same devices, same lanes.
+A round is the span of :meth:`RoundScheduler.round`; outside one it is a busy period
+(the job count restarts whenever the scheduler is idle), so a lone ensemble trains
+exactly as before: same devices, same lanes, closed when it is done.
 """
 
 from __future__ import annotations
@@ -73,6 +71,7 @@ class Lane:
     key: str
     handle: Any = None  # the executor's resources (worker process, Ray bundle)
     busy: bool = False
+    error: str | None = None  # it could not start: each job it takes ends with this
 
 
 class RoundScheduler:
@@ -282,7 +281,10 @@ class RoundScheduler:
     # -- lanes ------------------------------------------------------------------------------
     def _lane_loop(self, lane: Lane) -> None:
         try:
-            lane.handle = self.executor.open_lane(lane.name, lane.key)
+            try:
+                lane.handle = self.executor.open_lane(lane.name, lane.key)
+            except Exception as exc:
+                lane.error = f"lane {lane.name} could not start: {type(exc).__name__}: {exc}"
             while True:
                 with self._cond:
                     job = self._pick(lane)
@@ -344,6 +346,8 @@ class RoundScheduler:
                         expert.name, placement.device, placement.threads, lane.name,
                         job.round, job.k)  # fmt: skip
             job.batch.spec.started(expert.name, str(placement.device))
+            if lane.error is not None:
+                return TrainingOutcome(expert, 0.0, lane.error, str(placement.device))
             return self.executor.run(lane.handle, job)
         except JobLost:
             raise
