@@ -16,8 +16,18 @@ from hyperphysics_strategy.ensemble.scheduling import (
     RoundScheduler,
     train_experts,
 )
+from tests.conftest import SHARED_SESSION_FIXTURES
 
-KINDS = ("thread", "process", "ray")
+
+def kind_params(*names: str) -> list:
+    """``names`` as parameters of the ``kind`` fixture: a ``ray`` one joins the xdist group
+    of the session's Ray cluster (conftest groups by the fixtures a test names, and
+    ``kind`` asks for ``ray_cluster`` only when it is ``ray``)."""
+    group = pytest.mark.xdist_group(SHARED_SESSION_FIXTURES["ray_cluster"])
+    return [pytest.param(n, marks=group) if n == "ray" else n for n in names]
+
+
+KINDS = kind_params("thread", "process", "ray")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from hyperphysics_strategy.engine.hardware import Device, Placement
 from hyperphysics_strategy.ensemble import durations
 from hyperphysics_strategy.ensemble.experts import Expert, FitData
 from hyperphysics_strategy.ensemble.scheduling import use_scheduler
-from tests.executors import executor_kind
+from tests.executors import executor_kind, kind_params
 from tests.fake_experts import Sleeper
 
 
@@ -31,7 +31,8 @@ def cpu(n: int) -> list[Placement]:
     return [Placement("torch") for _ in range(n)]
 
 
-@pytest.fixture(params=["thread", "ray"])  # process: covered by test_scheduler's longest first
+# process: longest first in a worker process is test_scheduler's
+@pytest.fixture(params=kind_params("thread", "ray"))
 def kind(request):
     return executor_kind(request)
 

@@ -25,7 +25,7 @@ from hyperphysics_strategy.ensemble.scheduling import (
     train_experts,
     use_scheduler,
 )
-from tests.executors import KINDS, executor_kind
+from tests.executors import KINDS, executor_kind, kind_params
 from tests.fake_experts import Sleeper
 from tests.fake_machines import all_gpu_caps, make_info
 
@@ -44,7 +44,7 @@ def kind(request):
 
 def kinds(*names):
     """Narrow the ``kind`` fixture to ``names``."""
-    return pytest.mark.parametrize("kind", names, indirect=True)
+    return pytest.mark.parametrize("kind", kind_params(*names), indirect=True)
 
 
 def fit_data(value: float = 0.0, n: int = 60) -> FitData:

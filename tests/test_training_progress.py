@@ -14,7 +14,7 @@ from hyperphysics_strategy.ensemble import ExpertEnsemble, make_expert
 from hyperphysics_strategy.ensemble.experts import FitData
 from hyperphysics_strategy.ensemble.labels import LabelCodec
 from hyperphysics_strategy.ensemble.scheduling import train_experts
-from tests.executors import executor_kind
+from tests.executors import KINDS, executor_kind
 
 
 def small_data(n=600, seed=0):
@@ -43,7 +43,7 @@ class Recorder:
             self.events.append(("done", outcome.expert.name, outcome.worker, os.getpid(), 0))
 
 
-@pytest.mark.parametrize("kind", ["thread", "process", "ray"], indirect=True)
+@pytest.mark.parametrize("kind", KINDS, indirect=True)
 def test_start_callback_once_per_expert_in_each_lane_kind(kind):
     X, y = small_data()
     codes = LabelCodec().encode(y)
