@@ -43,6 +43,7 @@ from hyperphysics_strategy.freqai.ensemble_model import M_TIME  # the model's ex
 
 from . import features, risk_features
 from .entry_summary import EntrySummaries
+from .exit_agent import AgentExits
 from .orderbook_features import OrderBookFeatures
 from .settings import load_settings
 from .trade_barriers import SIGMA, BarrierTrades
@@ -78,9 +79,10 @@ def _log_prediction(pair: str, dataframe: pd.DataFrame) -> None:
     )
 
 
-class HyperPhysicsStrategy(BarrierTrades, IStrategy):
+class HyperPhysicsStrategy(AgentExits, BarrierTrades, IStrategy):
     """Signals from the FreqAI model's barrier probabilities; the trade's life (stake,
-    barriers, stops, VaR guard) is :class:`~.trade_barriers.BarrierTrades`'."""
+    barriers, stops, VaR guard) is :class:`~.trade_barriers.BarrierTrades`'; the exit agent
+    (``hyperphysics.exit_agent``) is :class:`~.exit_agent.AgentExits`'."""
 
     INTERFACE_VERSION = 3
 

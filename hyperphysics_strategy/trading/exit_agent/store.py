@@ -93,8 +93,9 @@ def load_exit_agent(folder: Path) -> tuple[ExitPolicy, Verdict]:
     return POLICIES[verdict.policy].load(Path(folder) / POLICY_DIR), verdict
 
 
-def agent_active(mode: Mode, verdict: Verdict | None, bet: BetConfig) -> tuple[bool, str]:
-    """Whether the strategy asks the saved policy, and why (one line for the log)."""
+def agent_active(mode: Mode, verdict: Verdict | None, bet: BetConfig | None) -> tuple[bool, str]:
+    """Whether the strategy asks the saved policy, and why (one line for the log); ``bet``:
+    this run's (may be None without a verdict)."""
     if mode == "off":
         return False, "hyperphysics.exit_agent is off"
     if verdict is None:
