@@ -177,3 +177,28 @@ def test_environment_pays_the_trade_net_return():
         _, reward, done, _, info = env.step(EXIT)
         assert done and info["reason"] == "agent"
         assert reward == pytest.approx(100 * ep.exit_reward[row])
+
+
+def test_concatenated_episodes_are_renumbered_by_key():
+    a = E.build_episodes(random_candles(300, seed=7), np.arange(30, 300, 9), 12, FEE)
+    b = E.build_episodes(random_candles(300, seed=8), np.arange(30, 300, 11), 12, FEE)
+    keys = [a.entry_index * 2.0, b.entry_index * 2.0 + 1]  # interleaved in time
+    both = E.concat_episodes([a, b], keys)
+    assert len(both) == len(a) + len(b)
+    assert (np.diff(both.episode) >= 0).all()  # rows grouped by episode, in order
+    first_b = int(np.flatnonzero(np.sort(np.concatenate(keys)) == keys[1][0])[0])
+    np.testing.assert_array_equal(both.obs[both.episode == first_b], b.obs[b.episode == 0])
+    np.testing.assert_array_equal(both.step[both.episode == first_b], b.step[b.episode == 0])
+    with pytest.raises(ValueError, match="keys"):
+        E.concat_episodes([a, b], keys[:1])
+
+
+def test_select_keeps_whole_episodes():
+    ep = E.build_episodes(random_candles(400, seed=9), np.arange(30, 400, 5), 12, FEE)
+    keep = np.arange(len(ep)) % 3 == 1
+    some = ep.select(keep)
+    assert len(some) == keep.sum()
+    np.testing.assert_array_equal(some.entry_index, ep.entry_index[keep])
+    np.testing.assert_array_equal(some.obs[some.episode == 1], ep.obs[ep.episode == 4])
+    none = ep.select(np.zeros(len(ep), dtype=bool))
+    assert len(none) == 0 and simulate(none, None).empty

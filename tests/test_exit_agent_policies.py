@@ -120,3 +120,14 @@ def test_a_missing_library_names_the_extra(monkeypatch):
     monkeypatch.setattr(importlib, "import_module", fake)
     with pytest.raises(ImportError, match=r"hyperphysics-strategy\[rl\]"):
         require("sb3_contrib")
+
+
+def test_a_fitted_agent_pickles_as_its_weights(trained, episodes):
+    """What a worker process's lane sends back: SB3's policy itself would not cross."""
+    import pickle
+
+    for policy in trained[:2]:
+        back = pickle.loads(pickle.dumps(policy))
+        np.testing.assert_allclose(
+            back.predict_proba(episodes.obs[:50]), policy.predict_proba(episodes.obs[:50])
+        )

@@ -134,6 +134,26 @@ class RLExitAgent(ExitPolicy):
             space, gym.spaces.Discrete(2), lambda _: 0.0, **policy_kwargs
         )
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (a worker process's lane returns the fitted agent) as the network's
+        weights only: SB3's policy holds tensors autograd refuses to send."""
+        state = dict(self.__dict__)
+        policy = state.pop("policy_", None)
+        if policy is not None:
+            state["policy_weights_"] = {k: v.detach() for k, v in policy.state_dict().items()}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        weights = state.pop("policy_weights_", None)
+        self.__dict__.update(state)
+        if weights is not None:
+            self._set_weights(weights)
+
+    def _set_weights(self, weights: dict[str, Any]) -> None:
+        policy = self._rebuild()
+        policy.load_state_dict(weights)
+        self.policy_ = policy.eval()
+
     def _save_native(self, directory: Path) -> None:
         import torch
 
@@ -142,10 +162,9 @@ class RLExitAgent(ExitPolicy):
     def _load_native(self, directory: Path) -> None:
         import torch
 
-        policy = self._rebuild()
-        state = torch.load(directory / POLICY_FILE, map_location="cpu", weights_only=True)
-        policy.load_state_dict(state)
-        self.policy_ = policy.eval()
+        self._set_weights(
+            torch.load(directory / POLICY_FILE, map_location="cpu", weights_only=True)
+        )
 
 
 class PPOExitAgent(RLExitAgent):

@@ -131,6 +131,18 @@ class Episodes:
     def rows_of(self, episode: int) -> np.ndarray:
         return np.flatnonzero(self.episode == episode)
 
+    def select(self, keep: np.ndarray) -> Episodes:
+        """The episodes whose flag in ``keep`` (one per episode) is true, renumbered."""
+        keep = np.asarray(keep, dtype=bool)
+        rows = keep[self.episode]
+        renumber = np.cumsum(keep) - 1
+        columns = ("step", "obs", "exit_reward", "forced", "reward", "reason")
+        return Episodes(
+            entry_index=self.entry_index[keep],
+            episode=renumber[self.episode[rows]],
+            **{name: getattr(self, name)[rows] for name in columns},
+        )
+
 
 def build_episodes(
     candles: pd.DataFrame,
@@ -204,3 +216,24 @@ def optimal_stop_labels(episodes: Episodes) -> np.ndarray:
         label[i] = int(episodes.exit_reward[i] >= best_later)
         best_later = max(best_later, episodes.exit_reward[i])
     return label
+
+
+def concat_episodes(parts: list[Episodes], keys: list[np.ndarray]) -> Episodes:
+    """The episodes of several series as one set, renumbered in the order of ``keys`` (one
+    per episode of each part, e.g. the entry dates: so the last episodes are the latest,
+    whatever their series). ``entry_index`` keeps each episode's position in its own series."""
+    key = np.concatenate([np.asarray(k) for k in keys]) if keys else np.array([])
+    if key.size != sum(len(p) for p in parts):
+        raise ValueError(f"{key.size} keys for {sum(len(p) for p in parts)} episodes")
+    order = np.argsort(key, kind="stable")
+    new_id = np.empty(order.size, dtype=np.int64)
+    new_id[order] = np.arange(order.size)
+    offsets = np.cumsum([0] + [len(p) for p in parts])
+    episode = np.concatenate([new_id[p.episode + o] for p, o in zip(parts, offsets, strict=False)])
+    rows = np.argsort(episode, kind="stable")  # rows of an episode stay in step order
+    columns = {
+        name: np.concatenate([getattr(p, name) for p in parts])[rows]
+        for name in ("step", "obs", "exit_reward", "forced", "reward", "reason")
+    }
+    entry = np.concatenate([p.entry_index for p in parts])[order]
+    return Episodes(entry_index=entry, episode=episode[rows], **columns)

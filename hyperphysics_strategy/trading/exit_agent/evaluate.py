@@ -37,6 +37,9 @@ def simulate(episodes: Episodes, policy: Policy, threshold: float = 0.5) -> pd.D
     """The non-overlapping trades of ``episodes`` under ``policy``: one row per trade with
     ``entry_index``, ``exit_index`` (the candle it exits on), ``net`` (net return after
     fees) and ``reason`` (a name of :data:`~.episodes.REASONS`)."""
+    columns = ["entry_index", "exit_index", "net", "reason"]
+    if len(episodes) == 0:
+        return pd.DataFrame(columns=columns).astype({"net": float})
     exits = exit_decisions(episodes, policy, threshold)
     rows = np.flatnonzero(exits)
     first = rows[np.r_[True, episodes.episode[rows][1:] != episodes.episode[rows][:-1]]]
@@ -51,7 +54,7 @@ def simulate(episodes: Episodes, policy: Policy, threshold: float = 0.5) -> pd.D
         net = episodes.reward[r] if episodes.forced[r] else episodes.exit_reward[r]
         free = int(t + 1 + episodes.step[r])
         out.append((int(t), free, float(net), REASONS[reason]))
-    return pd.DataFrame(out, columns=["entry_index", "exit_index", "net", "reason"])
+    return pd.DataFrame(out, columns=columns)
 
 
 def summary_row(name: str, trades: pd.DataFrame) -> dict[str, object]:
