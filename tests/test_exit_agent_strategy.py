@@ -108,6 +108,10 @@ def test_auto_asks_only_a_proven_agent(saved):
         assert hook.decide("BTC/USDT", trade, df.iloc[:106], TF) is None
         assert hook.active_ is False and DECISION not in trade.custom
     on = ExitAgentHook("on", root / "False", BET)  # on: the saved one, proven or not
+    on.check_start()
     assert on.active()
+    ExitAgentHook("auto", root / "missing", BET).check_start()  # auto starts without one
+    with pytest.raises(ValueError, match="exit_agent is on but no exit agent"):
+        ExitAgentHook("on", root / "missing", BET).check_start()
     with pytest.raises(ValueError, match="exit_agent is on but no exit agent"):
         ExitAgentHook("on", root / "missing", BET).active()

@@ -62,6 +62,17 @@ class ExitAgentHook:
             self._bet = self._bet()
         return self._bet
 
+    def check_start(self) -> None:
+        """At start: with ``on``, a policy must be saved and intact (else ``ValueError``)."""
+        if self.mode == "on" and store.read_verdict(self.folder) is None:
+            raise ValueError(self._none_saved())
+
+    def _none_saved(self) -> str:
+        return (
+            f"hyperphysics.exit_agent is on but no exit agent is saved in {self.folder}: "
+            "train one (benchmarks/studies/exit_agent_walkforward.py --save) or set it to auto"
+        )
+
     def active(self) -> bool:
         """Load the saved policy once and apply the mode's rule (logged once)."""
         if self.active_ is None:
@@ -81,11 +92,7 @@ class ExitAgentHook:
                 raise
             use, why = False, f"the exit agent in {self.folder} cannot be used ({exc})"
         if self.mode == "on" and not use:
-            raise ValueError(
-                f"hyperphysics.exit_agent is on but no exit agent is saved in {self.folder}: "
-                "train one (benchmarks/studies/exit_agent_walkforward.py --save) or set it "
-                "to auto"
-            )
+            raise ValueError(self._none_saved())
         logger.info("HyperPhysics exit agent: %s", why)
         return use
 

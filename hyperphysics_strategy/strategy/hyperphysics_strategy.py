@@ -174,6 +174,7 @@ class HyperPhysicsStrategy(AgentExits, BarrierTrades, IStrategy):
             plan = DevicePlan.build(expert_libraries(experts), names=experts)
         log_summary(logger, plan=plan)
         logger.info("HyperPhysics risk settings: %s", self.settings.model_dump())
+        self.exit_agent_hook().check_start()  # exit_agent "on" without a saved agent: stop
 
     # -- FreqAI feature hooks --------------------------------------------------------------
     def feature_engineering_expand_all(
