@@ -58,6 +58,15 @@ VOL_WINDOW = 288
 BINS = np.array([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 1.0])
 
 
+def add_fold_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options :func:`fold_predictions` reads (with ``horizon`` and ``k``) and the fee."""
+    ap.add_argument("--train-days", type=int, default=30)
+    ap.add_argument("--test-days", type=int, default=30)
+    ap.add_argument("--experts", default="lightgbm,xgboost")
+    ap.add_argument("--n-estimators", type=int, default=150)
+    ap.add_argument("--fee", type=float, default=0.001)
+
+
 def fold_predictions(pair: str, args) -> pd.DataFrame:
     """Out-of-sample probabilities, EV inputs and bet outcomes of one pair's test rows."""
     candles = pd.read_feather(CANDLES / f"{pair}_USDT-5m.feather")
@@ -190,11 +199,7 @@ def main() -> None:
         default="12:1,48:1,48:2",
         help="label configurations h:k (horizon in candles : barrier multiplier)",
     )
-    ap.add_argument("--train-days", type=int, default=30)
-    ap.add_argument("--test-days", type=int, default=30)
-    ap.add_argument("--experts", default="lightgbm,xgboost")
-    ap.add_argument("--n-estimators", type=int, default=150)
-    ap.add_argument("--fee", type=float, default=0.001)
+    add_fold_arguments(ap)
     ap.add_argument("--margins", default="0,0.05,0.1,0.2")
     ap.add_argument("--split", default="2021-04-01")
     ap.add_argument("--plot", type=Path, default=None)

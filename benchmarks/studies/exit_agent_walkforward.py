@@ -42,7 +42,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # benchmarks/: _table, decision_walkforward
 
 from _table import print_table  # noqa: E402
-from decision_walkforward import CANDLES, VOL_WINDOW, fold_predictions  # noqa: E402
+from decision_walkforward import (  # noqa: E402
+    CANDLES,
+    VOL_WINDOW,
+    add_fold_arguments,
+    fold_predictions,
+)
 
 from hyperphysics_strategy.ensemble.barriers import trailing_sigma  # noqa: E402
 from hyperphysics_strategy.ensemble.decision import ev_signal, long_expected_value  # noqa: E402
@@ -118,11 +123,7 @@ def main() -> None:
         default=None,
         help="entries the policies train on (default --margin; lower: more)",
     )
-    ap.add_argument("--train-days", type=int, default=30)
-    ap.add_argument("--test-days", type=int, default=30)
-    ap.add_argument("--experts", default="lightgbm,xgboost")
-    ap.add_argument("--n-estimators", type=int, default=150)
-    ap.add_argument("--fee", type=float, default=0.001)
+    add_fold_arguments(ap)
     ap.add_argument("--agents", default="exit_ppo,exit_qrdqn,exit_optimal_stop")
     ap.add_argument("--seeds", default="0,1")
     ap.add_argument("--timesteps", type=int, default=20_000, help="per RL agent")

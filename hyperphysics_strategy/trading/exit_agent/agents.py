@@ -134,20 +134,15 @@ class RLExitAgent(ExitPolicy):
             space, gym.spaces.Discrete(2), lambda _: 0.0, **policy_kwargs
         )
 
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickled (a worker process's lane returns the fitted agent) as the network's
-        weights only: SB3's policy holds tensors autograd refuses to send."""
-        state = dict(self.__dict__)
-        policy = state.pop("policy_", None)
-        if policy is not None:
-            state["policy_weights_"] = {k: v.detach() for k, v in policy.state_dict().items()}
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        weights = state.pop("policy_weights_", None)
-        self.__dict__.update(state)
-        if weights is not None:
-            self._set_weights(weights)
+    def __reduce__(self):
+        """Pickled (a worker process's lane returns the fitted agent) with the network as
+        its weights only: SB3's policy holds tensors autograd refuses to send."""
+        policy = self.__dict__.get("policy_")
+        state = {k: v for k, v in self.__dict__.items() if k != "policy_"}
+        weights = (
+            None if policy is None else {k: v.detach() for k, v in policy.state_dict().items()}
+        )
+        return _unpickle_agent, (type(self), state, weights)
 
     def _set_weights(self, weights: dict[str, Any]) -> None:
         policy = self._rebuild()
@@ -165,6 +160,14 @@ class RLExitAgent(ExitPolicy):
         self._set_weights(
             torch.load(directory / POLICY_FILE, map_location="cpu", weights_only=True)
         )
+
+
+def _unpickle_agent(cls: type[RLExitAgent], state: dict[str, Any], weights) -> RLExitAgent:
+    agent = cls.__new__(cls)
+    agent.__dict__.update(state)
+    if weights is not None:
+        agent._set_weights(weights)
+    return agent
 
 
 class PPOExitAgent(RLExitAgent):
