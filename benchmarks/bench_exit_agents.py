@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _table import print_table  # noqa: E402
 
-from hyperphysics_strategy.ensemble.barriers import trailing_sigma  # noqa: E402
 from hyperphysics_strategy.ensemble.scheduler import default_scheduler  # noqa: E402
+from hyperphysics_strategy.trading.barriers import trailing_sigma  # noqa: E402
 from hyperphysics_strategy.trading.exit_agent.agents import (  # noqa: E402
     PPOExitAgent,
     train_exit_policies,

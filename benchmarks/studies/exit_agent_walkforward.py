@@ -6,12 +6,13 @@ optimal-stop baseline, on the same entries, out of sample and after fees.
         [--seeds 0,1] [--timesteps 20000] [--split 2021-04-01] [--cache preds.feather]
         [--save user_data/models/<identifier>/exit_agent]
 
-Entries: the strategy's rule on walk-forward predictions (``decision_walkforward.py``'s
-folds: the ensemble trains on ``--train-days`` and predicts the next ``--test-days``, purged
-and embargoed); a candle enters a long when ``EV > margin x sigma x sqrt(h)``. Every such
-candle is one episode of the exit environment (``trading/exit_agent``): barriers fixed at
-entry, observations known at each candle (the ensemble's out-of-sample probabilities now
-and at entry; no VaR and no order book in this history: those inputs read 0).
+Entries: the strategy's rule on the package's walk-forward (``trading/walkforward.py``, as
+``decision_walkforward.py`` runs it: the ensemble trains on ``--train-days`` and predicts
+the next ``--test-days``, purged and embargoed); a candle enters a long when ``EV > margin x
+sigma x sqrt(h)``. Every such candle is one episode of the exit environment
+(``trading/exit_agent``): barriers fixed at entry, observations known at each candle (the
+ensemble's out-of-sample probabilities now and at entry; no VaR and no order book in this
+history: those inputs read 0).
 
 The period before ``--split`` chooses: every agent x seed trains on its episodes (those
 whose horizon ends before the split) through the package's scheduler in one batch, one
@@ -42,51 +43,52 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # benchmarks/: _table, decision_walkforward
 
 from _table import print_table  # noqa: E402
-from decision_walkforward import (  # noqa: E402
-    CANDLES,
-    VOL_WINDOW,
-    add_fold_arguments,
-    fold_predictions,
-)
+from decision_walkforward import pair_data  # noqa: E402
 
-from hyperphysics_strategy.ensemble.barriers import trailing_sigma  # noqa: E402
-from hyperphysics_strategy.ensemble.decision import ev_signal, long_expected_value  # noqa: E402
+from hyperphysics_strategy.trading import walkforward as W  # noqa: E402
+from hyperphysics_strategy.trading.bet import BetSpec  # noqa: E402
 from hyperphysics_strategy.trading.exit_agent import episodes as E  # noqa: E402
 from hyperphysics_strategy.trading.exit_agent import evaluate, store  # noqa: E402
 from hyperphysics_strategy.trading.exit_agent.agents import (  # noqa: E402
     make_policy,
     train_exit_policies,
 )
+from hyperphysics_strategy.trading.labels import barrier_sigma  # noqa: E402
 
 HEADER = ["exits", "trades", "bp/trade ± s.e.", "Sharpe/trade", *E.REASONS]
 
 
-def predictions(args) -> pd.DataFrame:
-    """Out-of-sample probabilities of every pair's test candles (cached in ``--cache``)."""
+def predictions(args, bet: BetSpec) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Every pair's test rows of the package's walk-forward (cached in ``--cache``) and its
+    candles (the evaluator's ``t`` indexes them)."""
+    data = [pair_data(p) for p in args.pairs]
+    candles = {d.pair: d.candles.reset_index(drop=True) for d in data}
     if args.cache and Path(args.cache).exists():
-        return pd.read_feather(args.cache)
-    pred = pd.concat([fold_predictions(p, args) for p in args.pairs], ignore_index=True)
+        return pd.read_feather(args.cache), candles
+    fit = W.EnsembleFitter(
+        args.experts, {e: {"n_estimators": args.n_estimators} for e in args.experts}
+    )
+    folds = W.Folds(train_days=args.train_days, test_days=args.test_days)
+    pred = W.evaluate(data, bet, folds, fit).predictions
     if args.cache:
         pred.to_feather(args.cache)
-    return pred
+    return pred, candles
 
 
-def series(pair: str, pred: pd.DataFrame, args):
-    """The pair's candles with the columns episodes read, its entry candles (``--margin``)
+def series(candles: pd.DataFrame, mine: pd.DataFrame, bet: BetSpec, args):
+    """A pair's candles with the columns episodes read, its entry candles (``--margin``)
     and its training entry candles (``--train-margin``)."""
-    candles = pd.read_feather(CANDLES / f"{pair}_USDT-5m.feather")
-    close = candles["close"].to_numpy(np.float64)
-    candles["hp_sigma"] = trailing_sigma(close, VOL_WINDOW)
-    mine = pred[pred["pair"] == pair]
+    candles = candles.copy()
+    candles["hp_sigma"] = barrier_sigma(candles["close"], bet.vol_window).to_numpy()
     t = mine["t"].to_numpy()
     candles["buy"], candles["sell"] = np.nan, np.nan
     candles.loc[t, "buy"], candles.loc[t, "sell"] = mine["p_up"].values, mine["p_down"].values
-    d = args.k * mine["sigma"] * np.sqrt(args.horizon)
-    ev = long_expected_value(
-        mine["p_up"], mine["p_down"], mine["p_time"], d, d, mine["m_time"], args.fee
-    )
-    judged = t[np.asarray(ev_signal(ev, d, args.margin))]
-    return candles, judged, t[np.asarray(ev_signal(ev, d, args.train_margin))]
+
+    def entries(margin: float) -> np.ndarray:
+        rule = bet.model_copy(update={"margin": margin})
+        return t[rule.signal(mine["ev_long"], None, mine["sigma"]) == 1]
+
+    return candles, entries(args.margin), entries(args.train_margin)
 
 
 def row(name: str, trades: pd.DataFrame) -> list[str]:
@@ -123,7 +125,14 @@ def main() -> None:
         default=None,
         help="entries the policies train on (default --margin; lower: more)",
     )
-    add_fold_arguments(ap)
+    for flag, kind, default in (
+        ("--train-days", int, 30),
+        ("--test-days", int, 30),
+        ("--experts", str, "lightgbm,xgboost"),
+        ("--n-estimators", int, 150),
+        ("--fee", float, 0.001),
+    ):
+        ap.add_argument(flag, type=kind, default=default)  # the walk-forward's (fmt: skip)
     ap.add_argument("--agents", default="exit_ppo,exit_qrdqn,exit_optimal_stop")
     ap.add_argument("--seeds", default="0,1")
     ap.add_argument("--timesteps", type=int, default=20_000, help="per RL agent")
@@ -140,12 +149,14 @@ def main() -> None:
     split = pd.Timestamp(args.split, tz="UTC")
     cut = split.tz_convert(None).to_datetime64()
 
+    bet = BetSpec(horizon=args.horizon, k_up=args.k, k_down=args.k, fee=args.fee)
     t0 = time.perf_counter()
-    pred = predictions(args)
+    pred, pair_candles = predictions(args, bet)
     t_pred = time.perf_counter() - t0
     per_pair, dates, train_parts, train_keys = {}, {}, [], []
     for pair in args.pairs:
-        candles, entries, train_entries = series(pair, pred, args)
+        mine = pred[pred["pair"] == pair]
+        candles, entries, train_entries = series(pair_candles[pair], mine, bet, args)
         dates[pair] = pd.to_datetime(candles["date"], utc=True).dt.tz_convert(None).to_numpy()
         per_pair[pair] = E.build_episodes(candles, entries, args.horizon, args.fee, args.k, args.k)
         ep = E.build_episodes(candles, train_entries, args.horizon, args.fee, args.k, args.k)

@@ -26,10 +26,11 @@ import pandas as pd
 
 from hyperphysics_strategy.trading.exit_agent import episodes as E
 from hyperphysics_strategy.trading.exit_agent import store
+from hyperphysics_strategy.trading.exits import EXIT_AGENT
 
 logger = logging.getLogger(__name__)
 
-EXIT_REASON = "exit_agent"
+EXIT_REASON = EXIT_AGENT
 DECISION = "hp_exit_agent_p"  # trade custom data: the policy's last exit probability
 
 
@@ -150,8 +151,7 @@ class ExitAgentHook:
 class AgentExits:
     """The strategy mixin: ``custom_exit`` is the time barrier first (the next class in
     the MRO, :class:`~.trade_barriers.BarrierTrades`), then the exit agent. It reads the
-    strategy's ``config``, ``settings``, ``timeframe``, ``dp``, ``_horizon()``,
-    ``_exit_distances()`` scales and ``_fee()``."""
+    strategy's ``config``, ``settings``, ``timeframe``, ``dp`` and ``_bet()``."""
 
     def exit_agent_hook(self) -> ExitAgentHook:
         """The hook, built at the first call (hyperopt parameters are loaded by then)."""
@@ -165,12 +165,17 @@ class AgentExits:
         return hook
 
     def _exit_agent_bet(self) -> store.BetConfig:
-        """This run's bet: timeframe, horizon, the trade's barrier multipliers, fee."""
-        horizon = self._horizon()
-        d_up, d_down = self._exit_distances(1.0 / np.sqrt(horizon))  # k x the exit scales
+        """This run's bet: timeframe, horizon, the trade's barrier multipliers (the label's
+        times the hyperopt parameters ``exit_take_scale`` / ``exit_stop_scale``), fee."""
+        bet = self._bet()
+
+        def scale(name: str) -> float:
+            param = getattr(self, name, None)
+            return 1.0 if param is None else float(param.value)
+
         return store.BetConfig(
-            timeframe=self.timeframe, horizon=horizon, k_up=float(d_up), k_down=float(d_down),
-            fee=self._fee(),
+            timeframe=self.timeframe, horizon=bet.horizon, k_up=bet.k_up * scale("exit_take_scale"),
+            k_down=bet.k_down * scale("exit_stop_scale"), fee=bet.fee,
         )  # fmt: skip
 
     def custom_exit(self, pair: str, trade: Any, *args: Any, **kwargs: Any) -> str | None:

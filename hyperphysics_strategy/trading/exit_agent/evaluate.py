@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from hyperphysics_strategy.ensemble.sharpe import deflated_sharpe_ratio, sharpe_ratio
+from hyperphysics_strategy.trading.sharpe import deflated_sharpe_ratio, sharpe_ratio
 
 from .episodes import AGENT, REASONS, Episodes
 
@@ -94,5 +94,5 @@ def beats_barriers(policy_net, barrier_net) -> bool:
 
 def deflated(chosen_net, trial_nets) -> tuple[float, float, float]:
     """``(DSR, SR, SR0)`` of the chosen rule's trades, counting every rule (agent, seed)
-    tried (:func:`~hyperphysics_strategy.ensemble.sharpe.deflated_sharpe_ratio`)."""
+    tried (:func:`~hyperphysics_strategy.trading.sharpe.deflated_sharpe_ratio`)."""
     return deflated_sharpe_ratio(chosen_net, [sharpe_ratio(n) for n in trial_nets])
