@@ -4,7 +4,7 @@
         [--threads]
 
 The episodes are one pair's trades of every fifth candle (5m candles of
-../shared/data/candles/binance, barriers 1 x sigma x sqrt(12), fee 0.1% a side; no model
+../shared/data/candles/binance, the package's default bet ``BetSpec()``; no model
 probabilities: those observation inputs read 0). ``--agents`` PPO agents (seeds 0..N-1,
 ``--timesteps`` each) train twice, in one run:
 
@@ -34,6 +34,7 @@ from _table import print_table  # noqa: E402
 
 from hyperphysics_strategy.ensemble.scheduler import default_scheduler  # noqa: E402
 from hyperphysics_strategy.trading.barriers import trailing_sigma  # noqa: E402
+from hyperphysics_strategy.trading.bet import BetSpec  # noqa: E402
 from hyperphysics_strategy.trading.exit_agent.agents import (  # noqa: E402
     PPOExitAgent,
     train_exit_policies,
@@ -52,7 +53,7 @@ def main() -> None:
     args = ap.parse_args()
     candles = pd.read_feather(CANDLES / f"{args.pair}_USDT-5m.feather")
     candles["hp_sigma"] = trailing_sigma(candles["close"].to_numpy(np.float64), 288)
-    episodes = build_episodes(candles, np.arange(300, len(candles), 5), 12, 0.001)
+    episodes = build_episodes(candles, np.arange(300, len(candles), 5), BetSpec())
     use_processes = False if args.threads else None
 
     def agents() -> list[PPOExitAgent]:

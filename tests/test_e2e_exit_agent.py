@@ -21,6 +21,7 @@ from freqtrade.data.btanalysis import (
 )
 
 from hyperphysics_strategy.cli.barrier_exits import classify_exits, exit_summary
+from hyperphysics_strategy.trading.bet import BetSpec
 from hyperphysics_strategy.trading.exit_agent import episodes as E
 from hyperphysics_strategy.trading.exit_agent import store
 from hyperphysics_strategy.trading.exit_agent.agents import OptimalStopExpert, pack
@@ -57,7 +58,7 @@ def falling_agent(folder):
     close = 100 * np.exp(np.cumsum(rng.normal(-0.002, 0.001, 3000)))
     df = pd.DataFrame({"open": close, "high": close * 1.0005, "low": close * 0.9995})
     df["close"], df["hp_sigma"] = close, 0.004
-    ep = E.build_episodes(df, np.arange(0, 3000, 3), HORIZON, 0.001)
+    ep = E.build_episodes(df, np.arange(0, 3000, 3), BetSpec(horizon=HORIZON))
     policy = OptimalStopExpert({"n_estimators": 5}).fit(pack(ep))
     verdict = store.Verdict(
         policy=policy.name,

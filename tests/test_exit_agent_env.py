@@ -9,10 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from hyperphysics_strategy.trading.bet import BetSpec
 from hyperphysics_strategy.trading.exit_agent import episodes as E
 from hyperphysics_strategy.trading.exit_agent.evaluate import beats_barriers, simulate
 
 FEE = 0.001
+BET12 = BetSpec(horizon=12, fee=FEE)
 H = 4
 SIGMA = 0.01  # barriers at +-0.02 in log: take 102.0201, stop 98.0199 from 100
 
@@ -47,8 +49,8 @@ def test_appending_future_candles_changes_no_past_episode():
     full = random_candles(600)
     entries = np.arange(25, 600, 3)
     short, long_ = (
-        E.build_episodes(full.iloc[:400], entries, 12, FEE),
-        E.build_episodes(full, entries, 12, FEE),
+        E.build_episodes(full.iloc[:400], entries, BET12),
+        E.build_episodes(full, entries, BET12),
     )
     assert 0 < len(short) < len(long_)
     np.testing.assert_array_equal(short.entry_index, long_.entry_index[: len(short)])
@@ -59,7 +61,7 @@ def test_appending_future_candles_changes_no_past_episode():
     poked = full.copy()
     poked.loc[500:, ["open", "high", "low", "close"]] *= 1.5
     poked.loc[500:, ["buy", "sell", "hp_var_99_1d"]] = 0.9
-    again = E.build_episodes(poked, entries, 12, FEE)
+    again = E.build_episodes(poked, entries, BET12)
 
     def before_500(ep):
         candle = ep.entry_index[ep.episode] + 1 + ep.step
@@ -73,7 +75,7 @@ def test_appending_future_candles_changes_no_past_episode():
 
 def test_live_observation_is_the_episode_row():
     df = random_candles(300, seed=1)
-    ep = E.build_episodes(df, [100], 12, FEE)
+    ep = E.build_episodes(df, [100], BET12)
     t, r = 100, 3  # the fourth step: candle 104
     c = t + 1 + r
     live = E.observe(
@@ -108,7 +110,7 @@ def test_rewards_of_hand_computed_trades():
             (100, 101, 99, 100.9),  # D step 3 = h-1: the time barrier at the close
         ]
     )
-    ep = E.build_episodes(df, [0, 3, 5, 7], H, FEE)
+    ep = E.build_episodes(df, [0, 3, 5, 7], BetSpec(horizon=H, fee=FEE))
     a, b, c, d = (ep.rows_of(i) for i in range(4))
     assert list(ep.forced[a]) == [False, True] and ep.reason[a[1]] == E.TAKE
     assert ep.exit_reward[a[0]] == pytest.approx(net(100, 100.5))
@@ -136,7 +138,7 @@ def test_rewards_of_hand_computed_trades():
 
 def test_trades_do_not_overlap():
     df = random_candles(800, seed=2)
-    ep = E.build_episodes(df, np.arange(30, 800), 12, FEE)
+    ep = E.build_episodes(df, np.arange(30, 800), BET12)
     trades = simulate(ep, None)
     assert (trades["entry_index"].to_numpy()[1:] >= trades["exit_index"].to_numpy()[:-1]).all()
     assert ((trades["exit_index"] - trades["entry_index"]).between(1, 12)).all()
@@ -144,7 +146,9 @@ def test_trades_do_not_overlap():
 
 def test_bad_candles_name_the_missing_column():
     with pytest.raises(ValueError, match="hp_sigma"):
-        E.build_episodes(candles([(1, 1, 1, 1)] * 5).drop(columns="hp_sigma"), [0], 2, FEE)
+        E.build_episodes(
+            candles([(1, 1, 1, 1)] * 5).drop(columns="hp_sigma"), [0], BetSpec(horizon=2, fee=FEE)
+        )
 
 
 def test_beats_barriers_needs_more_than_one_standard_error():
@@ -160,7 +164,7 @@ def test_environment_pays_the_trade_net_return():
     from hyperphysics_strategy.trading.exit_agent.env import EXIT, HOLD, ExitEnv
 
     df = random_candles(500, seed=3)
-    ep = E.build_episodes(df, np.arange(30, 500, 5), 12, FEE)
+    ep = E.build_episodes(df, np.arange(30, 500, 5), BET12)
     env = ExitEnv(ep)
     assert isinstance(env.observation_space, gym.spaces.Box)
     for seed in range(20):
@@ -180,8 +184,8 @@ def test_environment_pays_the_trade_net_return():
 
 
 def test_concatenated_episodes_are_renumbered_by_key():
-    a = E.build_episodes(random_candles(300, seed=7), np.arange(30, 300, 9), 12, FEE)
-    b = E.build_episodes(random_candles(300, seed=8), np.arange(30, 300, 11), 12, FEE)
+    a = E.build_episodes(random_candles(300, seed=7), np.arange(30, 300, 9), BET12)
+    b = E.build_episodes(random_candles(300, seed=8), np.arange(30, 300, 11), BET12)
     keys = [a.entry_index * 2.0, b.entry_index * 2.0 + 1]  # interleaved in time
     both = E.concat_episodes([a, b], keys)
     assert len(both) == len(a) + len(b)
@@ -194,7 +198,7 @@ def test_concatenated_episodes_are_renumbered_by_key():
 
 
 def test_select_keeps_whole_episodes():
-    ep = E.build_episodes(random_candles(400, seed=9), np.arange(30, 400, 5), 12, FEE)
+    ep = E.build_episodes(random_candles(400, seed=9), np.arange(30, 400, 5), BET12)
     keep = np.arange(len(ep)) % 3 == 1
     some = ep.select(keep)
     assert len(some) == keep.sum()

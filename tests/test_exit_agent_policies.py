@@ -21,7 +21,7 @@ from hyperphysics_strategy.trading.exit_agent.agents import (
     unpack,
 )
 from hyperphysics_strategy.trading.exit_agent.extra import require
-from tests.test_exit_agent_env import FEE, random_candles
+from tests.test_exit_agent_env import BET12, FEE, random_candles
 
 pytest.importorskip("sb3_contrib")
 
@@ -30,7 +30,7 @@ BET = store.BetConfig(timeframe="5m", horizon=12, k_up=1.0, k_down=1.0, fee=FEE)
 
 @pytest.fixture(scope="module")
 def episodes():
-    return E.build_episodes(random_candles(1500, seed=4), np.arange(30, 1500, 4), 12, FEE)
+    return E.build_episodes(random_candles(1500, seed=4), np.arange(30, 1500, 4), BET12)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from hyperphysics_strategy.strategy.exit_agent import DECISION, EXIT_REASON, Exi
 from hyperphysics_strategy.trading.exit_agent import episodes as E
 from hyperphysics_strategy.trading.exit_agent import store
 from hyperphysics_strategy.trading.exit_agent.agents import OptimalStopExpert, pack
-from tests.test_exit_agent_env import FEE, random_candles
+from tests.test_exit_agent_env import BET12, random_candles
 from tests.test_exit_agent_policies import BET, verdict
 
 TF = 300
@@ -49,7 +49,7 @@ class Always:
 def test_the_hook_sees_what_the_environment_shows(tmp_path):
     df = dated(400)
     t = 200
-    ep = E.build_episodes(df, [t], BET.horizon, FEE)
+    ep = E.build_episodes(df, [t], BET12)
     hook = ExitAgentHook("on", tmp_path, BET)
     for step in range(BET.horizon - 1):
         if ep.forced[step]:
@@ -81,7 +81,7 @@ def test_decisions_are_the_policy_s_and_recorded_on_the_trade(tmp_path):
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     """A trained optimal-stop policy saved twice: proven and not."""
-    ep = E.build_episodes(random_candles(1200, seed=6), np.arange(30, 1200, 4), 12, FEE)
+    ep = E.build_episodes(random_candles(1200, seed=6), np.arange(30, 1200, 4), BET12)
     policy = OptimalStopExpert({"n_estimators": 5}).fit(pack(ep))
     root = tmp_path_factory.mktemp("agents")
     for beats in (True, False):
@@ -115,3 +115,17 @@ def test_auto_asks_only_a_proven_agent(saved):
         ExitAgentHook("on", root / "missing", BET).check_start()
     with pytest.raises(ValueError, match="exit_agent is on but no exit agent"):
         ExitAgentHook("on", root / "missing", BET).active()
+
+
+def test_the_strategy_s_bet_is_the_trades_barriers(tmp_path):
+    from hyperphysics_strategy.strategy.hyperphysics_strategy import HyperPhysicsStrategy
+
+    freqai = {"enabled": True, "feature_parameters": {"label_period_candles": 24}}
+    config = {"user_data_dir": tmp_path, "stake_currency": "USDT", "fee": 0.002, "freqai": freqai}
+    strat = HyperPhysicsStrategy(config)
+    strat.freqai_info = freqai  # set by freqtrade's ft_bot_start
+    strat.exit_take_scale.value = 1.5
+    bet = strat._exit_agent_bet()
+    assert (bet.horizon, bet.k_up, bet.k_down, bet.fee) == (24, 1.5, 1.0, 0.002)
+    hook = strat.exit_agent_hook()
+    assert hook.folder == tmp_path / "models" / "" / "exit_agent" and hook.mode == "auto"

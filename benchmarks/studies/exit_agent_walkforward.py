@@ -158,8 +158,8 @@ def main() -> None:
         mine = pred[pred["pair"] == pair]
         candles, entries, train_entries = series(pair_candles[pair], mine, bet, args)
         dates[pair] = pd.to_datetime(candles["date"], utc=True).dt.tz_convert(None).to_numpy()
-        per_pair[pair] = E.build_episodes(candles, entries, args.horizon, args.fee, args.k, args.k)
-        ep = E.build_episodes(candles, train_entries, args.horizon, args.fee, args.k, args.k)
+        per_pair[pair] = E.build_episodes(candles, entries, bet)
+        ep = E.build_episodes(candles, train_entries, bet)
         end = dates[pair][np.minimum(ep.entry_index + args.horizon, len(candles) - 1)]
         before = end < cut  # the whole trade before the split
         train_parts.append(ep.select(before))

@@ -1,9 +1,10 @@
 """Trades of the entry rule as exit episodes: what an exit policy sees and what it earns.
 
 An episode is one long trade entered at the close of a signal candle ``t`` (freqtrade
-fills at the next candle's open, the same price up to the gap) with the bet's barriers
-fixed from that candle's sigma: take-profit ``k_up x sigma x sqrt(h)`` above the entry,
-stop ``k_down x sigma x sqrt(h)`` below it, time barrier after ``h`` candles. Step ``s``
+fills at the next candle's open, the same price up to the gap) with the barriers of the
+bet (:class:`~hyperphysics_strategy.trading.bet.BetSpec`) fixed from that candle's sigma:
+take-profit and stop at its distances above and below the entry, time barrier after ``h``
+candles. Step ``s``
 (``0 .. h-1``) is candle ``t+1+s``:
 
 1. the barriers are hard limits: when its low reaches the stop the trade exits at the
@@ -31,6 +32,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from ..barriers import horizon_sigma
+from ..bet import BetSpec
 
 #: What a policy sees at a step, in this order.
 OBS_COLUMNS = (
@@ -73,7 +77,7 @@ def observe(
     arguments broadcast. NaN inputs (no probability, VaR or book yet) read as 0, every entry
     is clipped to +-10."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        scale = np.asarray(sigma0, dtype=np.float64) * np.sqrt(horizon)
+        scale = horizon_sigma(sigma0, horizon)
         parts = [
             np.log(np.asarray(close, dtype=np.float64) / entry) / scale,
             (np.asarray(step, dtype=np.float64) + 1) / horizon,
@@ -144,19 +148,12 @@ class Episodes:
         )
 
 
-def build_episodes(
-    candles: pd.DataFrame,
-    entries: np.ndarray,
-    horizon: int,
-    fee: float,
-    k_up: float = 1.0,
-    k_down: float = 1.0,
-) -> Episodes:
-    """Episodes for the signal candles ``entries`` (positions into ``candles``); entries
-    whose ``horizon`` candles are not all in ``candles`` yet, or without a positive sigma,
-    are left out (appending candles adds episodes, it never changes one)."""
-    if horizon < 1:
-        raise ValueError(f"horizon must be at least one candle, got {horizon}")
+def build_episodes(candles: pd.DataFrame, entries: np.ndarray, bet: BetSpec) -> Episodes:
+    """Episodes of ``bet`` (its horizon, barriers and fee; the margin plays no part) for the
+    signal candles ``entries`` (positions into ``candles``); entries whose horizon is not
+    all in ``candles`` yet, or without a positive sigma, are left out (appending candles
+    adds episodes, it never changes one)."""
+    horizon, fee = bet.horizon, bet.fee
     a = candle_arrays(candles)
     n = len(candles)
     t = np.asarray(entries, dtype=np.int64)
@@ -165,8 +162,8 @@ def build_episodes(
     steps = np.arange(horizon)
     c = t[:, None] + 1 + steps[None, :]  # candle of each step
     entry = a["close"][t][:, None]
-    d = a["hp_sigma"][t][:, None] * np.sqrt(horizon)
-    take, stop = entry * np.exp(k_up * d), entry * np.exp(-k_down * d)
+    d_up, d_down = bet.distances(a["hp_sigma"][t][:, None])
+    take, stop = entry * np.exp(d_up), entry * np.exp(-d_down)
     stop_hit = a["low"][c] <= stop
     take_hit = a["high"][c] >= take
     time_hit = np.zeros_like(stop_hit)
