@@ -118,7 +118,7 @@ def test_a_missing_library_names_the_extra(monkeypatch):
         return real(name, *args)
 
     monkeypatch.setattr(importlib, "import_module", fake)
-    with pytest.raises(ImportError, match=r"hyperphysics-strategy\[rl\]"):
+    with pytest.raises(ImportError, match=r"pip install \"\.\[rl\]\""):
         require("sb3_contrib")
 
 

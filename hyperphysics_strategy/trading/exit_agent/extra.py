@@ -6,7 +6,7 @@ import importlib
 from types import ModuleType
 
 EXTRA = "rl"
-INSTALL = 'pip install "hyperphysics-strategy[rl]"'
+INSTALL = 'pip install ".[rl]" from a clone of the package'
 
 
 def require(module: str) -> ModuleType:
