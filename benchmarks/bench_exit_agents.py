@@ -76,7 +76,7 @@ def main() -> None:
         ["training", "wall s", "ratio"],
         [
             ["one after another", f"{one_by_one:.1f}", "1.00"],
-            [f"one batch ({len(used)} lanes: {', '.join(used)})", f"{lanes:.1f}",
+            [f"one batch ({len(used)} lane{'s' if len(used) > 1 else ''}: {', '.join(used)})", f"{lanes:.1f}",
              f"{one_by_one / lanes:.2f}"],
         ],
     )  # fmt: skip
