@@ -70,13 +70,14 @@ def main() -> None:
     train_exit_policies(episodes, agents(), use_processes=use_processes)
     lanes = time.perf_counter() - t0
     used = sorted({r.lane for r in list(default_scheduler().history)[start:]})
+    batch = f"one batch ({len(used)} lane{'s' if len(used) > 1 else ''}: {', '.join(used)})"
     print_table(
         f"{args.agents} PPO exit agents x {args.timesteps:,} steps, {len(episodes):,} trades of "
         f"{args.pair}/USDT ({'threads' if args.threads else 'worker processes'})",
         ["training", "wall s", "ratio"],
         [
             ["one after another", f"{one_by_one:.1f}", "1.00"],
-            [f"one batch ({len(used)} lane{'s' if len(used) > 1 else ''}: {', '.join(used)})", f"{lanes:.1f}",
+            [batch, f"{lanes:.1f}",
              f"{one_by_one / lanes:.2f}"],
         ],
     )  # fmt: skip
