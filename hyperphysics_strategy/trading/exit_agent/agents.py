@@ -270,16 +270,17 @@ def train_exit_policies(
     policies: Sequence[ExitPolicy],
     max_workers: int | None = None,
     use_processes: bool | None = None,
+    backend: str = "local",
 ) -> list[ExitPolicy]:
-    """Fit ``policies`` on ``episodes`` as one batch of the package's ``train_experts`` (the
-    round scheduler's lanes, one each, devices from the hardware plan); raise
+    """Fit ``policies`` on ``episodes`` as one batch of the package's ``train_experts``:
+    ``backend`` ``local`` (the round scheduler's lanes, one each, devices from the hardware
+    plan) or ``ray`` (one Ray task each, e.g. many seeds on a cluster); raise
     ``RuntimeError`` naming the policies that failed."""
-    from hyperphysics_strategy.ensemble.ensemble import planned_placements
-    from hyperphysics_strategy.ensemble.training import train_experts
+    from hyperphysics_strategy.ensemble.ensemble import planned_placements, trainer
 
     data = pack(episodes)
     placements, workers = planned_placements(list(policies))
-    outcomes = train_experts(
+    outcomes = trainer(backend)(
         list(policies), data, placements, max_workers or workers, use_processes=use_processes
     )
     failed = [f"{o.expert.name}: {o.error}" for o in outcomes if not o.ok]
