@@ -230,6 +230,23 @@ def check_config(
     return problems
 
 
+def check_freqtrade_seam() -> list[Problem]:
+    """The FreqAI functions this package mirrors or patches that the installed freqtrade
+    changed (:mod:`hyperphysics_strategy.freqai.compat`): the FreqAI models refuse to start."""
+    from hyperphysics_strategy.freqai.compat import (
+        OVERRIDE_ENV,
+        SUPPORTED_FREQTRADE,
+        freqtrade_mismatches,
+    )
+    from hyperphysics_strategy.freqai.compat.fingerprint import installed_freqtrade
+
+    fix = f"pip install 'freqtrade{SUPPORTED_FREQTRADE}' (or {OVERRIDE_ENV}=1, at your own risk)"
+    return [
+        Problem(f"freqtrade {installed_freqtrade()}", f"{line}: the FreqAI models refuse it", fix)
+        for line in freqtrade_mismatches()
+    ]
+
+
 def check_user_dir(userdir: Path, configs: list[Path] | None) -> dict[str, Any]:
     """All checks; ``configs`` defaults to the user dir's ``config_hyperphysics.json``."""
     from hyperphysics_strategy.stubs import EXAMPLE_CONFIG
@@ -247,6 +264,7 @@ def check_user_dir(userdir: Path, configs: list[Path] | None) -> dict[str, Any]:
             "notes": [],
         }
     problems, loaded = check_stubs(userdir)
+    problems += check_freqtrade_seam()
     notes: list[str] = []
     if not configs and (userdir / EXAMPLE_CONFIG).is_file():
         configs = [userdir / EXAMPLE_CONFIG]

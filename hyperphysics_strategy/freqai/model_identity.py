@@ -15,10 +15,9 @@ the file (an older version's) is retrained once.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -113,26 +112,3 @@ def predictions_reusable(data_drawer: Any, dk: Any, rows: int, log: bool = True)
             change,
         )
     return not change
-
-
-@contextlib.contextmanager
-def backtest_checks(dk: Any, data_drawer: Any) -> Iterator[None]:
-    """Within the block, FreqAI's backtesting loop (kitchen ``dk``) notes each window's
-    features (it calls ``get_unique_classes_from_labels(frame)`` right before
-    ``model_exists``) and reuses a window's saved predictions only while
-    :func:`predictions_reusable`."""
-    labels = dk.get_unique_classes_from_labels
-
-    def noting(dataframe: Any) -> Any:
-        note_features(dk, dataframe)
-        return labels(dataframe)
-
-    dk.get_unique_classes_from_labels = noting
-    dk.check_if_backtest_prediction_is_valid = lambda rows: predictions_reusable(
-        data_drawer, dk, rows
-    )
-    try:
-        yield
-    finally:
-        del dk.get_unique_classes_from_labels
-        del dk.check_if_backtest_prediction_is_valid
