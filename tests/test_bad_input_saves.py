@@ -273,7 +273,8 @@ def test_freqai_model_trained_with_another_setup_is_retrained(trained, tmp_path,
 
     from hyperphysics_strategy.freqai import HyperPhysicsEnsemble
     from hyperphysics_strategy.freqai.compat.drawer import install_crash_safe_saves
-    from hyperphysics_strategy.freqai.model_identity import CURRENT_FEATURES, predictions_reusable
+    from hyperphysics_strategy.freqai.compat.start_backtesting import predictions_reusable
+    from hyperphysics_strategy.freqai.model_identity import CURRENT_FEATURES
 
     data, experts = trained
 

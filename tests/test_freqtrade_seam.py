@@ -4,15 +4,19 @@ all, and a changed one makes the FreqAI models (and ``doctor``) refuse, naming i
 
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.util
+import inspect
 import json
 import logging
 import pkgutil
+import re
 import tomllib
 
 import pytest
 from freqtrade.freqai.data_drawer import FreqaiDataDrawer
+from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 from freqtrade.freqai.freqai_interface import IFreqaiModel
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -150,3 +154,42 @@ def test_doctor_flags_a_changed_upstream_function(monkeypatch, tmp_path):
             f"(or {compat.OVERRIDE_ENV}=1, at your own risk)",
         }
     ]
+
+
+#: What a FreqAI model may touch anywhere: its documented contract (``train``, ``fit``,
+#: ``predict``, the kitchen's paths and outputs) and the IFreqaiModel methods the ensemble
+#: overrides (the override calls ``super()`` and the hooks of ``compat/``).
+CONTRACT = {
+    "train", "fit", "predict", "start", "config", "freqai_info", "model_training_parameters",
+    "class_names", "model", "pair", "data", "label_list", "training_features_list",
+    "data_dictionary", "data_path", "do_predict", "model_exists", "start_backtesting",
+}  # fmt: skip
+#: Attributes of this package's own objects that FreqAI's also have (WindowTrainer.metadata,
+#: ThreadPoolExecutor.shutdown, DuePair.dk): not FreqAI's.
+OWN = {"metadata", "shutdown", "dk"}
+
+
+def _freqai_internals() -> set[str]:
+    """Attributes and methods of FreqAI's model, drawer and kitchen, less the contract."""
+    names: set[str] = set()
+    for cls in (IFreqaiModel, FreqaiDataDrawer, FreqaiDataKitchen):
+        names |= {n for n in dir(cls) if not n.startswith("__")}
+        names |= set(re.findall(r"self\.(\w+)\s*(?::[^=]*)?=", inspect.getsource(cls)))
+    return names - CONTRACT - OWN
+
+
+def test_only_compat_touches_freqais_internals():
+    """Outside ``freqai/compat/``, no module of ``freqai/`` reads or replaces an attribute
+    of FreqAI's model, drawer or kitchen beyond the contract (44 distinct ones were spread
+    over six modules before the seam)."""
+    internals = _freqai_internals()
+    freqai = ROOT / "hyperphysics_strategy" / "freqai"
+    found = {}
+    for path in sorted(freqai.rglob("*.py")):
+        if "compat" in path.relative_to(freqai).parts:
+            continue
+        tree = ast.parse(path.read_text())
+        used = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)} & internals
+        if used:
+            found[path.name] = sorted(used)
+    assert found == {}

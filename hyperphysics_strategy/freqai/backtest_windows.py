@@ -60,6 +60,7 @@ from .compat.start_backtesting import (
     prepare_window,
     train_in_kitchen,
     window_hooks,
+    window_name,
 )
 
 logger = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ class WindowTrainer:
 
     # -- FreqAI's loop calls this instead of model.train --------------------------------
     def train(self, unfiltered_df: DataFrame, pair: str, dk: Any, **kwargs: Any):
-        name = dk.model_filename
+        name = window_name(dk)
         if pair != self.pair or name not in self.names or kwargs:
             return type(self.model).train(self.model, unfiltered_df, pair, dk, **kwargs)
         k = self.names.index(name)

@@ -94,21 +94,3 @@ def log_once(data_drawer: Any, folder: Path, message: str, *args: Any) -> None:
         logger.warning(message, *args)
         if logged is not None:
             logged.add(str(folder))
-
-
-def predictions_reusable(data_drawer: Any, dk: Any, rows: int, log: bool = True) -> bool:
-    """FreqAI's ``check_if_backtest_prediction_is_valid``, and the window's model was
-    trained with the same expert set, features and labels as the model's now."""
-    if not type(dk).check_if_backtest_prediction_is_valid(dk, rows):
-        return False
-    change = saved_model_change(data_drawer, dk)
-    if change and log:
-        log_once(
-            data_drawer,
-            Path(dk.data_path),
-            "HyperPhysics %s: retraining %s, not reusing its saved backtest predictions: %s",
-            dk.pair,
-            Path(dk.data_path).name,
-            change,
-        )
-    return not change

@@ -43,7 +43,7 @@ from typing import Any
 from hyperphysics_strategy.ensemble.scheduler import default_scheduler
 
 from .compat.extract_data_and_train_model import publish_model, tensorboard, training_frame
-from .compat.start_scanning import DuePair, due_pairs, model_ages, stop_event
+from .compat.start_scanning import DuePair, due_pairs, model_ages, stop_event, to_the_back
 
 logger = logging.getLogger(__name__)
 
@@ -161,11 +161,7 @@ class LiveRounds:
             finally:
                 finished.set()
         report = RoundReport(self.rounds, time.perf_counter() - started, results)
-        queue = self.model.train_queue
-        for pair in pairs:  # trained pairs go to the back: the queue stays oldest first
-            if pair in queue:
-                queue.remove(pair)
-                queue.append(pair)
+        to_the_back(self.model, pairs)
         report.ages = self.model_ages()
         for line in report.lines():
             logger.info("HyperPhysics %s", line)

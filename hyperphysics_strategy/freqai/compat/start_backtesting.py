@@ -23,13 +23,14 @@ import contextlib
 import copy
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from freqtrade.configuration import TimeRange
 from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 from pandas import DataFrame
 
-from ..model_identity import note_features, predictions_reusable
+from ..model_identity import log_once, note_features, saved_model_change
 from .fingerprint import Upstream
 
 UPSTREAM = Upstream(
@@ -40,12 +41,30 @@ UPSTREAM = Upstream(
 )
 
 
+def predictions_reusable(data_drawer: Any, dk: Any, rows: int, log: bool = True) -> bool:
+    """FreqAI's ``check_if_backtest_prediction_is_valid``, and the window's model was
+    trained with the same expert set, features and labels as the model's now."""
+    if not type(dk).check_if_backtest_prediction_is_valid(dk, rows):
+        return False
+    change = saved_model_change(data_drawer, dk)
+    if change and log:
+        log_once(
+            data_drawer,
+            Path(dk.data_path),
+            "HyperPhysics %s: retraining %s, not reusing its saved backtest predictions: %s",
+            dk.pair,
+            Path(dk.data_path).name,
+            change,
+        )
+    return not change
+
+
 @contextlib.contextmanager
 def backtest_checks(dk: Any, data_drawer: Any) -> Iterator[None]:
     """Within the block, FreqAI's backtesting loop (kitchen ``dk``) notes each window's
     features (it calls ``get_unique_classes_from_labels(frame)`` right before
     ``model_exists``) and reuses a window's saved predictions only while
-    :func:`..model_identity.predictions_reusable`."""
+    :func:`predictions_reusable`."""
     labels = dk.get_unique_classes_from_labels
 
     def noting(dataframe: Any) -> Any:
@@ -88,6 +107,11 @@ def window_hooks(
     finally:
         del model.train
         del dk.use_strategy_to_populate_indicators
+
+
+def window_name(dk: Any) -> str:
+    """The name of the model the loop is training with kitchen ``dk``."""
+    return dk.model_filename
 
 
 def backtest_windows(model: Any, pair: str) -> list[tuple[TimeRange, TimeRange, str]]:

@@ -67,6 +67,16 @@ def due_pairs(model: Any, strategy: Any) -> list[DuePair]:
     return due
 
 
+def to_the_back(model: Any, pairs: list[str]) -> None:
+    """Move ``pairs`` (just trained) to the back of FreqAI's train queue, which stays
+    oldest model first (FreqAI rotates its queue by one after each training)."""
+    queue = model.train_queue
+    for pair in pairs:
+        if pair in queue:
+            queue.remove(pair)
+            queue.append(pair)
+
+
 def model_ages(model: Any, now: float) -> dict[str, float]:
     """Seconds from each training range's end to ``now``, for the train queue's pairs that
     have a model, in queue order."""
