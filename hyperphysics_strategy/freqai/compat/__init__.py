@@ -18,6 +18,7 @@ module                             upstream function
 ``load_data``                      ``FreqaiDataDrawer.load_data``
 ``save_drawer_to_disk``            ``FreqaiDataDrawer.save_drawer_to_disk``
 ``purge_old_models``               ``FreqaiDataDrawer.purge_old_models``
+``get_valid_object``               ``IResolver._get_valid_object`` (``doctor --userdir``)
 =================================  ========================================================
 
 :func:`check_freqtrade` runs when a HyperPhysics FreqAI model is created (freqtrade loads
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 from . import (
     extract_data_and_train_model,
+    get_valid_object,
     load_data,
     purge_old_models,
     save_data,
@@ -63,6 +65,7 @@ MIRRORED: tuple[Upstream, ...] = tuple(
         load_data,
         save_drawer_to_disk,
         purge_old_models,
+        get_valid_object,
     )
 )
 
