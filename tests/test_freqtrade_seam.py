@@ -180,8 +180,8 @@ def _freqai_internals() -> set[str]:
 
 def test_only_compat_touches_freqais_internals():
     """Outside ``freqai/compat/``, no module of ``freqai/`` reads or replaces an attribute
-    of FreqAI's model, drawer or kitchen beyond the contract (44 distinct ones were spread
-    over six modules before the seam)."""
+    of FreqAI's model, drawer or kitchen beyond the contract (before the seam, six modules
+    did)."""
     internals = _freqai_internals()
     freqai = ROOT / "hyperphysics_strategy" / "freqai"
     found = {}
