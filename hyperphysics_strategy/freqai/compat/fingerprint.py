@@ -12,6 +12,7 @@ freqtrade; :func:`check_upstream` refuses to start on a mismatch.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import importlib
 import inspect
@@ -69,6 +70,7 @@ def _canonical(node: object) -> str:
     return repr(node)
 
 
+@functools.lru_cache(maxsize=64)  # by the function object: a replaced function is read anew
 def fingerprint(function: object) -> str:
     """sha256 of ``function``'s source as a syntax tree, docstrings left out: comments,
     blank lines and formatting do not change it, a change to what the code does does."""
