@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from hyperphysics_strategy.ensemble.scheduling import default_scheduler
+from hyperphysics_strategy.ensemble.scheduling import scheduler_for
 
 from .compat.extract_data_and_train_model import publish_model, tensorboard, training_frame
 from .compat.start_scanning import DuePair, due_pairs, model_ages, stop_event, to_the_back
@@ -146,7 +146,10 @@ class LiveRounds:
             ", ".join(pairs),
         )
         started = time.perf_counter()
-        scheduler = default_scheduler()
+        # the backend the model trains on holds the round: its pairs' jobs are numbered
+        # and shared out together, on local lanes or on the Ray cluster's
+        params = getattr(self.model, "params", None)
+        scheduler = scheduler_for(getattr(params, "backend", "local"))
         finished = threading.Event()
         watcher = threading.Thread(
             target=self._cancel_on_stop, args=(scheduler, finished), daemon=True
