@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 #: Default entry margin, in units of the trade's volatility over the horizon: enter when
-#: the bet pays its fees. Chosen by benchmarks/decision_walkforward.py on Dec 2020 - Mar
+#: the bet pays its fees. Chosen by benchmarks/studies/decision_walkforward.py on Dec 2020 - Mar
 #: 2021 (docs/results.md), where it was the best of 12 configurations; Apr - Jul 2021 did
 #: not confirm an edge.
 DEFAULT_EV_MARGIN = 0.0

@@ -1,6 +1,6 @@
 """Order-book feature benchmark: per-level Python loop vs straightforward numpy vs ours.
 
-Run: ``python benchmarks/bench_orderbook.py [--rows N] [--levels L] [--quick]``
+Run: ``python benchmarks/perf/bench_orderbook.py [--rows N] [--levels L] [--quick]``
 
 All three compute the same hyperbolic features (Poincaré map, Einstein midpoints, centroid
 distance, dispersion, liquidity-decay fit) plus the plain book features, on the same
@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: common helpers
+import common.checkout  # noqa: F401 - the package from this checkout when not installed
+from common.timing import best_time
 
-from _timing import best_time  # noqa: E402
-
-from hyperphysics_strategy.engine.orderbook import HyperbolicOrderBook  # noqa: E402
+from hyperphysics_strategy.engine.orderbook import HyperbolicOrderBook
 
 DELTA = 1e-4
 FAN = math.pi / 2

@@ -1,6 +1,6 @@
 """Walk-forward of the strategy's decision rule: triple-barrier bets entered on expected value.
 
-    python benchmarks/decision_walkforward.py [--pairs BTC,ETH,...] [--barriers 12:1,48:1]
+    python benchmarks/studies/decision_walkforward.py [--pairs BTC,ETH,...] [--barriers 12:1,48:1]
         [--margins 0,0.05,...] [--split 2021-04-01] [--plot docs/calibration.png]
 
 For every pair (5m candles from ../shared/data/candles/binance), features and
@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -46,12 +47,10 @@ from hyperphysics_strategy.ensemble.decision import ev_signal, long_expected_val
 from hyperphysics_strategy.ensemble.sharpe import deflated_sharpe_ratio, sharpe_ratio
 from hyperphysics_strategy.strategy import features as F
 
-try:
-    from _table import print_table
-except ImportError:  # run from the project root as a module
-    from benchmarks._table import print_table
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: common helpers
+from common import CANDLES
+from common.table import print_table
 
-CANDLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "candles" / "binance"
 PAIRS = "BTC,ETH,SOL,ADA,XRP,LTC,LINK,DOT"
 CANDLES_PER_DAY = 288
 VOL_WINDOW = 288

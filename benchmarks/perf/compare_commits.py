@@ -1,7 +1,7 @@
 """Every benchmark target, timed on two commits side by side in one run.
 
-    python benchmarks/compare_commits.py --base f4ad50d [--head HEAD] [--reps 3]
-    python benchmarks/compare_commits.py --base f4ad50d --only greeks,mc_var --reps 1
+    python benchmarks/perf/compare_commits.py --base f4ad50d [--head HEAD] [--reps 3]
+    python benchmarks/perf/compare_commits.py --base f4ad50d --only greeks,mc_var --reps 1
 
 Both commits are checked out into temporary git worktrees (removed at the end). For each
 target, its operation runs ``--reps`` times per commit, each time in a fresh interpreter
@@ -29,10 +29,12 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from _table import print_table
-from _timing import best_time
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: common helpers
+from common import ROOT
+from common.table import print_table
+from common.timing import best_time
+
 N, LEVELS, UPDATES = 1_000_000, 20, 20_000  # options, snapshots, candles: N
 TREE_EXPERTS = ("lightgbm", "xgboost")  # the default ensemble in both commits
 
@@ -92,7 +94,7 @@ def run_book_update(as_lists: bool) -> float:
 
 
 def run_ensemble_inference() -> float:
-    from _ensemble_runs import data
+    from common.ensemble_runs import data
 
     from hyperphysics_strategy.ensemble import ExpertEnsemble
 
@@ -103,7 +105,7 @@ def run_ensemble_inference() -> float:
 
 
 def run_training_efficiency() -> float:
-    from _ensemble_runs import STRESS_PARAMS, data, training_run
+    from common.ensemble_runs import STRESS_PARAMS, data, training_run
 
     X, y = data()
     params = dict.fromkeys(TREE_EXPERTS, STRESS_PARAMS)

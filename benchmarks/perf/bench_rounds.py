@@ -1,8 +1,8 @@
 """Training rounds: FreqAI-style one pair after another against local rounds (issue #13).
 
-    python benchmarks/bench_rounds.py                 # 8 pairs x 2 experts and x 12 experts
-    python benchmarks/bench_rounds.py --quick         # fewer rows, trees and epochs
-    python benchmarks/bench_rounds.py --experts mlp,tide,nbeats,tabnet,kan,transformer \\
+    python benchmarks/perf/bench_rounds.py                 # 8 pairs x 2 experts and x 12 experts
+    python benchmarks/perf/bench_rounds.py --quick         # fewer rows, trees and epochs
+    python benchmarks/perf/bench_rounds.py --experts mlp,tide,nbeats,tabnet,kan,transformer \\
         --device cuda --folds 0                       # torch only (a bare GPU machine)
 
 For each expert set (``--sets``: how many of ``--experts`` to take, default 2 and all),
@@ -52,9 +52,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _checkout  # noqa: E402, F401 - the package from this checkout when not installed
-from _table import machine_line, print_table  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: common helpers
+import common.checkout  # noqa: E402, F401 - the package from this checkout when not installed
+from common.table import machine_line, print_table  # noqa: E402
 
 from hyperphysics_strategy.engine.hardware import get_hardware_info  # noqa: E402
 from hyperphysics_strategy.ensemble import ExpertEnsemble, make_expert  # noqa: E402
@@ -68,7 +68,7 @@ from hyperphysics_strategy.ensemble.scheduler import (  # noqa: E402
 
 FREQAI_PAUSE_S = 1.0  # FreqAI's training loop sleeps one second per pass
 
-from _round_data import FULL, QUICK  # noqa: E402
+from common.round_data import FULL, QUICK  # noqa: E402
 
 
 def available_experts() -> list[str]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from _gpu_common import fmt_s, rate, size, sync, timed
+from _measure import fmt_s, rate, size, sync, timed
 
 from hyperphysics_strategy.engine.greeks import bsm_greeks
 from hyperphysics_strategy.engine.orderbook import HyperbolicOrderBook

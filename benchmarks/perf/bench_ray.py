@@ -1,8 +1,8 @@
 """One training round on the ray backend against the local lanes, in one run.
 
-    python benchmarks/bench_ray.py                 # 8 pairs x 2 experts (lightgbm, xgboost)
-    python benchmarks/bench_ray.py --pairs 8 --rows 20000 --estimators 100
-    python benchmarks/bench_ray.py --experts all --quick   # 8 pairs x 12 experts
+    python benchmarks/perf/bench_ray.py                 # 8 pairs x 2 experts (lightgbm, xgboost)
+    python benchmarks/perf/bench_ray.py --pairs 8 --rows 20000 --estimators 100
+    python benchmarks/perf/bench_ray.py --experts all --quick   # 8 pairs x 12 experts
 
 A round is every pair's experts trained once (one ``train_experts`` call per pair; no
 stacking folds, no blend). Three ways, same data, same placements (CPU, one thread per
@@ -27,10 +27,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: common helpers
 
 
 def main() -> None:
@@ -50,8 +53,8 @@ def main() -> None:
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # loopback cluster: see docs/ray.md
     import numpy as np
     import ray
-    from _round_data import QUICK, RoundSize
-    from _table import print_table
+    from common.round_data import QUICK, RoundSize
+    from common.table import print_table
     from ray.cluster_utils import Cluster
 
     from hyperphysics_strategy.ensemble import make_expert, ray_backend, training

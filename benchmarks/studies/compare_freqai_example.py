@@ -2,7 +2,7 @@
 FreqaiExampleStrategy + LightGBMRegressor on the shared candles, same pairs, timerange,
 fees and wallet, through the exchange simulator, and print a Markdown table.
 
-    python benchmarks/compare_freqai_example.py [--pairs BTC ETH SOL ADA] \
+    python benchmarks/studies/compare_freqai_example.py [--pairs BTC ETH SOL ADA] \
         [--timerange 20210101-20210717] [--backtest-days 14] [--out table.md]
 
 FreqaiExampleStrategy is copied from freqtrade's templates. It sets ``can_short = True``,
@@ -20,7 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: common helpers
 import freqtrade
+from common import CANDLES
 from freqtrade.configuration.load_config import load_config_file
 from freqtrade.data.btanalysis import load_backtest_stats
 
@@ -33,8 +35,6 @@ from hyperphysics_strategy.runner import (
 )
 from hyperphysics_strategy.stubs import EXAMPLE_CONFIG
 
-ROOT = Path(__file__).resolve().parents[1]
-CANDLES = ROOT.parent / "shared" / "data" / "candles" / "binance"
 FEE = 0.001
 WALLET = 1000.0
 #: The default timerange, then its sub-periods: the rise to the May 2021 top, the crash to

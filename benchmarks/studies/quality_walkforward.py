@@ -1,6 +1,6 @@
 """Walk-forward quality: the ensemble against each expert alone and FreqAI's LightGBM.
 
-    python benchmarks/quality_walkforward.py [--pairs BTC,ETH,...] [--folds 3] [--quick]
+    python benchmarks/studies/quality_walkforward.py [--pairs BTC,ETH,...] [--folds 3] [--quick]
         [--no-twelve]
 
 For every pair (1h candles from ../shared/data/candles/binance), features and labels
@@ -16,9 +16,6 @@ Models, all on identical rows:
   logistic model on out-of-fold predictions from three forward-chaining folds plus the
   validation block);
 * ``ensemble (lightgbm+xgboost)``: the FreqAI model's default expert list, same method;
-* ``..., simplex blend``: the same fitted experts blended by the previous method (shrunk
-  simplex weights and one temperature on the validation block, ``_simplex_blend.py``: no
-  longer in the package, kept here as the comparison), read from the same fit;
 * ``<expert> alone``: the expert as its single-expert FreqAI classifier predicts it (an
   ensemble of one: its own calibration and stacker of one), fitted on the same
   out-of-fold blocks as the twelve-expert ensemble, nothing re-trained; a plain
@@ -37,30 +34,29 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _simplex_blend import simplex_predict
-from _table import print_table
 from lightgbm import LGBMClassifier
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: common helpers
+from common import CANDLES
+from common.table import print_table
 
 from hyperphysics_strategy.ensemble import EXPERT_REGISTRY, ExpertEnsemble
 from hyperphysics_strategy.ensemble.calibration import (
     PredictionBlock,
-    class_priors,
     fit_expert_calibration,
 )
 from hyperphysics_strategy.ensemble.labels import LabelCodec
 from hyperphysics_strategy.ensemble.metrics import balanced_accuracy, log_loss
-from hyperphysics_strategy.ensemble.splits import time_ordered_split
 from hyperphysics_strategy.ensemble.stacking import fit_stacker
-from hyperphysics_strategy.ensemble.weights import balanced_sample_weights
 from hyperphysics_strategy.strategy import features as F
 
-CANDLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "candles" / "binance"
 HORIZON = 12
 
 
@@ -86,21 +82,6 @@ def singles(ens: ExpertEnsemble, Xte: np.ndarray) -> dict[str, np.ndarray]:
         stacker = fit_stacker(calibrated, codes, len(ens.classes_), weights, ens.stacking_C)
         out[f"{expert.name} alone"] = stacker.predict([cal.expert(expert.predict_proba(Xte), 0)])
     return out
-
-
-def simplex_blend(
-    ens: ExpertEnsemble, Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, codec: LabelCodec
-) -> np.ndarray:
-    """The previous blend (shrunk simplex weights, one temperature, on the validation
-    block) of ``ens``'s fitted experts: nothing is re-trained."""
-    k = codec.n_classes
-    train_idx, val_idx = time_ordered_split(len(ytr), ens.validation_fraction, ens.embargo)
-    y_fit, y_val = codec.encode(ytr[train_idx]), codec.encode(ytr[val_idx])
-    source = class_priors(y_fit, k, balanced_sample_weights(y_fit, k))
-    target = class_priors(y_fit, k, None, pseudo_count=1.0)
-    val = [e.predict_proba(Xtr[val_idx]) for e in ens.experts_]
-    test = [e.predict_proba(Xte) for e in ens.experts_]
-    return simplex_predict(val, y_val, test, source, target, gap=ens.embargo)
 
 
 def main() -> None:
@@ -136,10 +117,6 @@ def main() -> None:
                 ("lightgbm", "xgboost"), embargo=HORIZON, seed=fold, keep_oof_blocks=True
             )
             score("ensemble (lightgbm+xgboost)", small.fit(Xtr, ytr).predict_proba(Xte))
-            score(
-                "ensemble (lightgbm+xgboost), simplex blend",
-                simplex_blend(small, Xtr, ytr, Xte, codec),
-            )
             target = small.calibration_.target_prior
             score("class prior (no model)", np.tile(target, (len(Xte), 1)))
             fitted = small
@@ -148,9 +125,6 @@ def main() -> None:
                     tuple(EXPERT_REGISTRY), embargo=HORIZON, seed=fold, keep_oof_blocks=True
                 )
                 score("ensemble (12 experts)", ens.fit(Xtr, ytr).predict_proba(Xte))
-                score(
-                    "ensemble (12 experts), simplex blend", simplex_blend(ens, Xtr, ytr, Xte, codec)
-                )
                 for r in ens.report_.experts:
                     if r.error:
                         print(f"{pair} fold {fold}: {r.name} dropped: {r.error}")

@@ -1,6 +1,6 @@
 """GPU proof: run, check and time every GPU path of the package on this machine.
 
-    python benchmarks/gpu_check.py --out DIR [--cpu] [--tiny] [--budget-s S] [--only A,B]
+    python benchmarks/gpu/gpu_check.py --out DIR [--cpu] [--tiny] [--budget-s S] [--only A,B]
 
 Sections, in the order they run (each one is timed and recorded on its own; a failure is
 written down and the next section still runs; a section not started within ``--budget-s``
@@ -38,7 +38,8 @@ from typing import Any
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # its modules, also under runpy
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: common helpers
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # its sections, also under runpy
 
 SECTIONS = ("detection", "throughput", "experts", "inference", "lanes", "boosting")
 
@@ -74,11 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         ap.error("torch sees no CUDA or ROCm GPU here: pass --cpu to run the CPU-only check")
     # the sections import the package: after the arguments are checked
-    from _gpu_detection import section_detection
-    from _gpu_experts import section_experts, section_inference
-    from _gpu_report import Report, metadata, run_section
-    from _gpu_throughput import section_throughput
-    from _gpu_training import section_boosting, section_lanes
+    from _detection import section_detection
+    from _experts import section_experts, section_inference
+    from _report import Report, metadata, run_section
+    from _throughput import section_throughput
+    from _training import section_boosting, section_lanes
 
     deadline = time.perf_counter() + args.budget_s
     report = Report(args.out, metadata(acc, argv))

@@ -1,6 +1,6 @@
 """Triple-barrier label benchmark: the vectorised labels against a plain Python loop.
 
-    python benchmarks/bench_labels.py [--candles 1000000] [--horizon 48] [--reps 3]
+    python benchmarks/perf/bench_labels.py [--candles 1000000] [--horizon 48] [--reps 3]
 
 The candles are the shared Binance 5m candles of every pair, chained one after the other
 (each pair rescaled to continue from the previous close) and repeated until ``--candles``
@@ -12,22 +12,20 @@ of ``--reps`` runs (wall clock); on a shared machine they are noisy.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: common helpers
+from common import CANDLES
+from common.table import print_table
+from common.timing import best_time
+
 from hyperphysics_strategy.ensemble.barriers import trailing_sigma, triple_barrier
 
-try:
-    from _table import print_table
-    from _timing import best_time
-except ImportError:  # run from the project root as a module
-    from benchmarks._table import print_table
-    from benchmarks._timing import best_time
-
-CANDLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "candles" / "binance"
 LOOP_CANDLES = 20_000
 
 

@@ -111,6 +111,6 @@ def metadata(acc: torch.device, argv: list[str]) -> dict[str, Any]:
         "python": platform.python_version(),
         "cpu": f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical cores",
         "cpu_threads": torch.get_num_threads(),
-        "command": "python benchmarks/gpu_check.py " + " ".join(argv),
+        "command": "python benchmarks/gpu/gpu_check.py " + " ".join(argv),
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from _checkout import ROOT
-from _gpu_common import NEURAL, fmt_s, size, synthetic_fit_data, timed
+from _measure import NEURAL, fmt_s, size, synthetic_fit_data, timed
+from common import ROOT
 
 from hyperphysics_strategy.engine.hardware import Device, Placement
 from hyperphysics_strategy.ensemble.experts import EXPERT_REGISTRY, FitData

@@ -1,7 +1,7 @@
 """A FreqAI backtest's wall time: windows trained one after the other against concurrently.
 
-    python benchmarks/bench_backtest_windows.py                  # 1 pair, 6 windows, 1 vs 2
-    python benchmarks/bench_backtest_windows.py --workers 3 --pairs BTC/USDT ETH/USDT
+    python benchmarks/perf/bench_backtest_windows.py                  # 1 pair, 6 windows, 1 vs 2
+    python benchmarks/perf/bench_backtest_windows.py --workers 3 --pairs BTC/USDT ETH/USDT
 
 Runs the real ``freqtrade backtesting`` (HyperPhysicsStrategy, HyperPhysicsEnsemble with
 its default experts, the bundled candles, the exchange simulator on 127.0.0.1) twice in
@@ -23,12 +23,14 @@ import argparse
 import json
 import os
 import re
+import sys
 import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from _table import print_table
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: common helpers
+from common.table import print_table
 from freqtrade.data.btanalysis import load_backtest_data
 
 from hyperphysics_strategy.exchange import ExchangeSimulator

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import _checkout  # noqa: F401 - the package from this checkout when not installed
+import common.checkout  # noqa: F401 - the package from this checkout when not installed
 import torch
 
 from hyperphysics_strategy.engine.hardware import (

@@ -1,6 +1,6 @@
 """Start-up time of the command-line tool and of ``import hyperphysics_strategy``.
 
-    python benchmarks/bench_cli_startup.py [--repeat 7]
+    python benchmarks/perf/bench_cli_startup.py [--repeat 7]
 
 Each command runs ``--repeat`` times in a fresh interpreter (this one, ``sys.executable``);
 the table shows the best and the median wall time beside a bare ``python -c pass``, and

@@ -1,6 +1,6 @@
 """Risk-engine benchmark: plain numpy/scipy baselines against ours, side by side.
 
-    python benchmarks/bench_risk.py [--device cpu|cuda] [--no-compile] [--reps N]
+    python benchmarks/perf/bench_risk.py [--device cpu|cuda] [--no-compile] [--reps N]
 
 Rows:
   * price + 5 first-order Greeks (BSM) for 1,000,000 options;
@@ -13,14 +13,18 @@ from __future__ import annotations
 
 import argparse
 import platform
+import sys
 import time
+from pathlib import Path
 
 import numba
 import numpy as np
 import torch
-from _timing import best_time
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.special import ndtr
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: common helpers
+from common.timing import best_time
 
 from hyperphysics_strategy.engine.devices import resolve_device
 from hyperphysics_strategy.engine.greeks import bsm_greeks

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from _gpu_common import NEURAL, size, synthetic_fit_data
+from _measure import NEURAL, size, synthetic_fit_data
 
 from hyperphysics_strategy.engine.hardware import CPU, DevicePlan, Placement
 from hyperphysics_strategy.ensemble.experts import EXPERT_REGISTRY

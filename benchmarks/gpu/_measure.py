@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import _checkout  # noqa: F401 - the package from this checkout when not installed
+import common.checkout  # noqa: F401 - the package from this checkout when not installed
 import numpy as np
 import torch
 

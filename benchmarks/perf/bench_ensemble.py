@@ -1,7 +1,7 @@
 """Ensemble benchmarks: inference latency and parallel training efficiency.
 
-    python benchmarks/bench_ensemble.py            # default ensemble (lightgbm + xgboost)
-    python benchmarks/bench_ensemble.py --all      # inference of all twelve experts too
+    python benchmarks/perf/bench_ensemble.py            # default ensemble (lightgbm + xgboost)
+    python benchmarks/perf/bench_ensemble.py --all      # inference of all twelve experts too
 
 Inference: 1,000 rows x 100 features through the whole fitted ensemble on CPU (target
 <= 5 ms), each tree expert's native predictor against its compiled forest
@@ -15,19 +15,23 @@ max(sum / lanes, slowest expert). The ensemble runs with ``stacking_folds=0`` he
 that both sides train the same models (the folds train copies after the final experts,
 lane by lane in the same way).
 
-    python benchmarks/bench_ensemble.py --training-only [--all]
+    python benchmarks/perf/bench_ensemble.py --training-only [--all]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
-from _ensemble_runs import STRESS_PARAMS, data, training_run
-from _table import print_table
-from _timing import wall_times
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: common helpers
+from common.ensemble_runs import STRESS_PARAMS, data, training_run
+from common.table import print_table
+from common.timing import wall_times
 
 from hyperphysics_strategy.ensemble import EXPERT_REGISTRY, ExpertEnsemble
 from hyperphysics_strategy.ensemble.experts import DEFAULT_EXPERTS

@@ -1,7 +1,7 @@
 """Calibrates the feature-drift warning: PSI between consecutive windows of real candles.
 
-    python benchmarks/drift_calibration.py [--timeframe 5m] [--train-days 30] [--step-days 3]
-        [--informative 1h]
+    python benchmarks/studies/drift_calibration.py [--timeframe 5m] [--train-days 30]
+        [--step-days 3] [--informative 1h]
 
 The windows have the geometry of a FreqAI training (the example config's): ``train-days``
 of candles, of which the first ``1 - test_size`` are the training rows and the last 500 of
@@ -25,22 +25,20 @@ listed with their dates.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-try:
-    import _checkout  # noqa: F401 - puts the checkout on sys.path
-    from _table import print_table
-except ImportError:  # run from the project root as a module
-    from benchmarks import _checkout  # noqa: F401
-    from benchmarks._table import print_table
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: common helpers
+import common.checkout  # noqa: F401 - the package from this checkout when not installed
+from common import CANDLES
+from common.table import print_table
 
 from hyperphysics_strategy.ensemble.drift import MAJOR, WARN_SHARE, feature_drift
 from hyperphysics_strategy.strategy.features import build_features
 
-CANDLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "candles" / "binance"
 CANDLES_PER_DAY = {"5m": 288, "15m": 96, "1h": 24}
 
 
