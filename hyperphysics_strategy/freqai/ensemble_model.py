@@ -43,6 +43,8 @@ from pandas import DataFrame
 
 from hyperphysics_strategy.ensemble import DEFAULT_CLASSES, ExpertEnsemble, make_expert
 from hyperphysics_strategy.ensemble.barriers import mean_time_return
+from hyperphysics_strategy.ensemble.experts import EXPERT_ENTRIES
+from hyperphysics_strategy.freqai_names import ENSEMBLE_MODEL, single_expert_model_name
 
 from .backtest_windows import concurrent_windows, hardware_window_workers
 from .history_dates import install_history_date_fix
@@ -255,94 +257,27 @@ def _plain(value: Any) -> Any:
     return value if isinstance(value, int | float | str | bool | None) else str(value)
 
 
-class HyperPhysicsLightGBMClassifier(HyperPhysicsEnsemble):
-    """FreqAI classifier: the LightGBM expert alone."""
-
-    EXPERTS = ("lightgbm",)
-
-
-class HyperPhysicsXGBoostClassifier(HyperPhysicsEnsemble):
-    """FreqAI classifier: the XGBoost expert alone."""
-
-    EXPERTS = ("xgboost",)
-
-
-class HyperPhysicsCatBoostClassifier(HyperPhysicsEnsemble):
-    """FreqAI classifier: the CatBoost expert alone (MultiClass, native .cbm)."""
-
-    EXPERTS = ("catboost",)
-
-
-class HyperPhysicsCatBoostAltClassifier(HyperPhysicsEnsemble):
-    """FreqAI classifier: the differently regularised CatBoost expert alone."""
-
-    EXPERTS = ("catboost_alt",)
-
-
-class HyperPhysicsXGBoostRFClassifier(HyperPhysicsEnsemble):
-    """FreqAI classifier: XGBoost grown as a random forest."""
-
-    EXPERTS = ("xgboost_rf",)
-
-
-class HyperPhysicsXGBoostDARTClassifier(HyperPhysicsEnsemble):
-    """FreqAI classifier: XGBoost with DART (dropout of trees)."""
-
-    EXPERTS = ("xgboost_dart",)
-
-
-class HyperPhysicsMLPClassifier(HyperPhysicsEnsemble):
-    """FreqAI classifier: the PyTorch MLP expert alone."""
-
-    EXPERTS = ("mlp",)
-
-
-class HyperPhysicsNBeatsClassifier(HyperPhysicsEnsemble):
-    """FreqAI classifier: the N-BEATS-style PyTorch expert alone."""
-
-    EXPERTS = ("nbeats",)
-
-
-class HyperPhysicsTiDEClassifier(HyperPhysicsEnsemble):
-    """FreqAI classifier: the TiDE-style PyTorch expert alone."""
-
-    EXPERTS = ("tide",)
-
-
-class HyperPhysicsTabNetClassifier(HyperPhysicsEnsemble):
-    """FreqAI classifier: the TabNet-style PyTorch expert alone."""
-
-    EXPERTS = ("tabnet",)
-
-
-class HyperPhysicsKANClassifier(HyperPhysicsEnsemble):
-    """FreqAI classifier: the Kolmogorov-Arnold network expert alone."""
-
-    EXPERTS = ("kan",)
-
-
-class HyperPhysicsTransformerClassifier(HyperPhysicsEnsemble):
-    """FreqAI classifier: the FT-Transformer-style PyTorch expert alone."""
-
-    EXPERTS = ("transformer",)
-
-
-#: Every FreqAI model class this package offers, by the name its stub file carries.
-FREQAI_MODELS: dict[str, type[HyperPhysicsEnsemble]] = {
-    cls.__name__: cls
-    for cls in (
-        HyperPhysicsEnsemble,
-        HyperPhysicsLightGBMClassifier,
-        HyperPhysicsXGBoostClassifier,
-        HyperPhysicsCatBoostClassifier,
-        HyperPhysicsCatBoostAltClassifier,
-        HyperPhysicsXGBoostRFClassifier,
-        HyperPhysicsXGBoostDARTClassifier,
-        HyperPhysicsMLPClassifier,
-        HyperPhysicsNBeatsClassifier,
-        HyperPhysicsTiDEClassifier,
-        HyperPhysicsTabNetClassifier,
-        HyperPhysicsKANClassifier,
-        HyperPhysicsTransformerClassifier,
+def single_expert_model(expert: str) -> type[HyperPhysicsEnsemble]:
+    """The FreqAI classifier of one registered expert alone, named as its stub file is
+    (:func:`~hyperphysics_strategy.freqai_names.single_expert_model_name`)."""
+    name = single_expert_model_name(expert)
+    return type(
+        name,
+        (HyperPhysicsEnsemble,),
+        {
+            "__module__": __name__,
+            "__qualname__": name,
+            "__doc__": f"FreqAI classifier: {EXPERT_ENTRIES[expert].summary} alone.",
+            "EXPERTS": (expert,),
+        },
     )
+
+
+#: Every FreqAI model class this package offers, by the name its stub file carries: the
+#: ensemble, then one class per expert of the registry (``EXPERT_ENTRIES``), each also a
+#: name of this module, so that pickle and ``from ... import`` find it.
+FREQAI_MODELS: dict[str, type[HyperPhysicsEnsemble]] = {
+    ENSEMBLE_MODEL: HyperPhysicsEnsemble,
+    **{single_expert_model_name(e): single_expert_model(e) for e in EXPERT_ENTRIES},
 }
+globals().update(FREQAI_MODELS)
