@@ -6,7 +6,8 @@ Every class in :data:`FREQAI_MODELS` is exported here: ``HyperPhysicsEnsemble`` 
 from it. The stubs that ``hyperphysics init`` writes import them by name from this module.
 """
 
-from .ensemble_model import FREQAI_MODELS, HyperPhysicsEnsemble  # noqa: F401 - named for readers
+from .ensemble_model import HyperPhysicsEnsemble  # noqa: F401 - named for readers
+from .single_expert import FREQAI_MODELS
 
 globals().update(FREQAI_MODELS)
 

@@ -43,8 +43,6 @@ from pandas import DataFrame
 
 from hyperphysics_strategy.ensemble import DEFAULT_CLASSES, ExpertEnsemble, make_expert
 from hyperphysics_strategy.ensemble.barriers import mean_time_return
-from hyperphysics_strategy.ensemble.experts import EXPERT_ENTRIES
-from hyperphysics_strategy.freqai_names import ENSEMBLE_MODEL, single_expert_model_name
 
 from .backtest_windows import concurrent_windows, hardware_window_workers
 from .history_dates import install_history_date_fix
@@ -255,29 +253,3 @@ def _plain(value: Any) -> Any:
     """A strategy attribute as JSON (a hyperopt parameter: its value)."""
     value = getattr(value, "value", value)
     return value if isinstance(value, int | float | str | bool | None) else str(value)
-
-
-def single_expert_model(expert: str) -> type[HyperPhysicsEnsemble]:
-    """The FreqAI classifier of one registered expert alone, named as its stub file is
-    (:func:`~hyperphysics_strategy.freqai_names.single_expert_model_name`)."""
-    name = single_expert_model_name(expert)
-    return type(
-        name,
-        (HyperPhysicsEnsemble,),
-        {
-            "__module__": __name__,
-            "__qualname__": name,
-            "__doc__": f"FreqAI classifier: {EXPERT_ENTRIES[expert].summary} alone.",
-            "EXPERTS": (expert,),
-        },
-    )
-
-
-#: Every FreqAI model class this package offers, by the name its stub file carries: the
-#: ensemble, then one class per expert of the registry (``EXPERT_ENTRIES``), each also a
-#: name of this module, so that pickle and ``from ... import`` find it.
-FREQAI_MODELS: dict[str, type[HyperPhysicsEnsemble]] = {
-    ENSEMBLE_MODEL: HyperPhysicsEnsemble,
-    **{single_expert_model_name(e): single_expert_model(e) for e in EXPERT_ENTRIES},
-}
-globals().update(FREQAI_MODELS)
