@@ -3,7 +3,7 @@ classifier per expert of the registry (``EXPERT_ENTRIES``), in its order.
 
 ``freqai/`` generates the classes under these names and ``stubs/`` writes one stub file
 per name, so neither lists the experts. Importing this module imports the expert
-registry (torch), not freqtrade.
+registry only: neither torch nor freqtrade (``hyperphysics init`` stays fast).
 """
 
 from __future__ import annotations

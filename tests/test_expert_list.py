@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -42,6 +43,21 @@ def test_one_single_expert_model_per_registered_expert_in_its_order():
 def test_the_stubs_init_writes_are_the_freqai_models():
     stubs = [rel for rel in planned_files() if rel.startswith("freqaimodels/")]
     assert stubs == [f"freqaimodels/{name}.py" for name in FREQAI_MODELS]
+
+
+def test_init_reads_the_registry_without_torch_or_freqtrade():
+    """The stubs' names come from the registry; writing them loads no heavy library."""
+    probe = (
+        "import sys, tempfile\n"
+        "from hyperphysics_strategy.stubs import write_user_dir\n"
+        "write_user_dir(tempfile.mkdtemp())\n"
+        "print(sorted(m for m in ('torch', 'freqtrade', 'lightgbm') if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["[]"]
 
 
 def test_registry_entries_name_the_class_and_library_each_expert_has():

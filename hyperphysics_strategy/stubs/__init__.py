@@ -78,7 +78,7 @@ def planned_files() -> dict[str, str]:
     files.update(
         {
             f"{KINDS['freqaimodel'][1]}/{name}.py": render_stub("freqaimodel", name, FREQAI)
-            for name in freqai_model_names()  # the registry's: imports torch
+            for name in freqai_model_names()
         }
     )
     files[EXAMPLE_CONFIG] = example_config_text()

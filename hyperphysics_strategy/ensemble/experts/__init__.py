@@ -14,11 +14,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from hyperphysics_strategy.engine.hardware.placement import Placement
+if TYPE_CHECKING:
+    from hyperphysics_strategy.engine.hardware.placement import Placement
 
-from .base import Expert, FitData
+    from .base import Expert, FitData
 
 #: The ensemble's default experts (``ExpertEnsemble`` and the FreqAI model): the two tree
 #: experts that retrain a pair in seconds on a CPU. All twelve: ``tuple(EXPERT_REGISTRY)``.
@@ -76,7 +77,7 @@ EXPERT_ENTRIES: Mapping[str, ExpertEntry] = MappingProxyType(
 )
 
 
-class _Registry(Mapping[str, type[Expert]]):
+class _Registry(Mapping[str, "type[Expert]"]):
     """Read-only ``name -> Expert class`` mapping that imports each module when asked."""
 
     def __getitem__(self, name: str) -> type[Expert]:
@@ -118,7 +119,17 @@ def make_expert(name: str, params: dict[str, Any] | None = None, seed: int = 0) 
     return EXPERT_REGISTRY[name](params=params, seed=seed)
 
 
-def __getattr__(name: str) -> Any:  # ``from .experts import TorchExpert`` stays lazy
+def __getattr__(name: str) -> Any:
+    """The experts' base classes and ``Placement`` load on first use (they import torch):
+    the registry's names and entries read without it (``hyperphysics init``)."""
+    if name in ("Expert", "FitData"):
+        from . import base
+
+        return getattr(base, name)
+    if name == "Placement":
+        from hyperphysics_strategy.engine.hardware.placement import Placement
+
+        return Placement
     if name == "TorchExpert":
         from .torch_base import TorchExpert
 
