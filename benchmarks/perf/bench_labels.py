@@ -24,7 +24,7 @@ from common import CANDLES
 from common.table import print_table
 from common.timing import best_time
 
-from hyperphysics_strategy.ensemble.barriers import trailing_sigma, triple_barrier
+from hyperphysics_strategy.trading.barriers import trailing_sigma, triple_barrier
 
 LOOP_CANDLES = 20_000
 
