@@ -17,31 +17,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: common helpers
-from common import CANDLES
+from common.candles import chained_candles
 from common.table import print_table
 from common.timing import best_time
 
 from hyperphysics_strategy.trading.barriers import trailing_sigma, triple_barrier
 
 LOOP_CANDLES = 20_000
-
-
-def chained_candles(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    parts, level = [], 1.0
-    files = sorted(CANDLES.glob("*_USDT-5m.feather"))
-    if not files:
-        raise SystemExit(f"no 5m candles in {CANDLES}")
-    while sum(len(p) for p in parts) < n:
-        for file in files:
-            df = pd.read_feather(file, columns=["high", "low", "close"])
-            scale = level / float(df["close"].iloc[0])
-            parts.append(df.to_numpy(dtype=np.float64) * scale)
-            level = float(parts[-1][-1, 2])
-    hlc = np.concatenate(parts)[:n]
-    return hlc[:, 0], hlc[:, 1], hlc[:, 2]
 
 
 def loop_labels(high, low, close, sigma, h, k):

@@ -114,7 +114,7 @@ def run_training_efficiency() -> float:
 
 
 def run_labels() -> float:
-    from bench_labels import chained_candles
+    from common.candles import chained_candles
 
     try:
         from hyperphysics_strategy.trading.barriers import trailing_sigma, triple_barrier
