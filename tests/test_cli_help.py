@@ -61,7 +61,7 @@ def test_each_benchmark_help_prints_usage_without_running():
     )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert sorted(result) == scripts and len(scripts) >= 14
+    assert sorted(result) == scripts and len(scripts) >= 16
     for script, (code, text) in result.items():
         assert code == 0, (script, code, text[:500])  # argparse exits 0 after the usage
         assert text.startswith("usage: "), (script, text[:500])

@@ -1,6 +1,6 @@
 """Exit agents trained through the scheduler: N agents on N lanes against one after another.
 
-    python benchmarks/bench_exit_agents.py [--agents 4] [--timesteps 5000] [--pair BTC]
+    python benchmarks/perf/bench_exit_agents.py [--agents 4] [--timesteps 5000] [--pair BTC]
         [--threads]
 
 The episodes are one pair's trades of every fifth candle (5m candles of
@@ -28,9 +28,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _table import print_table  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: common helpers
+from common import CANDLES  # noqa: E402
+from common.table import print_table  # noqa: E402
 
 from hyperphysics_strategy.ensemble.scheduler import default_scheduler  # noqa: E402
 from hyperphysics_strategy.trading.barriers import trailing_sigma  # noqa: E402
@@ -40,8 +40,6 @@ from hyperphysics_strategy.trading.exit_agent.agents import (  # noqa: E402
     train_exit_policies,
 )
 from hyperphysics_strategy.trading.exit_agent.episodes import build_episodes  # noqa: E402
-
-CANDLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "candles" / "binance"
 
 
 def main() -> None:
