@@ -40,9 +40,10 @@ import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # benchmarks/: _table, decision_walkforward
+sys.path.insert(0, str(HERE.parent))  # benchmarks/: common helpers
+sys.path.insert(0, str(HERE))  # decision_walkforward beside it, also under runpy
 
-from _table import print_table  # noqa: E402
+from common.table import print_table  # noqa: E402
 from decision_walkforward import pair_data  # noqa: E402
 
 from hyperphysics_strategy.trading import walkforward as W  # noqa: E402
