@@ -94,7 +94,7 @@ def test_an_entry_clears_the_margin(tmp_path, caplog, monkeypatch):
 def test_live_is_hourly_per_pair_and_hyperopt_is_quiet(tmp_path, caplog):
     strat, candles = strategy(tmp_path, "dry_run")
     now = [0.0]
-    strat.entry_summaries.clock = lambda: now[0]
+    strat.entry_summaries.cadence.clock = lambda: now[0]
     with caplog.at_level(logging.INFO, logger=LOGGER):
         run(strat, candles)
         now[0] = 3000.0

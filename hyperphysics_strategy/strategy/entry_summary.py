@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from . import features
+from .cadence import Cadence
 
 #: Candles whose class probabilities add up to less than this carry no prediction: FreqAI
 #: fills the rows before the backtest range with zeros.
@@ -76,21 +77,12 @@ class EntrySummaries:
     per ``interval`` seconds live and in dry-run, never in hyperopt and other modes."""
 
     def __init__(self, interval: float = 3600.0, clock: Callable[[], float] = time.monotonic):
-        self.interval = interval
-        self.clock = clock
-        self._last: dict[str, float] = {}
+        self.cadence = Cadence(interval, clock)
 
     def due(self, pair: str, runmode: str) -> bool:
         if runmode == "backtest":
             return True
-        if runmode not in ("live", "dry_run"):
-            return False
-        now = self.clock()
-        last = self._last.get(pair)
-        if last is not None and now - last < self.interval:
-            return False
-        self._last[pair] = now
-        return True
+        return runmode in ("live", "dry_run") and self.cadence.due(pair)
 
     def log(
         self,

@@ -42,6 +42,7 @@ from hyperphysics_strategy.ensemble.experts import expert_libraries
 from hyperphysics_strategy.freqai.ensemble_model import M_TIME  # the model's extra return
 
 from . import features, risk_features
+from .edge_gate import EdgeGate
 from .entry_summary import EntrySummaries
 from .orderbook_features import OrderBookFeatures
 from .settings import load_settings
@@ -155,6 +156,7 @@ class HyperPhysicsStrategy(BarrierTrades, IStrategy):
             extra.setdefault(M_TIME, 0.0)
             freqai["extra_returns_per_train"] = extra
         self.entry_summaries = EntrySummaries()  # why each pair entered as often as it did
+        self.edge_gate = EdgeGate(self.settings)
         self.risk_engine = GPURiskEngine(seed=0)
         self._warned_no_predictions: set[str] = set()  # pairs told they have no predictions
         self.orderbooks = OrderBookFeatures(
@@ -290,6 +292,8 @@ class HyperPhysicsStrategy(BarrierTrades, IStrategy):
             df["hp_ev_short"] = short_expected_value(*probs, d_up, d_down, m_time, fee)
             short = ok & ev_signal(df["hp_ev_short"], scale, margin)
             df.loc[short, ["enter_short", "enter_tag"]] = (1, "ev_short")
+        # dry-run and live: entries only on a champion that passes (strategy/edge_gate.py)
+        self.edge_gate.apply(df, metadata["pair"], self.timeframe, self.dp.runmode.value, logger)
         self._summarise_entries(df, metadata["pair"], margin, scale)
         return df
 

@@ -19,8 +19,12 @@ from pydantic import (
     model_validator,
 )
 
+from hyperphysics_strategy.trading.champion import Champion
+
 #: A count of at least one.
 Count = Annotated[int, Field(ge=1)]
+#: Keys that ``hyperphysics init`` leaves out of the section it writes (another file sets them).
+NOT_IN_INIT = {"written_by": "hyperphysics search"}
 #: A stop distance as a fraction of the entry price.
 PriceFraction = Annotated[float, Field(gt=0, lt=1)]
 
@@ -94,6 +98,35 @@ class RiskSettings(BaseModel):
         "most 525,600 (a year).",
     )
     cluster: ClusterSettings = Field(default_factory=ClusterSettings)
+    require_edge: bool = Field(
+        True,
+        description="Dry-run and live trading enter only on a champion (hyperphysics.champion) "
+        "that passes the edge gate: confirmation-period deflated Sharpe ratio at least "
+        "edge_min_dsr, the strategy's timeframe, the pair among its pairs, a confirmation "
+        "period ending at most edge_max_age_days before the candle. Otherwise the strategy "
+        "stays flat and logs 'no proven edge' once per pair, then hourly. false: trade the "
+        "configured rule without one. Backtests always trade the rule and log the verdict.",
+    )
+    edge_min_dsr: float = Field(
+        0.95,
+        ge=0,
+        le=1,
+        description="Smallest deflated Sharpe ratio (confirmation period, every trial of the "
+        "search counted) that lets the edge gate open.",
+    )
+    edge_max_age_days: PositiveFloat = Field(
+        90.0,
+        le=3650,
+        description="Oldest confirmation period the edge gate accepts: days from its end to "
+        "the candle traded; an edge decays, search again when it is older.",
+    )
+    champion: Champion | None = Field(
+        None,
+        description="The configuration a search chose and confirmed, written by hyperphysics "
+        "search into champion.json: load it with a second -c (init leaves it out). null: "
+        "none, and the edge gate stays shut.",
+        json_schema_extra=NOT_IN_INIT,
+    )
 
     @model_validator(mode="after")
     def _bounds(self) -> RiskSettings:
