@@ -70,11 +70,9 @@ def test_every_key_is_documented_in_the_model_the_config_and_docs(written):
         if not row.in_init:
             assert f'"{row.key}"' not in text, row.key
             continue
-        at = next(
-            i
-            for i, line in enumerate(lines)
-            if line.strip().startswith(f'"{row.key.split(".")[-1]}":')
-        )
+        at = lines.index('    "hyperphysics": {')  # the key's own line, inside its parents
+        for part in row.key.split("."):
+            at = next(i for i in range(at, len(lines)) if lines[i].strip().startswith(f'"{part}":'))
         above = []
         for line in reversed(lines[:at]):
             if not line.strip().startswith("//"):

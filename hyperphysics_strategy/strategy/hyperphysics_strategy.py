@@ -191,6 +191,10 @@ class HyperPhysicsStrategy(BarrierTrades, IStrategy):
     ) -> pd.DataFrame:
         timeframe_seconds = timeframe_to_seconds(self.timeframe)
         dataframe = features.add_calendar_features(dataframe)
+        if self.settings.regime.enabled:  # the "regime" feature group (causal)
+            dataframe = features.add_regime_features(
+                dataframe, timeframe_seconds, self.settings.regime
+            )
         dataframe = self.orderbooks.add(dataframe, metadata["pair"], timeframe_seconds)
         return risk_features.add_risk_columns(
             dataframe,

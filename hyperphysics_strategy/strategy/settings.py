@@ -41,6 +41,47 @@ class ClusterSettings(BaseModel):
     )
 
 
+class RegimeSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(
+        False,
+        description="Add the 'regime' feature group: causal regime probabilities of a "
+        "Markov-switching model of returns (%-regime_p1 ... : each regime but the calmest), "
+        "fitted on the fit_hours before each block of refit_hours and filtered forward "
+        "(trading/regime.py). Costs about a second of fitting per block and pair.",
+    )
+    k_regimes: int = Field(2, ge=2, le=4, description="Regimes of the model (2: calm, volatile).")
+    fit_hours: PositiveFloat = Field(
+        168.0,
+        le=8760,
+        description="Hours of candles each block's model is fitted on (the hours before the "
+        "block); at least 20 candles per regime.",
+    )
+    refit_hours: PositiveFloat = Field(
+        24.0,
+        le=8760,
+        description="Block length in hours: a new model every refit_hours, blocks anchored to "
+        "the Unix epoch (so a value never depends on where the data starts).",
+    )
+    warmup_hours: float = Field(
+        24.0,
+        ge=0,
+        le=8760,
+        description="Hours before each block from which its filter starts (from the "
+        "model's stationary distribution).",
+    )
+
+    def candles(self, timeframe_seconds: int) -> dict[str, int]:
+        """``fit``, ``refit`` and ``warmup`` in candles of ``timeframe_seconds``."""
+        per_hour = 3600 / timeframe_seconds
+        return {
+            "fit": max(1, round(self.fit_hours * per_hour)),
+            "refit": max(1, round(self.refit_hours * per_hour)),
+            "warmup": round(self.warmup_hours * per_hour),
+        }
+
+
 class RiskSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -98,6 +139,7 @@ class RiskSettings(BaseModel):
         "most 525,600 (a year).",
     )
     cluster: ClusterSettings = Field(default_factory=ClusterSettings)
+    regime: RegimeSettings = Field(default_factory=RegimeSettings)
     require_edge: bool = Field(
         True,
         description="Dry-run and live trading enter only on a champion (hyperphysics.champion) "

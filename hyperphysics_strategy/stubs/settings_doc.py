@@ -89,7 +89,11 @@ def _in_init(field: Any) -> bool:
 
 def _comment(text: str, indent: str, width: int = 92) -> list[str]:
     return textwrap.wrap(
-        text, width=width, initial_indent=f"{indent}// ", subsequent_indent=f"{indent}// "
+        text,
+        width=width,
+        initial_indent=f"{indent}// ",
+        subsequent_indent=f"{indent}// ",
+        break_on_hyphens=False,  # a hyphenated word split over two lines reads back wrong
     )
 
 
