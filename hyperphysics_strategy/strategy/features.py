@@ -143,6 +143,24 @@ def barrier_sigma(close: pd.Series, vol_window: int) -> pd.Series:
     return pd.Series(valid_trailing_sigma(close.to_numpy(np.float64), vol_window), close.index)
 
 
+def barrier_outcome(
+    df: pd.DataFrame,
+    horizon: int,
+    vol_window: int = 288,
+    k_up: float = 1.0,
+    k_down: float = 1.0,
+    side: str = "long",
+):
+    """The triple-barrier outcome of every candle's bet (:func:`ensemble.barriers.
+    triple_barrier` on :func:`repair_candles`): the barrier touched, the candles to the exit
+    and the price's log return to it; NaN for the last ``horizon`` candles."""
+    df = repair_candles(df, bad_candles(df))
+    close = df["close"]
+    return triple_barrier(
+        df["high"], df["low"], close, barrier_sigma(close, vol_window), horizon, k_up, k_down, side
+    )
+
+
 def barrier_labels(
     df: pd.DataFrame,
     horizon: int,
@@ -159,12 +177,8 @@ def barrier_labels(
     bad candle inside a later candle's horizon is the flat candle of :func:`repair_candles`:
     it sits within the previous candle's range, so it can miss a touch but never invent one.
     """
-    bad = bad_candles(df)
-    df = repair_candles(df, bad)  # a flat candle at the last close touches no new barrier
-    close = df["close"]
-    out = triple_barrier(
-        df["high"], df["low"], close, barrier_sigma(close, vol_window), horizon, k_up, k_down, side
-    )
+    bad = bad_candles(df)  # a flat candle at the last close touches no new barrier
+    out = barrier_outcome(df, horizon, vol_window, k_up, k_down, side)
     names = np.asarray(CLASSES, dtype=object)
     labels = pd.Series(np.nan, index=df.index, dtype=object)
     ok = np.isfinite(out.label) & ~bad.to_numpy()

@@ -41,7 +41,7 @@ from hyperphysics_strategy.ensemble.decision import (
 from hyperphysics_strategy.ensemble.experts import expert_libraries
 from hyperphysics_strategy.freqai.ensemble_model import M_TIME  # the model's extra return
 
-from . import features, risk_features
+from . import features, meta_sizing, risk_features
 from .edge_gate import EdgeGate
 from .entry_summary import EntrySummaries
 from .orderbook_features import OrderBookFeatures
@@ -79,7 +79,7 @@ def _log_prediction(pair: str, dataframe: pd.DataFrame) -> None:
     )
 
 
-class HyperPhysicsStrategy(BarrierTrades, IStrategy):
+class HyperPhysicsStrategy(meta_sizing.MetaSizedStakes, BarrierTrades, IStrategy):
     """Signals from the FreqAI model's barrier probabilities; the trade's life (stake,
     barriers, stops, VaR guard) is :class:`~.trade_barriers.BarrierTrades`'."""
 
@@ -296,6 +296,12 @@ class HyperPhysicsStrategy(BarrierTrades, IStrategy):
             df["hp_ev_short"] = short_expected_value(*probs, d_up, d_down, m_time, fee)
             short = ok & ev_signal(df["hp_ev_short"], scale, margin)
             df.loc[short, ["enter_short", "enter_tag"]] = (1, "ev_short")
+        if self.settings.meta_label.enabled:  # a second classifier filters and sizes them
+            meta_sizing.apply_meta_label(
+                df, self.settings.meta_label, scale=scale, horizon=self._horizon(),
+                vol_window=self.label_vol_window, k_up=self.barrier_k_up,
+                k_down=self.barrier_k_down, fee=fee,
+            )  # fmt: skip
         # dry-run and live: entries only on a champion that passes (strategy/edge_gate.py)
         self.edge_gate.apply(df, metadata["pair"], self.timeframe, self.dp.runmode.value, logger)
         self._summarise_entries(df, metadata["pair"], margin, scale)

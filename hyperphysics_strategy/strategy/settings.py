@@ -82,6 +82,31 @@ class RegimeSettings(BaseModel):
         }
 
 
+class MetaLabelSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(
+        False,
+        description="Meta-labelling: a second classifier (trading/meta_label.py), refitted "
+        "every refit_hours on the strategy's earlier bets whose outcome was known by then "
+        "(FreqAI's predictions are out of sample), predicts whether each new entry pays; "
+        "entries at or below threshold are dropped, the others' stake is scaled by "
+        "2*Phi(z)-1 of that probability. No entry until min_bets bets have resolved.",
+    )
+    min_bets: int = Field(
+        30, ge=10, le=100_000, description="Fewest resolved bets the meta-model is fitted on."
+    )
+    refit_hours: PositiveFloat = Field(
+        24.0, le=8760, description="Hours between two fits of the meta-model (epoch-anchored)."
+    )
+    threshold: float = Field(
+        0.5,
+        ge=0.5,
+        lt=1,
+        description="Probability of paying at or below which the meta-model drops an entry.",
+    )
+
+
 class RiskSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -140,6 +165,7 @@ class RiskSettings(BaseModel):
     )
     cluster: ClusterSettings = Field(default_factory=ClusterSettings)
     regime: RegimeSettings = Field(default_factory=RegimeSettings)
+    meta_label: MetaLabelSettings = Field(default_factory=MetaLabelSettings)
     require_edge: bool = Field(
         True,
         description="Dry-run and live trading enter only on a champion (hyperphysics.champion) "
