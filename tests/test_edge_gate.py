@@ -59,6 +59,13 @@ def test_dry_run_without_a_champion_stays_flat_and_says_so(tmp_path, caplog, mar
         line
         == f"HyperPhysics BTC/USDT: no proven edge: no champion (hyperphysics.champion); {ADVICE}"
     )
+    (summary,) = [r.getMessage() for r in caplog.records if "predicted candles" in r.getMessage()]
+    assert "the EV rule proposed 200, 200 dropped by the meta-label filter or the edge gate" in (
+        summary
+    )
+    assert summary.endswith(
+        "no entry: every bet the EV rule proposed was dropped (meta-label or edge gate)"
+    )
     warnings = [
         r for r in caplog.records if r.levelno == logging.WARNING and "no proven" in r.getMessage()
     ]
