@@ -141,15 +141,11 @@ def test_the_refusal_is_logged_once_per_pair_then_hourly(tmp_path, caplog, margi
     strat, candles = gated(tmp_path, "dry_run")
     now = [0.0]
     strat.edge_gate.cadence.clock = lambda: now[0]
+    # (seconds, pair) of each new candle: BTC is quiet within its hour, ETH is told at once
+    schedule = [(0, "BTC"), (1800, "BTC"), (1800, "ETH"), (3599, "BTC"), (3601, "BTC")]
     with caplog.at_level(logging.INFO, logger=LOGGER):
-        run(strat, candles)
-        now[0] = 1800.0
-        run(strat, candles)  # same pair within the hour: quiet
-        run(strat, candles, "ETH/USDT")
-        now[0] = 3599.0
-        run(strat, candles)
-        now[0] = 3601.0
-        run(strat, candles)
+        for now[0], pair in schedule:
+            run(strat, candles, f"{pair}/USDT")
     pairs = [line.split(":")[0].removeprefix("HyperPhysics ") for line in gate_lines(caplog)]
     assert pairs == ["BTC/USDT", "ETH/USDT", "BTC/USDT"]
 

@@ -73,7 +73,18 @@ def test_the_strategys_stake_goes_through_it(tmp_path, monkeypatch):
     strat, _ = meta_strategy(tmp_path, META)
     monkeypatch.setattr(trade_barriers.BarrierTrades, "custom_stake_amount", lambda *a, **k: 80.0)
     monkeypatch.setattr(strat, "_last_row", lambda pair: pd.Series({META_SIZE: 0.5}))
-    args = ("BTC/USDT", None, 1.0, 100.0, 5.0, 1000.0, 1.0, "ev_long", "long")
-    assert strat.custom_stake_amount(*args) == 40.0
+    args = {
+        "pair": "BTC/USDT",
+        "current_time": None,
+        "current_rate": 1.0,
+        "proposed_stake": 100.0,
+        "min_stake": 5.0,
+        "max_stake": 1000.0,
+        "leverage": 1.0,
+        "entry_tag": "ev_long",
+        "side": "long",
+    }  # fmt: skip  (as freqtrade calls it: every argument by keyword)
+    assert strat.custom_stake_amount(**args) == 40.0
+    assert strat.custom_stake_amount(**{**args, "min_stake": 50.0}) == 0.0
     strat.settings = load_settings({})
-    assert strat.custom_stake_amount(*args) == 80.0
+    assert strat.custom_stake_amount(**args) == 80.0

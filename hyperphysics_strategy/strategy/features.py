@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -143,21 +144,15 @@ def barrier_sigma(close: pd.Series, vol_window: int) -> pd.Series:
     return pd.Series(valid_trailing_sigma(close.to_numpy(np.float64), vol_window), close.index)
 
 
-def barrier_outcome(
-    df: pd.DataFrame,
-    horizon: int,
-    vol_window: int = 288,
-    k_up: float = 1.0,
-    k_down: float = 1.0,
-    side: str = "long",
-):
+def barrier_outcome(df: pd.DataFrame, horizon: int, vol_window: int, *barrier: Any):
     """The triple-barrier outcome of every candle's bet (:func:`ensemble.barriers.
-    triple_barrier` on :func:`repair_candles`): the barrier touched, the candles to the exit
-    and the price's log return to it; NaN for the last ``horizon`` candles."""
+    triple_barrier` on :func:`repair_candles`; ``barrier``: its ``k_up, k_down, side``): the
+    barrier touched, the candles to the exit and the price's log return to it; NaN for the
+    last ``horizon`` candles."""
     df = repair_candles(df, bad_candles(df))
     close = df["close"]
     return triple_barrier(
-        df["high"], df["low"], close, barrier_sigma(close, vol_window), horizon, k_up, k_down, side
+        df["high"], df["low"], close, barrier_sigma(close, vol_window), horizon, *barrier
     )
 
 

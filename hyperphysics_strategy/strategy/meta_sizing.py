@@ -18,7 +18,6 @@ meta-model yet, or with a probability at or below the threshold, is dropped.
 from __future__ import annotations
 
 import math
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -105,23 +104,9 @@ class MetaSizedStakes:
     stake), scaled by :func:`scaled_stake` when ``hyperphysics.meta_label`` is on. A mixin:
     it reads the strategy's ``settings`` and ``_last_row``."""
 
-    def custom_stake_amount(
-        self,
-        pair: str,
-        current_time: datetime,
-        current_rate: float,
-        proposed_stake: float,
-        min_stake: float | None,
-        max_stake: float,
-        leverage: float,
-        entry_tag: str | None,
-        side: str,
-        **kwargs: Any,
-    ) -> float:
-        stake = super().custom_stake_amount(  # type: ignore[misc]
-            pair, current_time, current_rate, proposed_stake, min_stake, max_stake, leverage,
-            entry_tag, side, **kwargs,
-        )  # fmt: skip
+    def custom_stake_amount(self, pair: str, **kwargs: Any) -> float:
+        """freqtrade passes every argument by keyword (``min_stake`` among them)."""
+        stake = super().custom_stake_amount(pair=pair, **kwargs)  # type: ignore[misc]
         if not self.settings.meta_label.enabled:
             return stake
-        return scaled_stake(self._last_row(pair), stake, min_stake)
+        return scaled_stake(self._last_row(pair), stake, kwargs.get("min_stake"))

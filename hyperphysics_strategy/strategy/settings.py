@@ -25,6 +25,23 @@ from hyperphysics_strategy.trading.champion import Champion
 Count = Annotated[int, Field(ge=1)]
 #: Keys that ``hyperphysics init`` leaves out of the section it writes (another file sets them).
 NOT_IN_INIT = {"written_by": "hyperphysics search"}
+#: A span in hours, at most a year.
+Hours = Annotated[float, Field(gt=0, le=8760)]
+#: What ``regime.enabled`` switches on (its documentation).
+REGIME = (
+    "Add the 'regime' feature group: causal regime probabilities of a "
+    "Markov-switching model of returns (%-regime_p1 ... : each regime but the calmest), "
+    "fitted on the fit_hours before each block of refit_hours and filtered forward "
+    "(trading/regime.py). Costs about a second of fitting per block and pair."
+)
+#: What ``meta_label.enabled`` switches on (its documentation).
+META_LABEL = (
+    "Meta-labelling: a second classifier (trading/meta_label.py), refitted "
+    "every refit_hours on the strategy's earlier bets whose outcome was known by then "
+    "(FreqAI's predictions are out of sample), predicts whether each new entry pays; "
+    "entries at or below threshold are dropped, the others' stake is scaled by "
+    "2*Phi(z)-1 of that probability. No entry until min_bets bets have resolved."
+)
 #: A stop distance as a fraction of the entry price.
 PriceFraction = Annotated[float, Field(gt=0, lt=1)]
 
@@ -44,23 +61,15 @@ class ClusterSettings(BaseModel):
 class RegimeSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    enabled: bool = Field(
-        False,
-        description="Add the 'regime' feature group: causal regime probabilities of a "
-        "Markov-switching model of returns (%-regime_p1 ... : each regime but the calmest), "
-        "fitted on the fit_hours before each block of refit_hours and filtered forward "
-        "(trading/regime.py). Costs about a second of fitting per block and pair.",
-    )
+    enabled: bool = Field(False, description=REGIME)
     k_regimes: int = Field(2, ge=2, le=4, description="Regimes of the model (2: calm, volatile).")
-    fit_hours: PositiveFloat = Field(
+    fit_hours: Hours = Field(
         168.0,
-        le=8760,
         description="Hours of candles each block's model is fitted on (the hours before the "
         "block); at least 20 candles per regime.",
     )
-    refit_hours: PositiveFloat = Field(
+    refit_hours: Hours = Field(
         24.0,
-        le=8760,
         description="Block length in hours: a new model every refit_hours, blocks anchored to "
         "the Unix epoch (so a value never depends on where the data starts).",
     )
@@ -85,19 +94,12 @@ class RegimeSettings(BaseModel):
 class MetaLabelSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    enabled: bool = Field(
-        False,
-        description="Meta-labelling: a second classifier (trading/meta_label.py), refitted "
-        "every refit_hours on the strategy's earlier bets whose outcome was known by then "
-        "(FreqAI's predictions are out of sample), predicts whether each new entry pays; "
-        "entries at or below threshold are dropped, the others' stake is scaled by "
-        "2*Phi(z)-1 of that probability. No entry until min_bets bets have resolved.",
-    )
+    enabled: bool = Field(False, description=META_LABEL)
     min_bets: int = Field(
         30, ge=10, le=100_000, description="Fewest resolved bets the meta-model is fitted on."
     )
-    refit_hours: PositiveFloat = Field(
-        24.0, le=8760, description="Hours between two fits of the meta-model (epoch-anchored)."
+    refit_hours: Hours = Field(
+        24.0, description="Hours between two fits of the meta-model (epoch-anchored)."
     )
     threshold: float = Field(
         0.5,
