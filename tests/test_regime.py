@@ -117,4 +117,5 @@ def test_the_strategy_adds_the_group_only_when_switched_on(tmp_path, monkeypatch
     assert "%-regime_p1" not in off.feature_engineering_standard(candles.copy(), meta)
     got = on.feature_engineering_standard(candles.copy(), meta)
     np.testing.assert_array_equal(got["%-regime_p1"], regime_columns(candles)["%-regime_p1"])
+    np.testing.assert_array_equal(got["hp_regime_p1"], got["%-regime_p1"])  # kept for plots
     assert got["%-regime_p1"].notna().sum() > 100

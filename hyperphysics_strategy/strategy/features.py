@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -121,8 +120,9 @@ def add_calendar_features(df: pd.DataFrame) -> pd.DataFrame:
 def add_regime_features(
     df: pd.DataFrame, timeframe_seconds: int, regime: RegimeSettings
 ) -> pd.DataFrame:
-    """The ``regime`` feature group: ``%-regime_p1`` ... ``%-regime_p{k-1}``, the filtered
-    probability of each regime but the calmest (they sum to one), causal
+    """The ``regime`` feature group: ``%-regime_p1`` ... ``%-regime_p{k-1}`` (and ``hp_``
+    copies for plots and freqtrade's analyses), the filtered probability of each regime but
+    the calmest (they sum to one), causal
     (:func:`~hyperphysics_strategy.trading.regime.rolling_regime_probabilities`: each value
     reads only candles up to its own, from a stretch anchored to the epoch). NaN where the
     frame lacks a block's stretch and on bad candles."""
@@ -132,8 +132,8 @@ def add_regime_features(
         k_regimes=regime.k_regimes, **regime.candles(int(timeframe_seconds)),
     )  # fmt: skip
     bad = bad_candles(df).to_numpy()
-    for j in range(1, regime.k_regimes):
-        df[f"%-regime_p{j}"] = np.where(bad, np.nan, probs[:, j])
+    for j in range(1, regime.k_regimes):  # hp_ copies: FreqAI strips the % columns
+        df[f"%-regime_p{j}"] = df[f"hp_regime_p{j}"] = np.where(bad, np.nan, probs[:, j])
     return df
 
 
@@ -142,18 +142,6 @@ def barrier_sigma(close: pd.Series, vol_window: int) -> pd.Series:
     each candle; NaN for the first ``vol_window`` candles and on a bad close (NaN,
     infinite, zero or negative), which counts as the last valid close for the others."""
     return pd.Series(valid_trailing_sigma(close.to_numpy(np.float64), vol_window), close.index)
-
-
-def barrier_outcome(df: pd.DataFrame, horizon: int, vol_window: int, *barrier: Any):
-    """The triple-barrier outcome of every candle's bet (:func:`ensemble.barriers.
-    triple_barrier` on :func:`repair_candles`; ``barrier``: its ``k_up, k_down, side``): the
-    barrier touched, the candles to the exit and the price's log return to it; NaN for the
-    last ``horizon`` candles."""
-    df = repair_candles(df, bad_candles(df))
-    close = df["close"]
-    return triple_barrier(
-        df["high"], df["low"], close, barrier_sigma(close, vol_window), horizon, *barrier
-    )
 
 
 def barrier_labels(
@@ -172,8 +160,12 @@ def barrier_labels(
     bad candle inside a later candle's horizon is the flat candle of :func:`repair_candles`:
     it sits within the previous candle's range, so it can miss a touch but never invent one.
     """
-    bad = bad_candles(df)  # a flat candle at the last close touches no new barrier
-    out = barrier_outcome(df, horizon, vol_window, k_up, k_down, side)
+    bad = bad_candles(df)
+    df = repair_candles(df, bad)  # a flat candle at the last close touches no new barrier
+    close = df["close"]
+    out = triple_barrier(
+        df["high"], df["low"], close, barrier_sigma(close, vol_window), horizon, k_up, k_down, side
+    )
     names = np.asarray(CLASSES, dtype=object)
     labels = pd.Series(np.nan, index=df.index, dtype=object)
     ok = np.isfinite(out.label) & ~bad.to_numpy()

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hyperphysics_strategy.ensemble.barriers import BarrierOutcome, triple_barrier
 from hyperphysics_strategy.trading.meta_label import bet_size, paid, walk_forward_meta_probabilities
 
 from . import features
@@ -43,6 +44,14 @@ def meta_features(df: pd.DataFrame, ev: pd.Series, scale: pd.Series, horizon: in
     columns = [df[c] for c in features.CLASSES] + [ev / scale, df[SIGMA], momentum]
     x = np.column_stack([np.asarray(c, dtype=np.float64) for c in columns])
     return np.where(np.isfinite(x), x, np.nan)
+
+
+def bet_outcome(df: pd.DataFrame, horizon: int, vol_window: int, *barrier: Any) -> BarrierOutcome:
+    """Each candle's bet, run to its exit: the triple barrier (``barrier``: ``k_up, k_down,
+    side``) on :func:`features.repair_candles`' candles, the sigma the strategy trades on."""
+    df = features.repair_candles(df, features.bad_candles(df))
+    sigma = features.barrier_sigma(df["close"], vol_window)
+    return triple_barrier(df["high"], df["low"], df["close"], sigma, horizon, *barrier)
 
 
 def block_starts(dates: pd.Series, hours: float) -> np.ndarray:
@@ -72,7 +81,7 @@ def apply_meta_label(
         if signal not in df.columns or ev not in df.columns:
             continue
         bets = np.flatnonzero(df[signal].to_numpy() == 1)
-        outcome = features.barrier_outcome(df, horizon, vol_window, k_up, k_down, side)
+        outcome = bet_outcome(df, horizon, vol_window, k_up, k_down, side)
         gain = np.expm1(outcome.log_return) * (1.0 if side == "long" else -1.0)
         labels = paid(gain - 2.0 * fee)
         x = meta_features(df, df[ev], scale, horizon)
