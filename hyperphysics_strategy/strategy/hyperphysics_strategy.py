@@ -296,16 +296,21 @@ class HyperPhysicsStrategy(meta_sizing.MetaSizedStakes, BarrierTrades, IStrategy
             df["hp_ev_short"] = short_expected_value(*probs, d_up, d_down, m_time, fee)
             short = ok & ev_signal(df["hp_ev_short"], scale, margin)
             df.loc[short, ["enter_short", "enter_tag"]] = (1, "ev_short")
-        if self.settings.meta_label.enabled:  # a second classifier filters and sizes them
+        self._filter_entries(df, metadata["pair"], scale)
+        self._summarise_entries(df, metadata["pair"], margin, scale)
+        return df
+
+    def _filter_entries(self, df: pd.DataFrame, pair: str, scale: pd.Series) -> None:
+        """What may stop the EV rule's entries: the meta-label filter, which also sizes them
+        (``hyperphysics.meta_label``, :mod:`.meta_sizing`), then, in dry-run and live, the
+        edge gate: entries only on a champion that passes (:mod:`.edge_gate`)."""
+        if self.settings.meta_label.enabled:
             meta_sizing.apply_meta_label(
                 df, self.settings.meta_label, scale=scale, horizon=self._horizon(),
                 vol_window=self.label_vol_window, k_up=self.barrier_k_up,
-                k_down=self.barrier_k_down, fee=fee,
+                k_down=self.barrier_k_down, fee=self._fee(),
             )  # fmt: skip
-        # dry-run and live: entries only on a champion that passes (strategy/edge_gate.py)
-        self.edge_gate.apply(df, metadata["pair"], self.timeframe, self.dp.runmode.value, logger)
-        self._summarise_entries(df, metadata["pair"], margin, scale)
-        return df
+        self.edge_gate.apply(df, pair, self.timeframe, self.dp.runmode.value, logger)
 
     def _summarise_entries(self, df: pd.DataFrame, pair: str, margin: float, scale) -> None:
         """Per pair: entries, ``do_predict`` share and the best EV against the margin
