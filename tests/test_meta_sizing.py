@@ -71,7 +71,12 @@ def test_the_strategys_stake_goes_through_it(tmp_path, monkeypatch):
     from hyperphysics_strategy.strategy import trade_barriers
 
     strat, _ = meta_strategy(tmp_path, META)
-    monkeypatch.setattr(trade_barriers.BarrierTrades, "custom_stake_amount", lambda *a, **k: 80.0)
+
+    def var_stake(self, pair, current_time, current_rate, proposed_stake, min_stake, max_stake,
+                  leverage, entry_tag, side, **kwargs):  # fmt: skip
+        return 80.0
+
+    monkeypatch.setattr(trade_barriers.BarrierTrades, "custom_stake_amount", var_stake)
     monkeypatch.setattr(strat, "_last_row", lambda pair: pd.Series({META_SIZE: 0.5}))
     args = {
         "pair": "BTC/USDT",
@@ -86,5 +91,6 @@ def test_the_strategys_stake_goes_through_it(tmp_path, monkeypatch):
     }  # fmt: skip  (as freqtrade calls it: every argument by keyword)
     assert strat.custom_stake_amount(**args) == 40.0
     assert strat.custom_stake_amount(**{**args, "min_stake": 50.0}) == 0.0
+    assert strat.custom_stake_amount(*args.values()) == 40.0  # by position too
     strat.settings = load_settings({})
     assert strat.custom_stake_amount(**args) == 80.0

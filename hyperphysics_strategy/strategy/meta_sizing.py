@@ -17,6 +17,7 @@ meta-model yet, or with a probability at or below the threshold, is dropped.
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any
 
@@ -113,9 +114,11 @@ class MetaSizedStakes:
     stake), scaled by :func:`scaled_stake` when ``hyperphysics.meta_label`` is on. A mixin:
     it reads the strategy's ``settings`` and ``_last_row``."""
 
-    def custom_stake_amount(self, pair: str, **kwargs: Any) -> float:
-        """freqtrade passes every argument by keyword (``min_stake`` among them)."""
-        stake = super().custom_stake_amount(pair=pair, **kwargs)  # type: ignore[misc]
+    def custom_stake_amount(self, *args: Any, **kwargs: Any) -> float:
+        """freqtrade's arguments, by keyword (as freqtrade passes them) or by position."""
+        base = super().custom_stake_amount  # type: ignore[misc]
+        stake = base(*args, **kwargs)
         if not self.settings.meta_label.enabled:
             return stake
-        return scaled_stake(self._last_row(pair), stake, kwargs.get("min_stake"))
+        given = inspect.signature(base).bind(*args, **kwargs).arguments
+        return scaled_stake(self._last_row(given["pair"]), stake, given.get("min_stake"))
