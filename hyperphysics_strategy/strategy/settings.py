@@ -32,7 +32,7 @@ REGIME = (
     "Add the 'regime' feature group: causal regime probabilities of a "
     "Markov-switching model of returns (%-regime_p1 ... : each regime but the calmest), "
     "fitted on the fit_hours before each block of refit_hours and filtered forward "
-    "(trading/regime.py). Costs about a second of fitting per block and pair."
+    "(trading/regime.py). Each block is one maximum-likelihood fit per pair, once per process."
 )
 #: What ``meta_label.enabled`` switches on (its documentation).
 META_LABEL = (
