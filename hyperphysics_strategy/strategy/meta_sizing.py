@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hyperphysics_strategy.ensemble.barriers import BarrierOutcome, triple_barrier
+from hyperphysics_strategy.trading.bet import BetSpec
+from hyperphysics_strategy.trading.labels import barrier_outcome
 from hyperphysics_strategy.trading.meta_label import bet_size, paid, walk_forward_meta_probabilities
 
 from . import features
@@ -47,14 +48,6 @@ def meta_features(df: pd.DataFrame, ev: pd.Series, scale: pd.Series, horizon: in
     return np.where(np.isfinite(x), x, np.nan)
 
 
-def bet_outcome(df: pd.DataFrame, horizon: int, vol_window: int, *barrier: Any) -> BarrierOutcome:
-    """Each candle's bet, run to its exit: the triple barrier (``barrier``: ``k_up, k_down,
-    side``) on :func:`features.repair_candles`' candles, the sigma the strategy trades on."""
-    df = features.repair_candles(df, features.bad_candles(df))
-    sigma = features.barrier_sigma(df["close"], vol_window)
-    return triple_barrier(df["high"], df["low"], df["close"], sigma, horizon, *barrier)
-
-
 def block_starts(dates: pd.Series, hours: float) -> np.ndarray:
     """Positions of the first candle of each ``hours`` block, blocks anchored to the epoch."""
     seconds = dates.astype("datetime64[s, UTC]").astype("int64").to_numpy()
@@ -63,17 +56,11 @@ def block_starts(dates: pd.Series, hours: float) -> np.ndarray:
 
 
 def apply_meta_label(
-    df: pd.DataFrame,
-    settings: MetaLabelSettings,
-    *,
-    scale: pd.Series,
-    horizon: int,
-    vol_window: int,
-    k_up: float,
-    k_down: float,
-    fee: float,
+    df: pd.DataFrame, settings: MetaLabelSettings, bet: BetSpec, scale: pd.Series
 ) -> None:
-    """Filter and size ``df``'s entries in place (see the module's docstring)."""
+    """Filter and size ``df``'s entries in place (see the module's docstring). A bet's
+    outcome is ``bet``'s triple barrier from the signal candle's close, its net return
+    after ``bet.fee`` on each side as the walk-forward evaluator counts it."""
     df[META_P] = np.nan
     df[META_SIZE] = np.nan
     starts = block_starts(df["date"], settings.refit_hours)
@@ -82,10 +69,11 @@ def apply_meta_label(
         if signal not in df.columns or ev not in df.columns:
             continue
         bets = np.flatnonzero(df[signal].to_numpy() == 1)
-        outcome = bet_outcome(df, horizon, vol_window, k_up, k_down, side)
-        gain = np.expm1(outcome.log_return) * (1.0 if side == "long" else -1.0)
-        labels = paid(gain - 2.0 * fee)
-        x = meta_features(df, df[ev], scale, horizon)
+        outcome, bad = barrier_outcome(df, bet.horizon, bet.vol_window, bet.k_up, bet.k_down, side)
+        sign = 1.0 if side == "long" else -1.0
+        net = np.exp(sign * outcome.log_return) * (1 - bet.fee) / (1 + bet.fee) - 1
+        labels = paid(np.where(bad, np.nan, net))
+        x = meta_features(df, df[ev], scale, bet.horizon)
         p = walk_forward_meta_probabilities(
             x[bets], labels[bets], positions[bets], bets + outcome.candles[bets], starts,
             min_bets=settings.min_bets,
