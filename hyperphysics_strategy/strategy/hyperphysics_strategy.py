@@ -40,6 +40,7 @@ from hyperphysics_strategy.trading.exits import ENTER_LONG, ENTER_SHORT
 from . import features, meta_sizing, risk_features
 from .edge_gate import EdgeGate
 from .entry_summary import EntrySummaries
+from .exit_agent import AgentExits
 from .orderbook_features import OrderBookFeatures
 from .settings import load_settings
 from .trade_barriers import SIGMA, BarrierTrades
@@ -73,9 +74,10 @@ def _log_prediction(pair: str, dataframe: pd.DataFrame) -> None:
     )
 
 
-class HyperPhysicsStrategy(meta_sizing.MetaSizedStakes, BarrierTrades, IStrategy):
+class HyperPhysicsStrategy(meta_sizing.MetaSizedStakes, AgentExits, BarrierTrades, IStrategy):
     """Signals from the FreqAI model's barrier probabilities; the trade's life (stake,
-    barriers, stops, VaR guard) is :class:`~.trade_barriers.BarrierTrades`'."""
+    barriers, stops, VaR guard) is :class:`~.trade_barriers.BarrierTrades`'; the exit agent
+    (``hyperphysics.exit_agent``) is :class:`~.exit_agent.AgentExits`'."""
 
     INTERFACE_VERSION = 3
 
@@ -170,6 +172,7 @@ class HyperPhysicsStrategy(meta_sizing.MetaSizedStakes, BarrierTrades, IStrategy
             plan = DevicePlan.build(expert_libraries(experts), names=experts)
         log_summary(logger, plan=plan)
         logger.info("HyperPhysics risk settings: %s", self.settings.model_dump())
+        self.exit_agent_hook().check_start()  # exit_agent "on" without a saved agent: stop
 
     # -- FreqAI feature hooks --------------------------------------------------------------
     def feature_engineering_expand_all(

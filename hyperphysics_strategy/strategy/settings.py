@@ -8,7 +8,7 @@ being silently ignored. Each field's ``description`` is its documentation: the s
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -196,6 +196,19 @@ class RiskSettings(BaseModel):
         "search into champion.json: load it with a second -c (init leaves it out). null: "
         "none, and the edge gate stays shut.",
         json_schema_extra=NOT_IN_INIT,
+    )
+    exit_agent: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="Who exits open trades before their barriers: auto asks the exit agent "
+        "saved beside the model only where it beat the barriers out of sample for this "
+        "configuration (else the barriers alone, as with off); on asks it whenever one is "
+        "saved (an error at start without one). Needs the rl extra. See docs/strategy.md.",
+    )
+    exit_agent_folder: str | None = Field(
+        None,
+        min_length=1,
+        description="Folder of the saved exit agent; null: user_data/models/<freqai "
+        "identifier>/exit_agent.",
     )
 
     @model_validator(mode="after")
