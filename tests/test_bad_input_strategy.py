@@ -32,6 +32,8 @@ def _live_strategy(tmp_path: Path, orderbook: Callable):
             "stake_currency": "USDT",
             "exchange": {"name": "binance"},
             "freqai": {"enabled": True, "feature_parameters": {"label_period_candles": 12}},
+            # the edge gate would keep a dry run without a champion flat: not under test here
+            "hyperphysics": {"require_edge": False},
         }
     )
     strat.dp = SimpleNamespace(runmode=SimpleNamespace(value="dry_run"), orderbook=orderbook)

@@ -3,6 +3,7 @@ from the settings model: every key at its default, every key documented."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -33,9 +34,32 @@ def written(tmp_path_factory):
 
 def test_init_config_holds_every_key_at_the_models_default(written):
     _, config = written
-    assert config["hyperphysics"] == RiskSettings().model_dump(mode="json")
+    # every key but the champion, which hyperphysics search writes into champion.json
+    assert config["hyperphysics"] == RiskSettings().model_dump(mode="json", exclude={"champion"})
     assert config["hyperphysics"]["cluster"] == {"address": None}
     assert load_settings(config) == RiskSettings()  # extra="forbid" accepts the section
+
+
+def test_a_champion_fragment_merges_into_the_init_config(written, tmp_path):
+    """``-c config_hyperphysics.json -c champion.json``: freqtrade merges the fragment's
+    ``hyperphysics.champion`` object into the section (a ``null`` there would break it)."""
+    from freqtrade.configuration.load_config import load_from_files
+
+    from hyperphysics_strategy.trading.champion import Champion
+
+    champion = {
+        "study": "s", "trials": 312, "dsr": 0.97, "timeframe": "5m",
+        "pairs": ["BTC/USDT"], "search_timerange": "20220901-20221201",
+        "confirm_timerange": "20221201-20230201", "trades": 40, "net_bp_per_trade": 6.5,
+        "created": "2023-02-02T00:00:00Z",
+    }  # fmt: skip
+    base = tmp_path / EXAMPLE_CONFIG
+    base.write_text(written[0])
+    fragment = tmp_path / "champion.json"
+    fragment.write_text(json.dumps({"hyperphysics": {"champion": champion}}))
+    settings = load_settings(load_from_files([str(base), str(fragment)]))
+    assert settings.champion == Champion(**champion)
+    assert settings.require_edge and settings.edge_min_dsr == 0.95
 
 
 def test_every_key_is_documented_in_the_model_the_config_and_docs(written):
@@ -43,11 +67,12 @@ def test_every_key_is_documented_in_the_model_the_config_and_docs(written):
     assert undocumented_keys() == [], "give each settings field a description="
     lines = text.splitlines()
     for row in setting_docs():
-        at = next(
-            i
-            for i, line in enumerate(lines)
-            if line.strip().startswith(f'"{row.key.split(".")[-1]}":')
-        )
+        if not row.in_init:
+            assert f'"{row.key}"' not in text, row.key
+            continue
+        at = lines.index('    "hyperphysics": {')  # the key's own line, inside its parents
+        for part in row.key.split("."):
+            at = next(i for i in range(at, len(lines)) if lines[i].strip().startswith(f'"{part}":'))
         above = []
         for line in reversed(lines[:at]):
             if not line.strip().startswith("//"):

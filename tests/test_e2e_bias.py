@@ -16,6 +16,7 @@ signal and no other column.
 
 from __future__ import annotations
 
+import json
 import re
 
 import pandas as pd
@@ -79,14 +80,28 @@ def test_lookahead_analysis_finds_no_bias(tmp_path):
 
 
 def test_recursive_analysis_finds_no_bias_in_the_strategy_columns(tmp_path):
-    log = run(
-        tmp_path, "recursive-analysis", "--timerange", "20210420-20210422",
-        "--startup-candle", "600",
+    """With the regime feature group on (daily blocks, so that it adds a few fits): its
+    columns, fitted per block and filtered forward, do not change with the startup candles
+    either."""
+    regime = {"regime": {"enabled": True, "fit_hours": 24, "refit_hours": 24, "warmup_hours": 2}}
+    result = run_freqtrade(
+        tmp_path, "recursive-analysis",
+        "--strategy", "HyperPhysicsStrategy", "--freqaimodel", "HyperPhysicsEnsemble",
+        "--timerange", "20210420-20210422", "--startup-candle", "600",
+        pairs=PAIRS, override={**FAST, "hyperphysics": regime}, strategy_params=TRADING,
     )  # fmt: skip
+    log = result.log
     lookahead = set(LOOKAHEAD_INDICATOR.findall(log))
     assert {c for c in lookahead if "&" not in c} - FREQAI_RETURNS - FROM_PREDICTIONS == set(), log[
         -3000:
     ]
     # the strategy's own columns do not change with the startup candles
-    for column in ("hp_sigma", "hp_var_99_1d", "hp_es_99"):
+    for column in ("hp_sigma", "hp_var_99_1d", "hp_es_99", "hp_regime_p1"):
         assert not re.search(rf"│\s*{column}\s*│", log), log[-3000:]
+    flat = " ".join(log.split())  # freqtrade's console wraps long lines
+    assert "'regime': {'enabled': True" in flat and "regime model: no fit" not in flat
+    # the models were trained on the regime column (so the sub-runs computed it)
+    metadata = list((result.userdir / "models").glob("*/sub-train-*/*_metadata.json"))
+    assert metadata and all(
+        "%-regime_p1" in json.loads(m.read_text())["training_features_list"] for m in metadata
+    )

@@ -5,7 +5,8 @@ of the dry run's window and a hyperopt over the first backtest's range.
 
 The dry run: FreqAI trains the two pairs in rounds (several pairs at once, each round
 logging every model's age), predictions reach the strategy, a retrain after a new candle
-succeeds (freqtrade's live-retraining date bug would make every such retrain fail), SIGINT
+succeeds (freqtrade's live-retraining date bug would make every such retrain fail), without
+a champion from ``hyperphysics search`` the edge gate keeps it flat and says so per pair, SIGINT
 stops the bot cleanly, and the user's candle files are not written to (FreqAI's start-up
 download lands in ``data/binance-simulator``). The L2 books recorded while it ran are what
 the window's backtest then uses. The hyperopt finds every window's cached predictions of the
@@ -201,6 +202,10 @@ def test_readme_block_backtest_dry_run_backtest_hyperopt(tmp_path):
     assert (userdir / "models" / "hyperphysics-simulator" / "pair_dictionary.json").is_file()
 
     assert PREDICTED.search(log), "no prediction reached the strategy:\n" + log[-4000:]
+    # as the README says: with no champion from a search the dry run stays flat, and says so
+    for pair in PAIRS:
+        assert f"HyperPhysics {pair}: no proven edge: no champion" in log, log[-4000:]
+    assert "signal found: about create a new trade" not in log
     assert retrained_after_new_candle(log), (
         f"no retrain on a new candle: {trained_through(log)}\n" + log[-4000:]
     )

@@ -77,6 +77,20 @@ def test_a_flat_backtest_says_why_per_pair(tmp_path, caplog):
     trusted = df[df["do_predict"] == 1]
     expected = (trusted["hp_ev_long"] / (trusted["hp_sigma"] * 12**0.5)).max()
     assert float(best.group(1)) == pytest.approx(expected, abs=5e-4)
+    assert line.endswith("; no entry: the model never priced a bet above the margin after fees")
+
+
+def test_a_pair_freqai_never_trusted_says_so(tmp_path, caplog):
+    strat, candles = strategy(tmp_path, "backtest")
+    start = strat.freqai.start
+    strat.freqai.start = lambda df, metadata, s: start(df, metadata, s).assign(do_predict=0)
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        run(strat, candles)
+    (line,) = summaries(caplog)
+    assert "do_predict 1 on 0.0%" in line and "best long EV: none" in line
+    assert line.endswith(
+        "; no entry: FreqAI trusted no candle (its outlier checks set them all aside)"
+    )
 
 
 def test_an_entry_clears_the_margin(tmp_path, caplog, monkeypatch):
@@ -94,7 +108,7 @@ def test_an_entry_clears_the_margin(tmp_path, caplog, monkeypatch):
 def test_live_is_hourly_per_pair_and_hyperopt_is_quiet(tmp_path, caplog):
     strat, candles = strategy(tmp_path, "dry_run")
     now = [0.0]
-    strat.entry_summaries.clock = lambda: now[0]
+    strat.entry_summaries.cadence.clock = lambda: now[0]
     with caplog.at_level(logging.INFO, logger=LOGGER):
         run(strat, candles)
         now[0] = 3000.0

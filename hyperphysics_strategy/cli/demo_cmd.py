@@ -64,7 +64,10 @@ NOT_EVIDENCE = (
     "by a walk-forward on the data before 2021-04-01 (a window before that date is in sample "
     "for them), and the demo's default window was picked because the strategy trades there; "
     "it is out of sample for nothing else. The out-of-sample evaluation, which finds no "
-    "edge after fees, is in docs/results.md."
+    "edge after fees, is in docs/results.md. The demo's fragment sets "
+    "hyperphysics.require_edge false (the log's 'edge gate' lines give the verdict): a "
+    "backtest trades the rule regardless, and a dry-run with these configs would too, "
+    "without a champion from hyperphysics search."
 )
 
 

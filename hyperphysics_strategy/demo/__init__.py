@@ -1,6 +1,8 @@
 """The bundled demo: real Binance candles (BTC, ETH, SOL, ADA /USDT, 5m and 1h, January to
 April 2021, from the project's shared data), the example config ``config.json`` and the
-demo's own FreqAI window ``demo.json``."""
+demo's own fragment ``demo.json``: its FreqAI window, and ``hyperphysics.require_edge`` false,
+so that the demo's configs trade without a champion from ``hyperphysics search`` in a dry-run
+too (a backtest always trades the rule)."""
 
 from __future__ import annotations
 
@@ -23,5 +25,6 @@ def demo_data_dir() -> Path:
 
 
 def demo_config_path() -> Path:
-    """The demo's config fragment (its FreqAI window), merged after the example config."""
+    """The demo's config fragment (its FreqAI window, the edge gate off), merged after the
+    example config."""
     return Path(str(resources.files(__package__).joinpath("demo.json")))

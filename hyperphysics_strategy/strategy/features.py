@@ -22,6 +22,9 @@ from hyperphysics_strategy.trading.labels import (  # noqa: F401 - the strategy'
     barrier_sigma,
     repair_candles,
 )
+from hyperphysics_strategy.trading.regime import rolling_regime_probabilities
+
+from .settings import RegimeSettings
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +94,26 @@ def add_calendar_features(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def add_regime_features(
+    df: pd.DataFrame, timeframe_seconds: int, regime: RegimeSettings
+) -> pd.DataFrame:
+    """The ``regime`` feature group: ``%-regime_p1`` ... ``%-regime_p{k-1}`` (and ``hp_``
+    copies for plots and freqtrade's analyses), the filtered probability of each regime but
+    the calmest (they sum to one), causal
+    (:func:`~hyperphysics_strategy.trading.regime.rolling_regime_probabilities`: each value
+    reads only candles up to its own, from a stretch anchored to the epoch). NaN where the
+    frame lacks a block's stretch and on bad candles."""
+    stamps = df["date"].astype("datetime64[s, UTC]").astype("int64").to_numpy()
+    probs = rolling_regime_probabilities(
+        df["close"].to_numpy(np.float64), stamps, int(timeframe_seconds),
+        k_regimes=regime.k_regimes, **regime.candles(int(timeframe_seconds)),
+    )  # fmt: skip
+    bad = bad_candles(df).to_numpy()
+    for j in range(1, regime.k_regimes):  # hp_ copies: FreqAI strips the % columns
+        df[f"%-regime_p{j}"] = df[f"hp_regime_p{j}"] = np.where(bad, np.nan, probs[:, j])
+    return df
+
+
 def ordered_candles(candles: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``candles`` as the indicators need them: ``date`` in UTC (a date in any
     time zone is converted, one without a zone is taken as UTC), rows sorted by date, one
@@ -110,15 +133,18 @@ def ordered_candles(candles: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def build_features(candles: pd.DataFrame, periods: Sequence[int] = (10, 20)) -> pd.DataFrame:
+def build_features(
+    candles: pd.DataFrame, periods: Sequence[int] = (10, 20), regime: RegimeSettings | None = None
+) -> pd.DataFrame:
     """The strategy's features of plain candles (``date, open, high, low, close, volume``).
 
     As FreqAI expands them for one timeframe: the indicator features for each period in
     ``periods`` (``%-rsi-10``, ``%-rsi-20``, ...), then the per-candle shape and the
-    calendar features (hours in UTC). One row per date, on the index of the rows of
-    :func:`ordered_candles` (sorted by date, repeated dates dropped); the indicators'
-    warm-up rows hold NaN (and an infinite ratio is NaN too). Raises ``ValueError``
-    naming any missing candle column.
+    calendar features (hours in UTC), and with ``regime`` the ``regime`` group
+    (:func:`add_regime_features`, on the candles' most common spacing). One row per date,
+    on the index of the rows of :func:`ordered_candles` (sorted by date, repeated dates
+    dropped); the indicators' warm-up rows hold NaN (and an infinite ratio is NaN too).
+    Raises ``ValueError`` naming any missing candle column.
     """
     missing = [c for c in ("date", "open", "high", "low", "close", "volume") if c not in candles]
     if missing:
@@ -131,6 +157,12 @@ def build_features(candles: pd.DataFrame, periods: Sequence[int] = (10, 20)) -> 
             if col.startswith("%"):
                 out[col.replace("period", str(period))] = ind[col]
     out = add_calendar_features(add_basic_features(out))
+    if regime is not None:
+        spacing = out["date"].diff().mode()
+        seconds = int(spacing.iloc[0].total_seconds()) if len(spacing) else 0
+        if seconds < 1:
+            raise ValueError("the regime group needs at least two candles a timeframe apart")
+        out = add_regime_features(out, seconds, regime)
     cols = [c for c in out.columns if c.startswith("%")]
     return out[cols].replace([np.inf, -np.inf], np.nan)
 
@@ -142,12 +174,14 @@ def build_training_set(
     vol_window: int = DEFAULT_BET.vol_window,
     k_up: float = DEFAULT_BET.k_up,
     k_down: float = DEFAULT_BET.k_down,
+    regime: RegimeSettings | None = None,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Features and triple-barrier labels of one pair's candles, outside FreqAI.
 
     The strategy's features as FreqAI would expand them for one timeframe: the indicator
     features for each period in ``periods`` (``%-rsi-10``, ``%-rsi-20``, ...), the
-    per-candle shape and the calendar features, and the ``barrier_labels`` target over
+    per-candle shape and the calendar features (and the ``regime`` group with ``regime``:
+    :func:`build_features`), and the ``barrier_labels`` target over
     ``horizon`` candles, on :func:`ordered_candles`. Rows with an infinite or missing
     value (indicator warm-up, the last ``horizon`` candles) are dropped. Returns
     ``(features, labels)`` on the kept rows of ``candles``' index; the feature columns
@@ -155,7 +189,7 @@ def build_training_set(
     """
     if "date" in candles:  # build_features names a missing column
         candles = ordered_candles(candles)
-    out = build_features(candles, periods)
+    out = build_features(candles, periods, regime)
     out[TARGET_COLUMN] = barrier_labels(candles, horizon, vol_window, k_up, k_down)
     out = out.dropna()
     cols = [c for c in out.columns if c.startswith("%")]

@@ -37,7 +37,8 @@ from hyperphysics_strategy.freqai.ensemble_model import M_TIME  # the model's ex
 from hyperphysics_strategy.trading.bet import DEFAULT_BET
 from hyperphysics_strategy.trading.exits import ENTER_LONG, ENTER_SHORT
 
-from . import features, risk_features
+from . import features, meta_sizing, risk_features
+from .edge_gate import EdgeGate
 from .entry_summary import EntrySummaries
 from .exit_agent import AgentExits
 from .orderbook_features import OrderBookFeatures
@@ -73,7 +74,7 @@ def _log_prediction(pair: str, dataframe: pd.DataFrame) -> None:
     )
 
 
-class HyperPhysicsStrategy(AgentExits, BarrierTrades, IStrategy):
+class HyperPhysicsStrategy(meta_sizing.MetaSizedStakes, AgentExits, BarrierTrades, IStrategy):
     """Signals from the FreqAI model's barrier probabilities; the trade's life (stake,
     barriers, stops, VaR guard) is :class:`~.trade_barriers.BarrierTrades`'; the exit agent
     (``hyperphysics.exit_agent``) is :class:`~.exit_agent.AgentExits`'."""
@@ -153,6 +154,7 @@ class HyperPhysicsStrategy(AgentExits, BarrierTrades, IStrategy):
             extra.setdefault(M_TIME, 0.0)
             freqai["extra_returns_per_train"] = extra
         self.entry_summaries = EntrySummaries()  # why each pair entered as often as it did
+        self.edge_gate = EdgeGate(self.settings)
         self.risk_engine = GPURiskEngine(seed=0)
         self._warned_no_predictions: set[str] = set()  # pairs told they have no predictions
         self.orderbooks = OrderBookFeatures(
@@ -188,6 +190,10 @@ class HyperPhysicsStrategy(AgentExits, BarrierTrades, IStrategy):
     ) -> pd.DataFrame:
         timeframe_seconds = timeframe_to_seconds(self.timeframe)
         dataframe = features.add_calendar_features(dataframe)
+        if self.settings.regime.enabled:  # the "regime" feature group (causal)
+            dataframe = features.add_regime_features(
+                dataframe, timeframe_seconds, self.settings.regime
+            )
         dataframe = self.orderbooks.add(dataframe, metadata["pair"], timeframe_seconds)
         return risk_features.add_risk_columns(
             dataframe,
@@ -281,8 +287,17 @@ class HyperPhysicsStrategy(AgentExits, BarrierTrades, IStrategy):
             df["hp_ev_short"] = ev_short
             df.loc[ok & (signal == -1), ["enter_short", "enter_tag"]] = (1, ENTER_SHORT)
         scale = pd.Series(bet.sigma_horizon(sigma), index=df.index)
+        self._filter_entries(df, metadata["pair"], scale)
         self._summarise_entries(df, metadata["pair"], bet.margin, scale)
         return df
+
+    def _filter_entries(self, df: pd.DataFrame, pair: str, scale: pd.Series) -> None:
+        """What may stop the EV rule's entries: the meta-label filter, which also sizes them
+        (``hyperphysics.meta_label``, :mod:`.meta_sizing`), then, in dry-run and live, the
+        edge gate: entries only on a champion that passes (:mod:`.edge_gate`)."""
+        if self.settings.meta_label.enabled:
+            meta_sizing.apply_meta_label(df, self.settings.meta_label, self._bet(), scale)
+        self.edge_gate.apply(df, pair, self.timeframe, self.dp.runmode.value, logger)
 
     def _summarise_entries(self, df: pd.DataFrame, pair: str, margin: float, scale) -> None:
         """Per pair: entries, ``do_predict`` share and the best EV against the margin

@@ -32,12 +32,15 @@ _LENGTHS = ((MinLen, "min_length", "length >="), (MaxLen, "max_length", "length 
 
 @dataclass(frozen=True)
 class SettingDoc:
-    """One key of the section: dotted name, default (JSON-ready), bounds, description."""
+    """One key of the section: dotted name, default (JSON-ready), bounds, description, and
+    whether ``hyperphysics init`` writes it (not a key another file sets, such as
+    ``champion``, which ``hyperphysics search`` writes into ``champion.json``)."""
 
     key: str
     default: Any
     bounds: str
     description: str
+    in_init: bool = True
 
 
 def _bounds(metadata: list[Any]) -> str:
@@ -61,7 +64,9 @@ def setting_docs(model: type[BaseModel] = RiskSettings, prefix: str = "") -> lis
             rows += setting_docs(annotation, f"{key}.")
             continue
         description = " ".join((field.description or "").split())
-        rows.append(SettingDoc(key, defaults[name], _bounds(field.metadata), description))
+        rows.append(
+            SettingDoc(key, defaults[name], _bounds(field.metadata), description, _in_init(field))
+        )
     return rows
 
 
@@ -71,13 +76,24 @@ def undocumented_keys(model: type[BaseModel] = RiskSettings) -> list[str]:
 
 
 def default_section(model: type[BaseModel] = RiskSettings) -> dict[str, Any]:
-    """The section with every key at its default, as ``model`` validates it."""
-    return model().model_dump(mode="json")
+    """The section ``init`` writes: every key at its default, as ``model`` validates it,
+    except the keys another file sets (a ``null`` there would stop freqtrade from merging
+    that file's object into it)."""
+    skip = {name for name, f in model.model_fields.items() if not _in_init(f)}
+    return model().model_dump(mode="json", exclude=skip)
+
+
+def _in_init(field: Any) -> bool:
+    return not (field.json_schema_extra or {}).get("written_by")
 
 
 def _comment(text: str, indent: str, width: int = 92) -> list[str]:
     return textwrap.wrap(
-        text, width=width, initial_indent=f"{indent}// ", subsequent_indent=f"{indent}// "
+        text,
+        width=width,
+        initial_indent=f"{indent}// ",
+        subsequent_indent=f"{indent}// ",
+        break_on_hyphens=False,  # a hyphenated word split over two lines reads back wrong
     )
 
 
@@ -102,7 +118,7 @@ def _render_object(
     model: type[BaseModel], values: dict[str, Any], indent: str, step: str
 ) -> list[str]:
     docs = {row.key: row for row in setting_docs(model)}
-    names = list(model.model_fields)
+    names = [name for name in model.model_fields if name in values]
     lines: list[str] = []
     for i, name in enumerate(names):
         comma = "," if i < len(names) - 1 else ""
