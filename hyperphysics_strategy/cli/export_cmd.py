@@ -112,7 +112,9 @@ def export(
             ensemble, out, _rows(rows), labels=labels, source=f"{kind}: {model_dir}"
         )
     except (ExportError, ImportError, ValueError, OSError) as exc:
-        err_console.print(Text.assemble(("hyperphysics export: ", "bold red"), str(exc)))
+        err_console.print(
+            Text.assemble(("hyperphysics export: ", "bold red"), str(exc)), soft_wrap=True
+        )
         raise typer.Exit(2) from exc
     for line in report.lines():
         console.print(line, soft_wrap=True, highlight=False)
