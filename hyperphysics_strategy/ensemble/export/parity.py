@@ -20,12 +20,7 @@ ROWS = 256
 
 def native_proba(expert: Any, X: np.ndarray) -> np.ndarray:
     """``expert``'s probabilities from its own predictor, bypassing a serving path."""
-    serving = expert.__dict__.pop("serving_", None)
-    try:
-        return np.asarray(expert.predict_proba(X), dtype=np.float64)
-    finally:
-        if serving is not None:
-            expert.serving_ = serving
+    return np.asarray(expert.predict_proba(X, native=True), dtype=np.float64)
 
 
 def parity_rows(

@@ -119,7 +119,11 @@ def _candidates(expert: Any) -> list:
     return network_candidates(expert) if expert.library == "torch" else tree_candidates(expert)
 
 
-def _export_expert(expert: Any, X: np.ndarray | None, tolerance: float) -> tuple[ExpertExport, Any]:
+def export_expert(
+    expert: Any, X: np.ndarray | None, tolerance: float = TOLERANCE
+) -> tuple[ExpertExport, Any]:
+    """The first of ``expert``'s ONNX models that passes the parity check (or None), and the
+    record of what was tried."""
     started = time.perf_counter()
     result = ExpertExport(expert.name)
     rows = parity_rows(expert, X)
@@ -178,7 +182,7 @@ def export_ensemble(
     directory = Path(directory)
     results, models = [], []
     for expert in ensemble.experts_:
-        result, model = _export_expert(expert, X, tolerance)
+        result, model = export_expert(expert, X, tolerance)
         results.append(result)
         models.append(model)
     report = ExportReport(directory, results, tolerance=tolerance)
