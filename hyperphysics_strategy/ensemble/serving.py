@@ -159,14 +159,29 @@ def _build(expert: Any, path: str, rows: np.ndarray, threads: int) -> Predictor 
     raise ValueError(f"unknown inference path {path!r}; known: {PATHS + OPT_IN}")
 
 
-def _median(fn: Callable[[], object], repeat: int) -> float:
-    fn()  # warm-up: first-call allocations, lazy compilation
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
+def _medians(calls: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+    """Median seconds of each call, the calls interleaved round by round (a load that
+    changes during the timing hits every path alike), after one warm-up call each."""
+    for fn in calls.values():
         fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(repeat):
+        for name, fn in calls.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def _through(expert: Any, fn: Predictor | None) -> Predictor:
+    """``expert.predict_proba`` routed to ``fn`` (None: native): timed the way it runs."""
+    router = None if fn is None else Router(fn, fn)
+
+    def call(X: np.ndarray) -> np.ndarray:
+        expert.serving_ = router
+        return expert.predict_proba(X)
+
+    return call
 
 
 def _choose_expert(
@@ -191,12 +206,15 @@ def _choose_expert(
                 result.max_abs_diff = max_difference(fn(check), native)
                 if not result.max_abs_diff <= TOLERANCE:
                     raise RuntimeError(f"max |dp| {result.max_abs_diff:.3g} > {TOLERANCE:g}")
-            call = (lambda Z: native_proba(expert, Z)) if fn is None else fn
-            result.one_row = _median(lambda c=call: c(one), repeat)
-            result.batch = _median(lambda c=call: c(batch), repeat)
             fns[path] = fn
         except Exception as exc:  # a path that fails is refused, never used
             result.error = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    calls = {p: _through(expert, f) for p, f in fns.items()}
+    for rows, attr in ((one, "one_row"), (batch, "batch")):
+        timed = _medians({p: (lambda c=c, r=rows: c(r)) for p, c in calls.items()}, repeat)
+        for result in choice.results:
+            if result.path in timed:
+                setattr(result, attr, timed[result.path])
     ok = [r for r in choice.results if r.ok]
     if not ok:
         return choice, None

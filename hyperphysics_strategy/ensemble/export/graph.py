@@ -46,4 +46,6 @@ def session(model_bytes: bytes, threads: int = 1) -> Any:
     options.intra_op_num_threads = max(1, int(threads))
     options.inter_op_num_threads = 1
     options.log_severity_level = 3  # no shape warnings from converters' label outputs
+    # no busy-waiting threads between calls: the bot shares its cores with other work
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])

@@ -43,6 +43,7 @@ def load_session(path: Path, threads: int = 1) -> ort.InferenceSession:
     options.intra_op_num_threads = max(1, int(threads))
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy-waiting
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
