@@ -106,3 +106,47 @@ def test_router_and_plan_do_not_survive_a_pickle(fitted):
             assert np.abs(clone.predict_proba(X) - expected).max() == 0.0
     finally:
         use_native(ensemble)
+
+
+def test_freqai_model_serves_dry_and_live_runs_through_the_choice(caplog):
+    """A dry/live ``HyperPhysicsEnsemble`` chooses the paths at its first prediction (a
+    model loaded from disk has none) and predicts what the native predictors predict;
+    a backtest (``live`` False) keeps the native predictors."""
+    import pandas as pd
+    from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
+
+    from hyperphysics_strategy.freqai import HyperPhysicsEnsemble
+    from tests.bad_input import fit_data, labels
+
+    data = fit_data()
+    config = {"freqai": {"feature_parameters": {}}, "exchange": {"pair_whitelist": ["BTC/USDT"]}}
+    model = object.__new__(HyperPhysicsEnsemble)  # FreqAI's set-up is not under test
+    model.freqai_info, model.CONV_WIDTH = config["freqai"], 1
+    dk = FreqaiDataKitchen(config, live=True, pair="BTC/USDT")
+    dk.label_list = ["&s-direction"]
+    dk.feature_pipeline = model.define_data_pipeline(threads=1)
+    names = [f"%f{i}" for i in range(data.X.shape[1])]
+    X = dk.feature_pipeline.fit_transform(pd.DataFrame(data.X, columns=names))[0]
+    Xv = dk.feature_pipeline.transform(pd.DataFrame(data.X_val, columns=names))[0]
+    ensemble = ExpertEnsemble(
+        experts=("lightgbm", "mlp"),
+        expert_params={"lightgbm": {"n_estimators": 5}, "mlp": {"max_epochs": 1}},
+        stacking_folds=0,
+        use_processes=False,
+    )
+    model.model = ensemble.fit(X, labels(data.y), None, Xv, labels(data.y_val))
+    frame = pd.DataFrame(data.X_val, columns=names)
+    model.live = False
+    native, _ = model.predict(frame, dk)
+    assert getattr(model.model, "inference_plan_", None) is None
+    model.live = True
+    with caplog.at_level("INFO", logger="hyperphysics_strategy.ensemble.serving"):
+        served, _ = model.predict(frame, dk)
+    try:
+        assert model.model.inference_plan_ is not None
+        assert "inference lightgbm:" in caplog.text
+        classes = list(model.model.classes_)
+        gap = np.abs(served[classes].to_numpy() - native[classes].to_numpy()).max()
+        assert gap <= TOLERANCE
+    finally:
+        use_native(model.model)
