@@ -249,7 +249,11 @@ def choose_inference(
     choices = []
     for expert in ensemble.experts_:
         expert.serving_ = None  # the native path while choosing
-        choice, router = _choose_expert(expert, X, paths, batch_rows, repeat, threads)
+        try:
+            choice, router = _choose_expert(expert, X, paths, batch_rows, repeat, threads)
+        except Exception as exc:  # choosing must never break predictions: native
+            logger.warning("inference %s: native, the choice failed: %r", expert.name, exc)
+            choice, router = ExpertChoice(expert.name), None
         expert.serving_ = router
         choices.append(choice)
     plan = InferencePlan(choices, time.perf_counter() - started)
