@@ -73,7 +73,9 @@ def test_a_path_beyond_the_tolerance_is_refused(fitted, monkeypatch):
 
     monkeypatch.setattr(serving, "_build", off_by_a_bit)
     try:
-        plan = choose_inference(ensemble, X, paths=("native", "onnxruntime"), repeat=1)
+        plan = choose_inference(
+            ensemble, X, paths=("native", "onnxruntime"), repeat=1, batch_rows=64
+        )
         for choice in plan.experts:
             (onnx,) = [r for r in choice.results if r.path == "onnxruntime"]
             assert not onnx.ok and "> 1e-05" in onnx.error
@@ -86,7 +88,7 @@ def test_a_path_beyond_the_tolerance_is_refused(fitted, monkeypatch):
 def test_an_unknown_path_is_refused_by_name(fitted):
     ensemble, X = fitted
     try:
-        plan = choose_inference(ensemble, X, paths=("native", "tpu"), repeat=1)
+        plan = choose_inference(ensemble, X, paths=("native", "tpu"), repeat=1, batch_rows=64)
         (tpu,) = [r for r in plan.experts[0].results if r.path == "tpu"]
         assert "unknown inference path 'tpu'" in tpu.error
     finally:
@@ -97,7 +99,7 @@ def test_router_and_plan_do_not_survive_a_pickle(fitted):
     ensemble, X = fitted
     expected = ensemble.predict_proba(X)
     try:
-        choose_inference(ensemble, X, repeat=1)
+        choose_inference(ensemble, X, repeat=1, batch_rows=64)
         ensemble.experts_[0].serving_ = Router(lambda Z: np.full((len(Z), 3), 1 / 3), None)
         assert np.allclose(ensemble.experts_[0].predict_proba(X[:2]), 1 / 3)  # routed
         for clone in (pickle.loads(pickle.dumps(ensemble)), copy.deepcopy(ensemble)):
