@@ -149,7 +149,7 @@ def test_a_file_the_manifest_does_not_list_is_refused_naming_it(trained, tmp_pat
 def _drawer(root: Path):
     from freqtrade.freqai.data_drawer import FreqaiDataDrawer
 
-    from hyperphysics_strategy.freqai.model_store import install_crash_safe_saves
+    from hyperphysics_strategy.freqai.compat.drawer import install_crash_safe_saves
 
     drawer = FreqaiDataDrawer(root, {"freqai": {}})
     install_crash_safe_saves(drawer)
@@ -272,8 +272,9 @@ def test_freqai_model_trained_with_another_setup_is_retrained(trained, tmp_path,
     from freqtrade.freqai.data_drawer import FreqaiDataDrawer
 
     from hyperphysics_strategy.freqai import HyperPhysicsEnsemble
-    from hyperphysics_strategy.freqai.model_identity import CURRENT_FEATURES, predictions_reusable
-    from hyperphysics_strategy.freqai.model_store import install_crash_safe_saves
+    from hyperphysics_strategy.freqai.compat.drawer import install_crash_safe_saves
+    from hyperphysics_strategy.freqai.compat.start_backtesting import predictions_reusable
+    from hyperphysics_strategy.freqai.model_identity import CURRENT_FEATURES
 
     data, experts = trained
 

@@ -3,7 +3,7 @@ from types import SimpleNamespace
 
 import pandas as pd
 
-from hyperphysics_strategy.freqai.history_dates import install_history_date_fix
+from hyperphysics_strategy.freqai.compat.update_historic_data import install_history_date_fix
 
 
 def _frame(dates):

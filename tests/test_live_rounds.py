@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from hyperphysics_strategy.freqai import rounds
+from hyperphysics_strategy.freqai.compat import extract_data_and_train_model, start_scanning
 from hyperphysics_strategy.freqai.rounds import LiveRounds, format_age
 
 NOW = int(datetime.now(tz=UTC).timestamp())
@@ -130,8 +130,12 @@ class FakeModel:
 
 @pytest.fixture(autouse=True)
 def fakes(monkeypatch):
-    monkeypatch.setattr(rounds, "FreqaiDataKitchen", FakeKitchen)
-    monkeypatch.setattr(rounds, "get_tb_logger", lambda *a: SimpleNamespace(close=lambda: None))
+    monkeypatch.setattr(start_scanning, "FreqaiDataKitchen", FakeKitchen)
+    monkeypatch.setattr(
+        extract_data_and_train_model,
+        "get_tb_logger",
+        lambda *a: SimpleNamespace(close=lambda: None),
+    )
 
 
 def strategy(whitelist):

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from hyperphysics_strategy.cli.app import app
 from hyperphysics_strategy.exchange import freqtrade_exchange_config
-from hyperphysics_strategy.freqai.model_store import install_purge_guard
+from hyperphysics_strategy.freqai.compat.purge_old_models import install_purge_guard
 from hyperphysics_strategy.freqai.run_folders import SIMULATOR_MARKER, separate_run_folders
 
 SIMULATOR = freqtrade_exchange_config("http://127.0.0.1:8765", ["BTC/USDT"])

@@ -21,16 +21,9 @@ import pandas as pd
 from hyperphysics_strategy.strategy import sizing
 from hyperphysics_strategy.strategy.hyperphysics_strategy import SIGMA, HyperPhysicsStrategy
 from hyperphysics_strategy.strategy.settings import RiskSettings, load_settings
+from hyperphysics_strategy.trading.bet import BetSpec
+from hyperphysics_strategy.trading.exits import EXIT_KINDS, TIME_BARRIER
 
-#: Exit kinds in the order they are printed, with their labels. ``other``: the static
-#: stoploss cap, freqtrade's force exit at the end of the backtest, anything else.
-EXIT_KINDS = {
-    "take_profit": "take-profit (upper barrier)",
-    "lower_barrier": "stop at the lower barrier",
-    "es_stop": "stop at the ES stop",
-    "time_barrier": "time barrier",
-    "other": "other",
-}
 STOP_REASONS = ("stop_loss", "trailing_stop_loss")
 ES_COLUMN = "hp_es_99"  # the one-candle 99% ES the ES stop is computed from
 #: A stop exit belongs to the candidate price nearest its stop, within this relative gap.
@@ -52,7 +45,6 @@ def stop_candidates(
     sqrt(h) from the fill, as in ``order_filled``), ``es_stop`` (the ES distance from
     ``sizing.es_stop_distance`` as a loss after fees) and ``cap`` (the static ``stoploss``
     as a loss after fees). A candidate whose input is unknown is left out."""
-    side = -1.0 if is_short else 1.0
     out: dict[str, float] = {}
 
     def after_fees(loss: float) -> float:  # the price at which the ratio after fees is -loss
@@ -61,7 +53,8 @@ def stop_candidates(
         return open_rate * (1 + fee_open) * (1 - loss) / (1 - fee_close)
 
     if math.isfinite(sigma) and sigma > 0:
-        out["lower_barrier"] = open_rate * math.exp(-side * k_down * sigma * math.sqrt(horizon))
+        bet = BetSpec(horizon=horizon, k_down=k_down)
+        out["lower_barrier"] = bet.prices(open_rate, sigma, is_short)[1]
     es = sizing.es_stop_distance(
         es_one_candle, horizon, settings.es_stop_multiplier, settings.stop_floor, settings.stop_cap
     )
@@ -123,7 +116,7 @@ def classify_exits(
     if trades.empty:
         return kinds
     kinds[trades["exit_reason"] == "roi"] = "take_profit"
-    kinds[trades["exit_reason"] == "time_barrier"] = "time_barrier"
+    kinds[trades["exit_reason"] == TIME_BARRIER] = TIME_BARRIER
     stops = trades[trades["exit_reason"].isin(STOP_REASONS)]
     if stops.empty:
         return kinds

@@ -3,19 +3,17 @@ are its candles there (:mod:`.userdir_candles`).
 
 Each check returns :class:`Problem` rows (where, what is wrong, how to fix it). Stubs are
 loaded the way freqtrade's resolver loads them (each file run as a top-level module; the
-class must be defined in it); the config is read with freqtrade's own loader, validated
-against freqtrade's own schema, and its ``hyperphysics`` section, FreqAI model, strategy
-and expert list are checked against this package.
+class must be defined in it: :mod:`hyperphysics_strategy.freqai.compat.get_valid_object`);
+the config is read with freqtrade's own loader, validated against freqtrade's own schema,
+and its ``hyperphysics`` section, FreqAI model, strategy and expert list are checked
+against this package.
 """
 
 from __future__ import annotations
 
 import difflib
 import hashlib
-import importlib.util
-import inspect
 import json
-import sys
 from copy import deepcopy
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,34 +32,15 @@ class Problem:
         return asdict(self)
 
 
-def _load_file_as_freqtrade_does(path: Path) -> Any:
-    """Run ``path`` as a top-level module named after the file; return the module."""
-    name = f"_hyperphysics_doctor_{path.parent.name}_{path.stem}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot read {path} as a Python module")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.modules.pop(name, None)
-    return module
-
-
-def _defined_classes(module: Any, base: type) -> dict[str, type]:
-    return {
-        n: obj
-        for n, obj in vars(module).items()
-        if inspect.isclass(obj) and obj.__module__ == module.__name__ and issubclass(obj, base)
-    }
-
-
 def check_stubs(userdir: Path) -> tuple[list[Problem], dict[str, str]]:
     """Problems with the strategy and FreqAI model files; and file -> class found."""
     from freqtrade.freqai.freqai_interface import IFreqaiModel
     from freqtrade.strategy.interface import IStrategy
 
+    from hyperphysics_strategy.freqai.compat.get_valid_object import (
+        defined_classes,
+        load_as_freqtrade_does,
+    )
     from hyperphysics_strategy.stubs import MANIFEST, planned_files
 
     problems: list[Problem] = []
@@ -84,7 +63,7 @@ def check_stubs(userdir: Path) -> tuple[list[Problem], dict[str, str]]:
         for path in sorted((userdir / folder).glob("*.py")):
             rel = f"{folder}/{path.name}"
             try:
-                module = _load_file_as_freqtrade_does(path)
+                module = load_as_freqtrade_does(path)
             except Exception as exc:  # what freqtrade would only log as a warning
                 fix = (
                     "the message says what to install or upgrade"
@@ -93,7 +72,7 @@ def check_stubs(userdir: Path) -> tuple[list[Problem], dict[str, str]]:
                 )
                 problems.append(Problem(rel, f"does not load: {exc}", fix))
                 continue
-            classes = _defined_classes(module, base)
+            classes = defined_classes(module, base)
             if rel in planned and path.stem not in classes:
                 problems.append(Problem(rel, f"defines no class {path.stem}", f"{init} --force"))
             for name in classes:
@@ -230,6 +209,23 @@ def check_config(
     return problems
 
 
+def check_freqtrade_seam() -> list[Problem]:
+    """The FreqAI functions this package mirrors or patches that the installed freqtrade
+    changed (:mod:`hyperphysics_strategy.freqai.compat`): the FreqAI models refuse to start."""
+    from hyperphysics_strategy.freqai.compat import (
+        OVERRIDE_ENV,
+        SUPPORTED_FREQTRADE,
+        freqtrade_mismatches,
+    )
+    from hyperphysics_strategy.freqai.compat.fingerprint import installed_freqtrade
+
+    fix = f"pip install 'freqtrade{SUPPORTED_FREQTRADE}' (or {OVERRIDE_ENV}=1, at your own risk)"
+    return [
+        Problem(f"freqtrade {installed_freqtrade()}", f"{line}: the FreqAI models refuse it", fix)
+        for line in freqtrade_mismatches()
+    ]
+
+
 def check_user_dir(userdir: Path, configs: list[Path] | None) -> dict[str, Any]:
     """All checks; ``configs`` defaults to the user dir's ``config_hyperphysics.json``."""
     from hyperphysics_strategy.stubs import EXAMPLE_CONFIG
@@ -247,6 +243,7 @@ def check_user_dir(userdir: Path, configs: list[Path] | None) -> dict[str, Any]:
             "notes": [],
         }
     problems, loaded = check_stubs(userdir)
+    problems += check_freqtrade_seam()
     notes: list[str] = []
     if not configs and (userdir / EXAMPLE_CONFIG).is_file():
         configs = [userdir / EXAMPLE_CONFIG]

@@ -35,23 +35,33 @@ Only one pair at a time: freqtrade backtesting hands FreqAI one pair's strategy
 dataframe per call (``IStrategy.advise_all_indicators`` loops over the pairs), and the
 features and targets are user code run on that dataframe, so a pair's call cannot build
 another pair's training frames without running the strategy for it (docs/scheduling.md).
+
+The steps that repeat FreqAI's loop, and the hooks into it, live in
+:mod:`.compat.start_backtesting`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import logging
 import math
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 from pandas import DataFrame
 
-from .model_identity import note_features, predictions_reusable
+from .compat.start_backtesting import (
+    Trained,
+    backtest_windows,
+    kitchen_like,
+    populate_features,
+    prepare_window,
+    train_in_kitchen,
+    window_hooks,
+    window_name,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -79,47 +89,6 @@ def hardware_window_workers(n_experts: int) -> int:
     return auto_window_workers(n_experts, info.gpu_count, info.cpu.allowed_cores)
 
 
-@dataclass
-class _Trained:
-    """What training window ``k`` produced in its own kitchen."""
-
-    model: Any
-    attributes: dict[str, Any]  # kitchen attributes training replaced
-    data: dict[str, Any]  # dk.data entries training set
-    new_data: dict[str, Any] | None  # dk.data itself, when training replaced it
-
-
-def _kitchen_changes(dk: FreqaiDataKitchen, before: dict[str, Any], data_before: dict) -> tuple:
-    """Attributes and ``dk.data`` entries that training replaced (``before`` keeps the old
-    objects alive, so an identity test cannot be fooled by a reused id)."""
-    attributes = {k: v for k, v in vars(dk).items() if k != "data" and before.get(k) is not v}
-    if dk.data is not before["data"]:
-        return attributes, {}, dk.data
-    data = {k: v for k, v in dk.data.items() if data_before.get(k, _MISSING) is not v}
-    return attributes, data, None
-
-
-_MISSING = object()
-
-
-def _train_window(model: Any, df: DataFrame, pair: str, dk: FreqaiDataKitchen) -> _Trained:
-    before = dict(vars(dk))
-    data_before = dict(dk.data)
-    # the class's own train, not the stand-in this module puts on the instance
-    fitted = type(model).train(model, df, pair, dk)
-    attributes, data, new_data = _kitchen_changes(dk, before, data_before)
-    return _Trained(fitted, attributes, data, new_data)
-
-
-def _apply(trained: _Trained, dk: FreqaiDataKitchen) -> None:
-    for name, value in trained.attributes.items():
-        setattr(dk, name, value)
-    if trained.new_data is not None:
-        dk.data = trained.new_data
-    else:
-        dk.data.update(trained.data)
-
-
 class WindowTrainer:
     """Trains one pair's backtest windows ahead of FreqAI's loop; :meth:`train` stands in
     for the model's ``train`` inside that loop."""
@@ -134,70 +103,44 @@ class WindowTrainer:
         self.strategy = strategy
         self.workers = workers
         self.lookahead = 2 * workers
-        kitchen = FreqaiDataKitchen(model.config, False, self.pair)
-        self.windows = list(
-            zip(kitchen.training_timeranges, kitchen.backtesting_timeranges, strict=False)
-        )
-        self.names: list[str] = []
-        for tr_train, _ in self.windows:
-            kitchen.set_new_model_names(self.pair, int(tr_train.stopts))
-            self.names.append(kitchen.model_filename)
+        self.windows = backtest_windows(model, self.pair)
+        self.names: list[str] = [name for _, _, name in self.windows]
         self.next_window = 0  # windows before this one are prepared (or skipped)
         self.populated: DataFrame | None = None
-        self.futures: dict[str, Future[_Trained]] = {}
+        self.futures: dict[str, Future[Trained]] = {}
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="hp-window")
         self.trained_ahead = 0
 
     # -- FreqAI's loop calls this instead of model.train --------------------------------
-    def train(self, unfiltered_df: DataFrame, pair: str, dk: FreqaiDataKitchen, **kwargs: Any):
-        name = dk.model_filename
+    def train(self, unfiltered_df: DataFrame, pair: str, dk: Any, **kwargs: Any):
+        name = window_name(dk)
         if pair != self.pair or name not in self.names or kwargs:
             return type(self.model).train(self.model, unfiltered_df, pair, dk, **kwargs)
         k = self.names.index(name)
         if name not in self.futures and self.next_window <= k:
             # FreqAI's own frame for this window, the others prepared here
             self.next_window = k + 1
-            self._submit(name, unfiltered_df, self._kitchen_like(dk, unfiltered_df))
+            own = kitchen_like(self.model, self.pair, dk, unfiltered_df)
+            self._submit(name, unfiltered_df, own)
         self._prepare_until(k + 1 + self.lookahead)
         future = self.futures.pop(name, None)
         if future is None:  # not foreseen (e.g. a model file vanished): train it here
             logger.info("HyperPhysics %s: training window %s in FreqAI's loop", pair, name)
             return type(self.model).train(self.model, unfiltered_df, pair, dk)
         trained = future.result()  # a training error is raised here, where FreqAI catches it
-        _apply(trained, dk)
+        trained.apply(dk)
         return trained.model
 
     # -- preparing windows as FreqAI's loop would --------------------------------------
-    def _kitchen_like(self, dk: FreqaiDataKitchen, df_train: DataFrame) -> FreqaiDataKitchen:
-        """A fresh kitchen in the state FreqAI's loop leaves ``dk`` in before training."""
-        own = FreqaiDataKitchen(self.model.config, False, self.pair)
-        own.data_path = dk.data_path
-        own.model_filename = dk.model_filename
-        own.get_unique_classes_from_labels(df_train)
-        own.find_features(df_train)
-        own.find_labels(df_train)
-        return own
-
-    def record_populated(self, dk: FreqaiDataKitchen) -> None:
+    def record_populated(self, frame: DataFrame) -> None:
         """Keep the features FreqAI's loop computes on the pair's dataframe (once per pair,
         before its first training), so that preparing the other windows does not compute
         them a second time."""
-        original = dk.use_strategy_to_populate_indicators
-
-        def populate(strategy: Any, *args: Any, **kwargs: Any) -> DataFrame:
-            out = original(strategy, *args, **kwargs)
-            if kwargs.get("prediction_dataframe") is self.raw:
-                self.populated = out
-            return out
-
-        dk.use_strategy_to_populate_indicators = populate
+        self.populated = frame
 
     def _populated_frame(self) -> DataFrame:
         if self.populated is None:  # FreqAI's loop has not computed them: compute them here
-            kitchen = FreqaiDataKitchen(self.model.config, False, self.pair)
-            self.populated = kitchen.use_strategy_to_populate_indicators(
-                self.strategy, prediction_dataframe=self.raw, pair=self.pair
-            )
+            self.populated = populate_features(self.model, self.strategy, self.raw, self.pair)
         return self.populated
 
     def _prepare_until(self, stop: int) -> None:
@@ -205,46 +148,25 @@ class WindowTrainer:
             k = self.next_window
             self.next_window += 1
             try:
-                prepared = self._prepare(k)
+                prepared = prepare_window(
+                    self.model,
+                    self.windows[k],
+                    self.raw,
+                    self._populated_frame,
+                    self.strategy,
+                    self.metadata,
+                )
             except Exception as exc:  # left to FreqAI's loop, which meets it in sequence
                 logger.debug("HyperPhysics %s: window %s not prepared ahead: %r", self.pair, k, exc)
                 continue
             if prepared is not None:
                 self._submit(self.names[k], *prepared)
 
-    def _prepare(self, k: int) -> tuple[DataFrame, FreqaiDataKitchen] | None:
-        """Window ``k``'s training frame and kitchen, or None when FreqAI will not train it
-        (the same tests, in the same order, as ``IFreqaiModel.start_backtesting``)."""
-        model, pair = self.model, self.pair
-        tr_train, tr_backtest = (copy.deepcopy(tr) for tr in self.windows[k])
-        df = self.raw
-        in_backtest = (df["date"] >= tr_backtest.startdt) & (df["date"] < tr_backtest.stopdt)
-        len_backtest_df = int(in_backtest.sum())
-        if not model.ensure_data_exists(len_backtest_df, tr_backtest, pair):
-            return None
-        dk = FreqaiDataKitchen(model.config, False, pair)
-        timestamp = int(tr_train.stopts)
-        dk.set_paths(pair, timestamp)
-        dk.set_new_model_names(pair, timestamp)
-        if predictions_reusable(getattr(model, "dd", None), dk, len_backtest_df, log=False):
-            return None
-        populated = self._populated_frame()
-        base_train = populated.loc[populated["date"] < tr_train.stopdt, :]
-        base_train = self.strategy.set_freqai_targets(base_train, metadata=self.metadata)
-        tr_train = dk.buffer_timerange(tr_train)
-        df_train = dk.slice_dataframe(tr_train, base_train)
-        df_train = dk.remove_special_chars_from_feature_names(df_train)
-        dk.get_unique_classes_from_labels(df_train)
-        note_features(dk, df_train)  # what model_exists compares a saved model with
-        if model.model_exists(dk):
-            return None
-        dk.find_features(df_train)
-        dk.find_labels(df_train)
-        return df_train, dk
-
-    def _submit(self, name: str, df_train: DataFrame, dk: FreqaiDataKitchen) -> None:
+    def _submit(self, name: str, df_train: DataFrame, dk: Any) -> None:
         self.trained_ahead += 1
-        self.futures[name] = self.pool.submit(_train_window, self.model, df_train, self.pair, dk)
+        # the class's own train, not the stand-in this module puts on the instance
+        train = partial(type(self.model).train, self.model)
+        self.futures[name] = self.pool.submit(train_in_kitchen, train, df_train, self.pair, dk)
 
     def close(self) -> None:
         """Drop windows the loop never asked for (it raised) and wait for running ones."""
@@ -265,7 +187,7 @@ def concurrent_windows(
     model: Any,
     dataframe: DataFrame,
     metadata: dict,
-    dk: FreqaiDataKitchen,
+    dk: Any,
     strategy: Any,
     workers: int,
 ) -> Iterator[WindowTrainer | None]:
@@ -276,17 +198,14 @@ def concurrent_windows(
         yield None
         return
     trainer = WindowTrainer(model, dataframe, metadata, strategy, workers)
-    trainer.record_populated(dk)
     logger.info(
         "HyperPhysics %s: up to %d of %d backtest windows train at once",
         metadata["pair"],
         workers,
         len(trainer.windows),
     )
-    model.train = trainer.train  # an instance attribute: the class's train is untouched
     try:
-        yield trainer
+        with window_hooks(model, dk, dataframe, trainer.train, trainer.record_populated):
+            yield trainer
     finally:
-        del model.train
-        del dk.use_strategy_to_populate_indicators
         trainer.close()

@@ -42,13 +42,15 @@ from freqtrade.strategy.interface import IStrategy
 from pandas import DataFrame
 
 from hyperphysics_strategy.ensemble import DEFAULT_CLASSES, ExpertEnsemble, make_expert
-from hyperphysics_strategy.ensemble.barriers import mean_time_return
 from hyperphysics_strategy.ensemble.serving import choose_inference, ensure_inference
+from hyperphysics_strategy.trading.barriers import mean_time_return
 
 from .backtest_windows import concurrent_windows, hardware_window_workers
-from .history_dates import install_history_date_fix
-from .model_identity import CURRENT_FEATURES, backtest_checks, log_once, saved_model_change
-from .model_store import install_crash_safe_saves, install_purge_guard, verified_model_folder
+from .compat import check_freqtrade
+from .compat.drawer import install_crash_safe_saves, install_history_date_fix, install_purge_guard
+from .compat.start_backtesting import backtest_checks
+from .model_identity import CURRENT_FEATURES, log_once, saved_model_change
+from .model_store import verified_model_folder
 from .parameters import TrainingParameters, cluster_address, load_training_parameters
 from .rounds import LiveRounds
 from .run_folders import separate_run_folders
@@ -71,6 +73,8 @@ class HyperPhysicsEnsemble(BaseClassifierModel):
     EXPERTS: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, config: dict[str, Any]) -> None:
+        # a freqtrade whose FreqAI internals this package does not know: refuse to start
+        check_freqtrade(f"the FreqAI model {type(self).__name__}")
         # bad parameters fail at start-up, naming the key, before FreqAI sets anything up
         self.params: TrainingParameters = load_training_parameters(
             config.get("freqai", {}).get("model_training_parameters"), self.EXPERTS

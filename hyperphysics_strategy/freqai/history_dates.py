@@ -1,27 +1,15 @@
-"""Survive freqtrade's live-retraining date bug (see shared FREQTRADE_NOTES).
+"""Candle ``date`` columns back to ``datetime64[ms, UTC]`` (freqtrade's live date bug).
 
 Candles loaded from disk carry ``date`` as ``datetime64[ms, UTC]``; candles from the
-exchange arrive as ``datetime64[us, UTC]`` with another tz object. FreqAI's
-``FreqaiDataDrawer.update_historic_data`` concatenates both, the column becomes
-``object``, and from the first new candle on every retrain fails while predictions keep
-using the first model. We wrap that method so that, under ``dd.history_lock`` (made
-re-entrant, held across the append and the fix), every stored ``date`` column is brought
-back to ``datetime64[ms, UTC]`` right after the append: the training threads of a live
-round (:mod:`.rounds`) read the history under the same lock.
+exchange arrive as ``datetime64[us, UTC]`` with another tz object, and FreqAI's drawer
+concatenates both into an ``object`` column (see shared FREQTRADE_NOTES). The drawer's
+append is patched in :mod:`.compat.update_historic_data`; a live round normalises the
+copies it trains on (:mod:`.compat.extract_data_and_train_model`).
 """
 
 from __future__ import annotations
 
-import functools
-import logging
-import threading
-from typing import Any
-
 import pandas as pd
-
-logger = logging.getLogger(__name__)
-
-_MARK = "_hyperphysics_dates_fixed"
 
 
 def normalise_date_column(df: pd.DataFrame) -> bool:
@@ -33,34 +21,3 @@ def normalise_date_column(df: pd.DataFrame) -> bool:
         return False
     df["date"] = pd.to_datetime(col, utc=True).astype("datetime64[ms, UTC]")
     return True
-
-
-def normalise_history(data_drawer: Any) -> int:
-    """Normalise every stored history frame of a FreqAI data drawer; return frames changed."""
-    changed = 0
-    with data_drawer.history_lock:
-        for timeframes in data_drawer.historic_data.values():
-            for df in timeframes.values():
-                changed += normalise_date_column(df)
-    return changed
-
-
-def install_history_date_fix(data_drawer: Any) -> None:
-    """Wrap ``data_drawer.update_historic_data`` once so dates stay datetime64 after appends."""
-    if getattr(data_drawer, _MARK, False):
-        return
-    original = data_drawer.update_historic_data
-    # Re-entrant, so that the append (which takes the lock itself) and the fix happen in
-    # one hold: a training thread never reads a frame between the two.
-    data_drawer.history_lock = threading.RLock()
-
-    @functools.wraps(original)
-    def update_historic_data(*args: Any, **kwargs: Any) -> None:
-        with data_drawer.history_lock:
-            original(*args, **kwargs)
-            changed = normalise_history(data_drawer)
-        if changed:
-            logger.debug("normalised the date column of %d history frames", changed)
-
-    data_drawer.update_historic_data = update_historic_data
-    setattr(data_drawer, _MARK, True)

@@ -15,10 +15,9 @@ the file (an older version's) is retrained once.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -95,44 +94,3 @@ def log_once(data_drawer: Any, folder: Path, message: str, *args: Any) -> None:
         logger.warning(message, *args)
         if logged is not None:
             logged.add(str(folder))
-
-
-def predictions_reusable(data_drawer: Any, dk: Any, rows: int, log: bool = True) -> bool:
-    """FreqAI's ``check_if_backtest_prediction_is_valid``, and the window's model was
-    trained with the same expert set, features and labels as the model's now."""
-    if not type(dk).check_if_backtest_prediction_is_valid(dk, rows):
-        return False
-    change = saved_model_change(data_drawer, dk)
-    if change and log:
-        log_once(
-            data_drawer,
-            Path(dk.data_path),
-            "HyperPhysics %s: retraining %s, not reusing its saved backtest predictions: %s",
-            dk.pair,
-            Path(dk.data_path).name,
-            change,
-        )
-    return not change
-
-
-@contextlib.contextmanager
-def backtest_checks(dk: Any, data_drawer: Any) -> Iterator[None]:
-    """Within the block, FreqAI's backtesting loop (kitchen ``dk``) notes each window's
-    features (it calls ``get_unique_classes_from_labels(frame)`` right before
-    ``model_exists``) and reuses a window's saved predictions only while
-    :func:`predictions_reusable`."""
-    labels = dk.get_unique_classes_from_labels
-
-    def noting(dataframe: Any) -> Any:
-        note_features(dk, dataframe)
-        return labels(dataframe)
-
-    dk.get_unique_classes_from_labels = noting
-    dk.check_if_backtest_prediction_is_valid = lambda rows: predictions_reusable(
-        data_drawer, dk, rows
-    )
-    try:
-        yield
-    finally:
-        del dk.get_unique_classes_from_labels
-        del dk.check_if_backtest_prediction_is_valid

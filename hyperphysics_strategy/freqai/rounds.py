@@ -24,6 +24,10 @@ the other pairs of the round are unaffected. When FreqAI stops mid-round (its sh
 joins this thread) the round's queued expert jobs are dropped, the jobs running finish,
 and no model of that round is published. The drawer's history frames are read under
 its ``history_lock`` (see :mod:`.history_dates` for the live date bug this survives).
+
+What mirrors FreqAI lives in :mod:`.compat`: choosing the due pairs
+(:mod:`.compat.start_scanning`), preparing, training and publishing one pair
+(:mod:`.compat.extract_data_and_train_model`).
 """
 
 from __future__ import annotations
@@ -36,13 +40,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from freqtrade.configuration import TimeRange
-from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
-from freqtrade.freqai.utils import get_tb_logger, plot_feature_importance
-
 from hyperphysics_strategy.ensemble.scheduler import default_scheduler
 
-from .history_dates import normalise_date_column
+from .compat.extract_data_and_train_model import publish_model, tensorboard, training_frame
+from .compat.start_scanning import DuePair, due_pairs, model_ages, stop_event, to_the_back
 
 logger = logging.getLogger(__name__)
 
@@ -53,16 +54,6 @@ STOPPED = "stopped"
 
 class _Stopping(Exception):
     """FreqAI's stop event was set: leave the pair's last model in place."""
-
-
-@dataclass
-class DuePair:
-    """A pair whose model is due, with the time ranges FreqAI chose for it."""
-
-    pair: str
-    dk: FreqaiDataKitchen
-    trained_timerange: TimeRange
-    data_load_timerange: TimeRange
 
 
 @dataclass
@@ -129,7 +120,9 @@ class LiveRounds:
     # -- the loop --------------------------------------------------------------------------
     def run(self, strategy: Any) -> None:
         """The body of FreqAI's training thread: rounds until the stop event is set."""
-        stop: threading.Event = self.model._stop_event
+        stop = stop_event(self.model)
+        if stop is None:
+            raise TypeError(f"{type(self.model).__name__} has no FreqAI stop event")
         while not stop.wait(1.0):
             due = self.due_pairs(strategy)
             if due:
@@ -137,24 +130,7 @@ class LiveRounds:
 
     def due_pairs(self, strategy: Any) -> list[DuePair]:
         """The pairs of FreqAI's train queue whose model is due, oldest model first."""
-        model, dd = self.model, self.model.dd
-        queue = model.train_queue
-        whitelist = set(strategy.dp.current_whitelist())
-        for pair in [p for p in queue if p not in whitelist]:
-            queue.remove(pair)
-            logger.warning(f"{pair} not in current whitelist, removing from train queue.")
-        due = []
-        for pair in list(queue):
-            with dd.pair_dict_lock:
-                _, trained_timestamp = dd.get_pair_dict_info(pair)
-            dk = FreqaiDataKitchen(model.config, model.live, pair)
-            retrain, trained_timerange, data_load_timerange = dk.check_if_new_training_required(
-                trained_timestamp
-            )
-            if retrain:
-                dk.set_paths(pair, trained_timerange.stopts)
-                due.append(DuePair(pair, dk, trained_timerange, data_load_timerange))
-        return due
+        return due_pairs(self.model, strategy)
 
     def train_round(self, due: list[DuePair], strategy: Any) -> RoundReport:
         """Train ``due`` together, publishing each model when ready; log and return the
@@ -185,11 +161,7 @@ class LiveRounds:
             finally:
                 finished.set()
         report = RoundReport(self.rounds, time.perf_counter() - started, results)
-        queue = self.model.train_queue
-        for pair in pairs:  # trained pairs go to the back: the queue stays oldest first
-            if pair in queue:
-                queue.remove(pair)
-                queue.append(pair)
+        to_the_back(self.model, pairs)
         report.ages = self.model_ages()
         for line in report.lines():
             logger.info("HyperPhysics %s", line)
@@ -211,42 +183,24 @@ class LiveRounds:
             time.sleep(0.2)
 
     def _stopping(self) -> bool:
-        stop = getattr(self.model, "_stop_event", None)
+        stop = stop_event(self.model)
         return stop is not None and stop.is_set()
 
     # -- one pair ----------------------------------------------------------------------------
     def train_pair(self, item: DuePair, strategy: Any) -> PairResult:
         """FreqAI's ``extract_data_and_train_model`` for one pair, its training outside
         and its publication inside the publish lock; never raises."""
-        model, dd, dk, pair = self.model, self.model.dd, item.dk, item.pair
+        pair = item.pair
         started = time.perf_counter()
         try:
-            corr_dataframes, base_dataframes = dd.get_base_and_corr_dataframes(
-                item.data_load_timerange, pair, dk
-            )
-            for frames in (base_dataframes, *corr_dataframes.values()):
-                for df in frames.values():  # copies: safe to fix outside the lock
-                    normalise_date_column(df)
-            unfiltered = dk.use_strategy_to_populate_indicators(
-                strategy,
-                corr_dataframes=corr_dataframes,
-                base_dataframes=base_dataframes,
-                pair=pair,
-            )
-            trained_timestamp = item.trained_timerange.stopts
-            unfiltered = dk.slice_dataframe(dk.buffer_timerange(item.trained_timerange), unfiltered)
-            dk.find_features(unfiltered)
-            dk.find_labels(unfiltered)
-            tb_logger = get_tb_logger(dd.model_type, dk.data_path, model.activate_tensorboard)
-            try:
+            unfiltered = training_frame(self.model, item, strategy)
+            with tensorboard(self.model, item.dk):
                 if self._stopping():
                     raise _Stopping
-                trained = model.train(unfiltered, pair, dk)
-            finally:
-                tb_logger.close()
+                trained = self.model.train(unfiltered, pair, item.dk)
             if self._stopping():  # its experts may have been dropped: keep the last model
                 raise _Stopping
-            self.publish(trained, item, trained_timestamp, time.perf_counter() - started)
+            self.publish(trained, item, time.perf_counter() - started)
         except Exception as exc:
             if self._stopping():
                 logger.info("HyperPhysics %s: not published, FreqAI is stopping", pair)
@@ -258,33 +212,13 @@ class LiveRounds:
             return PairResult(pair, time.perf_counter() - started, type(exc).__name__)
         return PairResult(pair, time.perf_counter() - started)
 
-    def publish(self, trained: Any, item: DuePair, trained_timestamp: int, seconds: float) -> None:
+    def publish(self, trained: Any, item: DuePair, seconds: float) -> None:
         """Make ``trained`` the pair's model, with FreqAI's own steps and files."""
-        model, dd, dk, pair = self.model, self.model.dd, item.dk, item.pair
         with self.publish_lock:
-            with dd.pair_dict_lock:
-                dd.pair_dict[pair]["trained_timestamp"] = trained_timestamp
-            dk.set_new_model_names(pair, trained_timestamp)
-            dd.save_data(trained, pair, dk)
-            if model.plot_features:
-                plot_feature_importance(trained, pair, dk, model.plot_features)
-            dd.purge_old_models()
-            dd.save_historic_predictions_to_disk()
-            if model.freqai_info.get("write_metrics_to_disk", False):
-                dd.collect_metrics(seconds, pair)
-                dd.save_metric_tracker_to_disk()
-        logger.info("HyperPhysics %s: model published after %.1f s", pair, seconds)
+            publish_model(self.model, trained, item, seconds)
+        logger.info("HyperPhysics %s: model published after %.1f s", item.pair, seconds)
 
     def model_ages(self) -> dict[str, float]:
         """Seconds since the end of each whitelisted pair's training range (pairs with a
         model only), in train-queue order."""
-        now = datetime.now(tz=UTC).timestamp()
-        dd = self.model.dd
-        ages = {}
-        with dd.pair_dict_lock:
-            for pair in self.model.train_queue:
-                info = dd.pair_dict.get(pair) or {}
-                stamp = info.get("trained_timestamp") or 0
-                if stamp and info.get("model_filename"):
-                    ages[pair] = max(0.0, now - stamp)
-        return ages
+        return model_ages(self.model, datetime.now(tz=UTC).timestamp())
