@@ -115,18 +115,11 @@ def test_freqai_model_serves_dry_and_live_runs_through_the_choice(caplog):
     model loaded from disk has none) and predicts what the native predictors predict;
     a backtest (``live`` False) keeps the native predictors."""
     import pandas as pd
-    from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
 
-    from hyperphysics_strategy.freqai import HyperPhysicsEnsemble
-    from tests.bad_input import fit_data, labels
+    from tests.bad_input import fit_data, freqai_predictor, labels
 
     data = fit_data()
-    config = {"freqai": {"feature_parameters": {}}, "exchange": {"pair_whitelist": ["BTC/USDT"]}}
-    model = object.__new__(HyperPhysicsEnsemble)  # FreqAI's set-up is not under test
-    model.freqai_info, model.CONV_WIDTH = config["freqai"], 1
-    dk = FreqaiDataKitchen(config, live=True, pair="BTC/USDT")
-    dk.label_list = ["&s-direction"]
-    dk.feature_pipeline = model.define_data_pipeline(threads=1)
+    model, dk = freqai_predictor()
     names = [f"%f{i}" for i in range(data.X.shape[1])]
     X = dk.feature_pipeline.fit_transform(pd.DataFrame(data.X, columns=names))[0]
     Xv = dk.feature_pipeline.transform(pd.DataFrame(data.X_val, columns=names))[0]

@@ -10,7 +10,7 @@ import importlib
 from types import ModuleType
 
 EXTRA = "onnx"
-INSTALL = "pip install 'hyperphysics-strategy[onnx]'"
+INSTALL = 'pip install ".[onnx]" (in a clone of hyperphysics-strategy)'
 #: import name -> distribution (what ``pip`` installs)
 PACKAGES = {
     "onnx": "onnx",
