@@ -42,14 +42,18 @@ from hyperphysics_strategy.ensemble.serving import (  # noqa: E402
 QUICK = {"n_estimators": 60, "max_epochs": 3}
 
 
-def median_ms(fn, repeat: int) -> float:
-    fn()
-    times = []
+def interleaved(calls: dict, rows: np.ndarray, repeat: int) -> dict[str, float]:
+    """Median ms of each predictor on ``rows``, the calls interleaved round by round (a
+    load that changes during the run hits every predictor alike)."""
+    for fn in calls.values():
+        fn(rows)
+    times: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
+        for name, fn in calls.items():
+            t0 = time.perf_counter()
+            fn(rows)
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) * 1e3 for name, t in times.items()}
 
 
 def fmt(value: float | None) -> str:
@@ -80,11 +84,17 @@ def main() -> None:
     batch = np.ascontiguousarray(X[:1000])
     one = np.ascontiguousarray(X[:1])
 
-    native = [median_ms(lambda b=b: ensemble.predict_proba(b), args.repeat) for b in (one, batch)]
     paths = PATHS + (OPT_IN if args.compile else ())
     plan = choose_inference(ensemble, X[-500:], paths=paths, repeat=args.repeat)
-    chosen = [median_ms(lambda b=b: ensemble.predict_proba(b), args.repeat) for b in (one, batch)]
-    use_native(ensemble)
+    routers = [e.__dict__.get("serving_") for e in ensemble.experts_]
+
+    def state(chosen: bool):
+        def call(rows):
+            for expert, router in zip(ensemble.experts_, routers, strict=True):
+                expert.serving_ = router if chosen else None
+            return ensemble.predict_proba(rows)
+
+        return call
 
     shown = [p for p in paths if any(r.path == p for c in plan.experts for r in c.results)]
     rows = []
@@ -114,10 +124,13 @@ def main() -> None:
         from predict import ExportedEnsemble
 
         exported = ExportedEnsemble(Path(tmp) / "export", threads=2)
-        onnx_ms = [
-            median_ms(lambda b=b: exported.predict_proba(b), args.repeat) for b in (one, batch)
-        ]
-        gap = float(np.abs(exported.predict_proba(batch) - ensemble.predict_proba(batch)).max())
+        gap = float(np.abs(exported.predict_proba(batch) - state(False)(batch)).max())
+        calls = {"native": state(False), "chosen": state(True), "onnx": exported.predict_proba}
+        ms = {b: interleaved(calls, r, args.repeat) for b, r in (("one", one), ("batch", batch))}
+        use_native(ensemble)
+    native = [ms["one"]["native"], ms["batch"]["native"]]
+    chosen = [ms["one"]["chosen"], ms["batch"]["chosen"]]
+    onnx_ms = [ms["one"]["onnx"], ms["batch"]["onnx"]]
     label = f"{len(names)} experts + blend"
     print_table(
         f"Whole ensemble ({label}), ms (median of {args.repeat}), 100 features, {size}",
