@@ -162,9 +162,11 @@ def test_a_damaged_export_is_refused(exported, tmp_path):
 
 def test_cli_exports_a_saved_ensemble(tmp_path):
     from hyperphysics_strategy.cli import app
+    from hyperphysics_strategy.cli.train_results import save_ensemble
 
     ensemble, held_out = _fit(("lightgbm", "mlp"))
-    ensemble.save(tmp_path / "saved")
+    meta = {"pair": "BTC/USDT", "timeframe": "1h", "horizon": 12, "train_labels": ["up"]}
+    save_ensemble(tmp_path / "saved", ensemble, meta, None)  # what train --save writes
     np.save(tmp_path / "rows.npy", held_out)
     result = CliRunner().invoke(
         app,
@@ -175,6 +177,8 @@ def test_cli_exports_a_saved_ensemble(tmp_path):
     assert "lightgbm: forest layout, max |dp|" in result.output
     assert "mlp: torch.onnx, max |dp|" in result.output
     assert "exported 2 expert(s) and the blend" in result.output
+    manifest = json.loads((tmp_path / "out" / "model.json").read_text())
+    assert manifest["labels"] == {"pair": "BTC/USDT", "timeframe": "1h", "horizon": 12}
     done = subprocess.run(
         [sys.executable, str(tmp_path / "out" / "predict.py"), str(tmp_path / "rows.npy")],
         capture_output=True,
