@@ -49,6 +49,7 @@ def fabricated() -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
         3: (0.02, 0.002),  # stop at the ES stop (the 1% floor)
         4: (math.nan, math.nan),  # no barrier, no ES: the static stoploss cap
         5: (0.002, 0.01),  # force exit at the end of the backtest
+        6: (0.002, 0.01),  # the exit agent
     }
     candles = []
     for i, (sigma, es) in signal.items():
@@ -64,6 +65,7 @@ def fabricated() -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
         ("trailing_stop_loss", long_loss_price(1.0, 0.01), -0.01),
         ("stop_loss", long_loss_price(1.0, 0.15), -0.15),
         ("force_exit", barrier, 0.001),
+        ("exit_agent", barrier, 0.004),
     ]
     trades = pd.DataFrame(
         [
@@ -101,6 +103,7 @@ def test_each_exit_is_counted_at_its_barrier():
         "es_stop",
         "other",
         "other",
+        "agent",
     ]
     summary = exit_summary(trades, kinds).set_index("kind")
     assert list(summary.index) == list(EXIT_KINDS)
@@ -109,8 +112,10 @@ def test_each_exit_is_counted_at_its_barrier():
         "lower_barrier": 1,
         "es_stop": 1,
         "time_barrier": 1,
+        "agent": 1,
         "other": 2,
     }
+    assert summary.loc["agent", "reasons"] == "exit_agent 1"
     assert summary.loc["other", "reasons"] == "stop_loss 1, force_exit 1"
     assert summary.loc["other", "mean_profit_pct"] == pytest.approx(100 * (-0.15 + 0.001) / 2)
 
@@ -172,9 +177,10 @@ def test_the_demo_reads_and_prints_the_exits_of_a_backtest_export(tmp_path, caps
     trades, signals = fabricated()
     write_export(tmp_path, trades, signals)
     loaded, kinds = load_backtest_exits(tmp_path)
-    assert len(loaded) == 6
+    assert len(loaded) == 7
     assert kinds.value_counts().to_dict() == {
         "other": 2,
+        "agent": 1,
         "take_profit": 1,
         "time_barrier": 1,
         "lower_barrier": 1,
@@ -182,18 +188,19 @@ def test_the_demo_reads_and_prints_the_exits_of_a_backtest_export(tmp_path, caps
     }
     print_exits(tmp_path)
     out = capsys.readouterr().out
-    assert "Exits at each barrier (6 trades)" in out
+    assert "Exits at each barrier (7 trades)" in out
     for label, count in [
         ("take-profit (upper barrier)", 1),
         ("stop at the lower barrier", 1),
         ("stop at the ES stop", 1),
         ("time barrier", 1),
+        ("exit agent", 1),
         ("other", 2),
     ]:
         rows = [[c.strip() for c in line.split("│")[1:-1]] for line in out.splitlines()]
         assert [label, str(count)] in [cells[:2] for cells in rows], out
     assert (
-        "barrier exits: take_profit 1, lower_barrier 1, es_stop 1, time_barrier 1, other 2"
+        "barrier exits: take_profit 1, lower_barrier 1, es_stop 1, time_barrier 1, agent 1, other 2"
     ) in out
 
 

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 from hyperphysics_strategy.cli import app
 from hyperphysics_strategy.demo import demo_data_dir
-from hyperphysics_strategy.stubs import EXAMPLE_CONFIG, FREQAI_MODEL_NAMES, write_user_dir
+from hyperphysics_strategy.freqai_names import freqai_model_names
+from hyperphysics_strategy.stubs import EXAMPLE_CONFIG, write_user_dir
 
 runner = CliRunner()
 
@@ -43,7 +44,7 @@ def test_fresh_user_dir_has_no_problems(fresh):
     assert report["ok"] is True and report["problems"] == []
     assert report["config"] == [str(fresh / EXAMPLE_CONFIG)]
     assert sorted(report["loaded"].values()) == sorted(
-        [*FREQAI_MODEL_NAMES, "HyperPhysicsStrategy"]
+        [*freqai_model_names(), "HyperPhysicsStrategy"]
     )
 
 

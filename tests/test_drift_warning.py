@@ -2,7 +2,7 @@
 
 Consecutive windows of real candles shift many features past the conventional PSI 0.25
 (volatility and volume levels, the day of the week in a short recent sample); the warning's
-threshold comes from benchmarks/drift_calibration.py. The api.md example and a FreqAI-shaped
+threshold comes from benchmarks/studies/drift_calibration.py. The api.md example and a FreqAI-shaped
 window of real 5m candles stay below it; the same candles shifted in level and scale do not.
 """
 

@@ -9,7 +9,8 @@ import pytest
 from hyperphysics_strategy.engine.hardware import Device, Placement
 from hyperphysics_strategy.ensemble import durations
 from hyperphysics_strategy.ensemble.experts import Expert, FitData
-from hyperphysics_strategy.ensemble.training import train_experts
+from hyperphysics_strategy.ensemble.scheduling import use_scheduler
+from tests.executors import executor_kind, kind_params
 from tests.fake_experts import Sleeper
 
 
@@ -30,17 +31,24 @@ def cpu(n: int) -> list[Placement]:
     return [Placement("torch") for _ in range(n)]
 
 
-def start_order(experts: list[Expert], lanes: int) -> list[str]:
-    """Train ``experts`` on ``lanes`` CPU lanes (threads); the names in the order started."""
+# process: longest first in a worker process is test_scheduler's
+@pytest.fixture(params=kind_params("thread", "ray"))
+def kind(request):
+    return executor_kind(request)
+
+
+def start_order(kind, experts: list[Expert], lanes: int) -> list[str]:
+    """Train ``experts`` on ``lanes`` CPU lanes of ``kind``'s executor; the names in the
+    order started."""
     started: list[str] = []
-    train_experts(
-        experts,
-        fit_data(),
-        cpu(len(experts)),
-        lanes,
-        on_start=lambda name, device: started.append(name),
-        use_processes=False,
-    )
+    with use_scheduler(kind.scheduler(cpu_budget=lanes)):
+        kind.train(
+            experts,
+            fit_data(),
+            cpu(len(experts)),
+            lanes,
+            on_start=lambda name, device: started.append(name),
+        )
     return started
 
 
@@ -64,19 +72,19 @@ def test_measured_times_override_priors_and_scale_the_unmeasured():
     assert durations.longest_first([0, 1, 2], experts, cpu(3), 1000) == [0, 2, 1]
 
 
-def test_one_lane_starts_longest_first_and_learns_from_the_round():
+def test_one_lane_starts_longest_first_and_learns_from_the_round(kind):
     experts = [Sleeper("a_fast", 0.01), Sleeper("b_slow", 0.3), Sleeper("c_mid", 0.1)]
     # unknown names: equal priors, the given order
-    assert start_order(experts, 1) == ["a_fast", "b_slow", "c_mid"]
-    assert start_order(experts, 1) == ["b_slow", "c_mid", "a_fast"]  # measured in round 1
+    assert start_order(kind, experts, 1) == ["a_fast", "b_slow", "c_mid"]
+    assert start_order(kind, experts, 1) == ["b_slow", "c_mid", "a_fast"]  # measured in round 1
 
 
-def test_two_lanes_hand_out_the_slow_expert_first():
+def test_two_lanes_hand_out_the_slow_expert_first(kind):
     # the given order puts the slow expert last: handed out in that order, it would start
     # only when a lane is free again and trail alone
     experts = [Sleeper("quick1", 0.05), Sleeper("quick2", 0.05), Sleeper("slow", 0.2)]
     for expert in experts:
         durations.record(expert.name, "cpu", expert.params["seconds"], rows=100)
-    started = start_order(experts, 2)
+    started = start_order(kind, experts, 2)
     assert set(started[:2]) == {"slow", "quick1"}  # one on each lane, in either order
     assert started[-1] == "quick2"

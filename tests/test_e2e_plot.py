@@ -30,7 +30,7 @@ def test_demo_writes_the_plot_dataframe_chart_and_prints_its_path(demo_backtest)
     # after freqtrade's tables: the exits at each barrier, then what the numbers are not
     counts = re.search(
         r"^barrier exits: take_profit (\d+), lower_barrier (\d+), es_stop (\d+), "
-        r"time_barrier (\d+), other (\d+)$",
+        r"time_barrier (\d+), agent (\d+), other (\d+)$",
         demo_backtest.stdout,
         re.M,
     )

@@ -15,7 +15,7 @@ TIMERANGE = "20210423-20210426"  # one 3-day backtest window, one pair: kept sma
 
 
 def test_backtesting_trains_the_ensemble_on_the_ray_cluster(tmp_path, ray_cluster):
-    from hyperphysics_strategy.ensemble import ray_backend
+    from hyperphysics_strategy.ensemble.scheduling.ray_cluster import last_round
 
     override = {
         "hyperphysics": {"cluster": {"address": ray_cluster.address}},
@@ -48,5 +48,5 @@ def test_backtesting_trains_the_ensemble_on_the_ray_cluster(tmp_path, ray_cluste
     model = joblib.load(models["BTC"][0])
     assert model.backend == "ray"
     assert [e.worker for e in model.report_.experts] == ["ray"]
-    jobs = ray_backend.last_round()["jobs"]  # the cluster kept where the last jobs ran
+    jobs = last_round()["jobs"]  # the cluster kept where the last jobs ran
     assert [j["expert"] for j in jobs] == ["lightgbm"] and jobs[0]["error"] is None

@@ -19,8 +19,8 @@ from hyperphysics_strategy.ensemble.experts import (
     expert_libraries,
 )
 from hyperphysics_strategy.ensemble.experts.neural import FTTransformerNet, sparsemax
-from hyperphysics_strategy.ensemble.jobs import fit_with_fallback
 from hyperphysics_strategy.ensemble.labels import LabelCodec
+from hyperphysics_strategy.ensemble.scheduling import fit_with_fallback
 
 from .synthetic import three_class_signal
 

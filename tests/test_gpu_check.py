@@ -3,7 +3,7 @@
 The lent GPU machines have torch, numpy, scipy and pandas but none of freqtrade, polars or
 the boosting libraries. These tests run in a subprocess that refuses to import those (and
 the package's other optional dependencies), so an eager import anywhere in the engine, the
-torch experts or ``benchmarks/gpu_check.py`` fails here before it fails on a GPU.
+torch experts or ``benchmarks/gpu/gpu_check.py`` fails here before it fails on a GPU.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def test_gpu_check_runs_on_the_cpu_in_tiny_mode_on_a_minimal_image(tmp_path):
         f"""
         import runpy
         sys.argv = ["gpu_check.py", "--cpu", "--tiny", "--out", {str(out)!r}]
-        runpy.run_path("benchmarks/gpu_check.py", run_name="__main__")
+        runpy.run_path("benchmarks/gpu/gpu_check.py", run_name="__main__")
         """,
         timeout=600,
     )
@@ -130,7 +130,7 @@ def test_gpu_check_runs_on_the_cpu_in_tiny_mode_on_a_minimal_image(tmp_path):
 
 def test_gpu_check_refuses_unknown_sections(tmp_path):
     done = subprocess.run(
-        [sys.executable, "benchmarks/gpu_check.py", "--out", str(tmp_path), "--only", "nope"],
+        [sys.executable, "benchmarks/gpu/gpu_check.py", "--out", str(tmp_path), "--only", "nope"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -13,6 +13,12 @@ import pytest
 from hyperphysics_strategy.engine.hardware import Device
 from hyperphysics_strategy.ensemble import ExpertEnsemble
 from hyperphysics_strategy.ensemble.experts import FitData, Placement
+from hyperphysics_strategy.ensemble.scheduling import train_experts
+from hyperphysics_strategy.ensemble.scheduling.ray_cluster import (
+    import_ray,
+    last_round,
+    resolve_address,
+)
 from hyperphysics_strategy.freqai.parameters import cluster_address, load_training_parameters
 from tests.ray_probe import ProbeExpert
 
@@ -36,14 +42,12 @@ def gpu_plan(n: int, gpus: int = 4) -> list[Placement]:
 
 
 def test_each_gpu_job_sees_exactly_its_bundles_gpu_round_robin(ray_cluster):
-    from hyperphysics_strategy.ensemble import ray_backend
-
     experts = [ProbeExpert({"sleep": 0.2}, seed=k) for k in range(16)]
     experts += [ProbeExpert(seed=99)]
     placements = [*gpu_plan(16), Placement("lightgbm")]
-    outcomes = ray_backend.train_experts(experts, fit_data(), placements, 2)
+    outcomes = train_experts(experts, fit_data(), placements, 2, backend="ray")
     assert [o.ok for o in outcomes] == [True] * 17, [o.error for o in outcomes]
-    record = ray_backend.last_round()
+    record = last_round()
     jobs = {j["job"]: j for j in record["jobs"]}
     seen = [o.expert.seen for o in outcomes]
     for k in range(16):
@@ -90,8 +94,6 @@ def test_ensemble_on_ray_predicts_exactly_like_the_local_backend(ray_cluster):
 
 
 def test_a_node_lost_mid_round_and_the_round_still_returns_every_model(ray_cluster, tmp_path):
-    from hyperphysics_strategy.ensemble import ray_backend
-
     extra = ray_cluster.add_node(num_cpus=2, num_gpus=4, node_ip_address="127.0.0.1")
     ray_cluster.wait_for_nodes()
     doomed = extra.node_id
@@ -112,18 +114,19 @@ def test_a_node_lost_mid_round_and_the_round_still_returns_every_model(ray_clust
     killer = threading.Thread(target=kill)
     killer.start()
     try:
-        outcomes = ray_backend.train_experts(
+        outcomes = train_experts(
             experts,
             fit_data(),
             gpu_plan(12),
             2,
             on_start=lambda name, device: started.append(device),
+            backend="ray",
         )
     finally:
         returned.set()
         killer.join()
     assert [o.ok for o in outcomes] == [True] * 12, [o.error for o in outcomes]
-    jobs = ray_backend.last_round()["jobs"]
+    jobs = last_round()["jobs"]
     moved = [j for j in jobs if j["attempts"] > 1]
     assert moved, "no job was running on the killed node"
     assert all(j["node_id"] != doomed for j in jobs)  # every model came from a live node
@@ -134,9 +137,7 @@ def test_a_node_lost_mid_round_and_the_round_still_returns_every_model(ray_clust
 def test_cluster_status_shows_the_nodes_and_the_last_rounds_placements(ray_cluster):
     import ray
 
-    from hyperphysics_strategy.ensemble import ray_backend
-
-    ray_backend.train_experts([ProbeExpert()], fit_data(), gpu_plan(1), 1)
+    train_experts([ProbeExpert()], fit_data(), gpu_plan(1), 1, backend="ray")
     out = subprocess.run(
         [sys.executable, "-m", "hyperphysics_strategy.cli", "cluster", "status",
          "--address", ray_cluster.address],
@@ -164,11 +165,9 @@ def test_status_without_a_cluster_says_how_to_point_at_one(tmp_path):
 
 
 def test_without_ray_the_backend_names_the_extra_to_install(monkeypatch):
-    from hyperphysics_strategy.ensemble import ray_backend
-
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
     with pytest.raises(ImportError, match=r'pip install "ray>=2.40"'):
-        ray_backend.import_ray()
+        import_ray()
     data = fit_data()
     ensemble = ExpertEnsemble(("lightgbm",), {"lightgbm": {"n_estimators": 5}}, backend="ray")
     with pytest.raises(ImportError, match=r"ray>=2.40"):
@@ -176,8 +175,6 @@ def test_without_ray_the_backend_names_the_extra_to_install(monkeypatch):
 
 
 def test_backend_and_address_configuration():
-    from hyperphysics_strategy.ensemble.ray_backend import resolve_address
-
     with pytest.raises(ValueError, match="backend must be one of"):  # checked by fit
         ExpertEnsemble(backend="spark").fit(np.zeros((20, 2)), ["buy", "sell"] * 10)
     assert load_training_parameters({"backend": "ray"}).backend == "ray"

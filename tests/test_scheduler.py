@@ -1,6 +1,8 @@
 """The round scheduler: concurrent ``train_experts`` calls (one per pair) share one set of
 device lanes on a simulated machine with logical GPUs. Tiny experts that sleep stand in
-for real ones; what is asserted is placement, order, budgets and who gets which result."""
+for real ones; what is asserted is placement, order, budgets and who gets which result,
+for each executor (``tests/executors.py``: thread, worker process, Ray task) where the
+test's point applies to it."""
 
 from __future__ import annotations
 
@@ -15,8 +17,15 @@ from hyperphysics_strategy.engine.hardware import Device
 from hyperphysics_strategy.ensemble import durations
 from hyperphysics_strategy.ensemble.ensemble import planned_placements
 from hyperphysics_strategy.ensemble.experts import FitData, Placement
-from hyperphysics_strategy.ensemble.scheduler import RoundScheduler, round_robin, use_scheduler
-from hyperphysics_strategy.ensemble.training import train_experts
+from hyperphysics_strategy.ensemble.scheduling import (
+    JobLost,
+    LocalExecutor,
+    RoundScheduler,
+    round_robin,
+    train_experts,
+    use_scheduler,
+)
+from tests.executors import KINDS, executor_kind, kind_params
 from tests.fake_experts import Sleeper
 from tests.fake_machines import all_gpu_caps, make_info
 
@@ -26,6 +35,16 @@ def _fresh_measurements():
     durations.clear()
     yield
     durations.clear()
+
+
+@pytest.fixture(params=KINDS)
+def kind(request):
+    return executor_kind(request)
+
+
+def kinds(*names):
+    """Narrow the ``kind`` fixture to ``names``."""
+    return pytest.mark.parametrize("kind", kind_params(*names), indirect=True)
 
 
 def fit_data(value: float = 0.0, n: int = 60) -> FitData:
@@ -40,12 +59,14 @@ def gpu_machine(n_gpus: int = 8, usable: int = 16):
     return functools.partial(planned_placements, info=info, capabilities=caps, env={})
 
 
-def run_pairs(batches, workers=2, **kwargs):
-    """``train_experts`` for every batch at once, one thread each; outcomes per batch."""
+def run_pairs(batches, workers=2, *, kind=None, **kwargs):
+    """``train_experts`` (on ``kind``'s executor, else in threads) for every batch at
+    once, one thread each; outcomes per batch."""
     results: dict[int, list] = {}
+    train = kind.train if kind else train_experts
 
     def one(i, experts, data, placements):
-        results[i] = train_experts(experts, data, placements, workers, **kwargs)
+        results[i] = train(experts, data, placements, workers, **kwargs)
 
     threads = [threading.Thread(target=one, args=(i, *batch)) for i, batch in enumerate(batches)]
     for t in threads:
@@ -56,7 +77,8 @@ def run_pairs(batches, workers=2, **kwargs):
     return results
 
 
-def test_a_round_spreads_every_pairs_jobs_round_robin_over_all_gpus():
+@kinds("thread", "ray")  # process: as thread, plus eight worker start-ups
+def test_a_round_spreads_every_pairs_jobs_round_robin_over_all_gpus(kind):
     provider = gpu_machine(8)
     batches = []
     for pair in range(8):
@@ -66,36 +88,40 @@ def test_a_round_spreads_every_pairs_jobs_round_robin_over_all_gpus():
         assert [str(p.device) for p in placements] == ["cuda:0", "cuda:1"]
         assert len(placements[0].pool) == 8
         batches.append((experts, fit_data(pair), placements))
-    scheduler = RoundScheduler(cpu_budget=16)
+    scheduler = kind.scheduler(cpu_budget=16)
     with use_scheduler(scheduler), scheduler.round() as number:
-        results = run_pairs(batches, use_processes=False)
+        results = run_pairs(batches, kind=kind)
     jobs = scheduler.jobs_of_round(number)
     assert sorted(r.job for r in jobs) == list(range(16))
     assert all(r.device == f"cuda:{r.job % 8}" for r in jobs), jobs
     per_device = {f"cuda:{d}": sum(r.device == f"cuda:{d}" for r in jobs) for d in range(8)}
     assert set(per_device.values()) == {2}, per_device
-    assert {r.lane for r in jobs} == set(per_device)  # one lane per GPU, shared by all pairs
+    # one lane per GPU, shared by all pairs
+    assert {r.lane for r in jobs} == {kind.gpu_lane(d) for d in range(8)}
+    assert all(r.lane == kind.gpu_lane(r.job % 8) for r in jobs), jobs
     # every caller got its own experts back, in its order, trained on its own data
     for pair, outcomes in results.items():
         assert [o.expert.name for o in outcomes] == ["mlp", "tide"]
         assert all(o.ok and o.expert.params["tag"] == f"p{pair}" for o in outcomes)
         assert all(o.expert.seen_mean == pair for o in outcomes)
-        assert all(o.device == str(o.expert.placement.device) for o in outcomes)
+        assert all(kind.device_seen(o.device) == str(o.expert.placement.device) for o in outcomes)
 
 
-def test_outside_a_round_a_lone_ensemble_keeps_its_plans_devices():
+@kinds("thread", "ray")
+def test_outside_a_round_a_lone_ensemble_keeps_its_plans_devices(kind):
     provider = gpu_machine(8)
-    scheduler = RoundScheduler(cpu_budget=4)
+    scheduler = kind.scheduler(cpu_budget=4)
     with use_scheduler(scheduler):
         for _ in range(2):  # e.g. the final experts, then a stacking fold: numbered anew
             experts = [Sleeper("mlp"), Sleeper("tide"), Sleeper("kan")]
             placements, workers = provider(experts)
-            outcomes = train_experts(experts, fit_data(), placements, workers, use_processes=False)
+            outcomes = kind.train(experts, fit_data(), placements, workers)
             assert [o.device for o in outcomes] == ["cuda:0", "cuda:1", "cuda:2"]
     assert scheduler.current_round == 2
 
 
-def test_a_batch_returns_only_once_its_lanes_let_go_so_the_next_one_numbers_anew():
+@kinds("thread", "ray")
+def test_a_batch_returns_only_once_its_lanes_let_go_so_the_next_one_numbers_anew(kind):
     """The first expert to finish is still reporting (a slow on_done) when the last one
     finishes: the batch used to return then, the scheduler looked busy, and the next lone
     batch joined the old round (cuda:3, 4, 5 instead of cuda:0, 1, 2)."""
@@ -107,13 +133,11 @@ def test_a_batch_returns_only_once_its_lanes_let_go_so_the_next_one_numbers_anew
         if len(reported) % 3 == 1:  # the first of each batch
             time.sleep(1.0)
 
-    with use_scheduler(RoundScheduler(cpu_budget=4)) as scheduler:
+    with use_scheduler(kind.scheduler(cpu_budget=4)) as scheduler:
         for _ in range(2):
             experts = [Sleeper("mlp", seconds=0.3), Sleeper("tide", seconds=0.3), Sleeper("kan")]
             placements, workers = provider(experts)
-            outcomes = train_experts(
-                experts, fit_data(), placements, workers, slow_report, use_processes=False
-            )
+            outcomes = kind.train(experts, fit_data(), placements, workers, slow_report)
             assert [o.device for o in outcomes] == ["cuda:0", "cuda:1", "cuda:2"]
     assert scheduler.current_round == 2
 
@@ -130,43 +154,47 @@ def test_round_robin_moves_a_placement_within_its_pool_only():
     assert round_robin(fixed, 2) is fixed
 
 
-def test_failures_timeouts_and_out_of_memory_stay_with_their_job():
+@kinds("thread", "ray")  # process: its timeout counts the worker's start (seconds here)
+def test_failures_timeouts_and_out_of_memory_stay_with_their_job(kind):
+    # a Ray task's time includes its worker's first import of the package: more slack
+    slow, timeout = (5.0, 1.0) if kind.name == "thread" else (20.0, 8.0)
     provider = gpu_machine(2)
     batches = []
     specs = [
         [Sleeper("mlp"), Sleeper("tide", fail="raise")],  # one broken expert
         [Sleeper("mlp"), Sleeper("kan")],  # a healthy pair
-        [Sleeper("mlp", seconds=5.0), Sleeper("tide")],  # one expert too slow
+        [Sleeper("mlp", seconds=slow), Sleeper("tide")],  # one expert too slow
         [Sleeper("mlp", fail="oom"), Sleeper("kan")],  # no memory left on its GPU
     ]
     for i, experts in enumerate(specs):
         batches.append((experts, fit_data(i), provider(experts)[0]))
-    scheduler = RoundScheduler(cpu_budget=4)
+    scheduler = kind.scheduler(cpu_budget=4)
     started = time.monotonic()
     with use_scheduler(scheduler), scheduler.round():
-        results = run_pairs(batches, use_processes=False, timeout=1.0)
-    assert time.monotonic() - started < 4.5  # nobody waited for the slow expert
+        results = run_pairs(batches, kind=kind, timeout=timeout)
+    if kind.name == "thread":  # the others start workers first (seconds on two cores)
+        assert time.monotonic() - started < 4.5  # nobody waited for the slow expert
     assert [o.ok for o in results[0]] == [True, False]
     assert "tide is broken" in results[0][1].error
     assert all(o.ok for o in results[1])
     assert [o.ok for o in results[2]] == [False, True]
-    assert "timed out after 1s" in results[2][0].error
+    assert f"timed out after {timeout:g}s" in results[2][0].error
     oom = results[3][0]
     assert oom.ok and oom.retried_on_cpu and oom.device == "cpu"
     assert results[3][1].ok and results[3][1].device.startswith("cuda")
 
 
-def test_longest_job_of_any_caller_starts_first():
+def test_longest_job_of_any_caller_starts_first(kind):
     for name, seconds in (("quick1", 1.0), ("quick2", 1.0), ("slow", 9.0), ("blocker", 0.5)):
         durations.record(name, "cpu", seconds, rows=60)
     cpu = [Placement("torch")]
     started: list[str] = []
-    scheduler = RoundScheduler(cpu_budget=1)  # one CPU lane for everybody
+    scheduler = kind.scheduler(cpu_budget=1)  # one CPU lane for everybody
     with use_scheduler(scheduler), scheduler.round():
         blocker = threading.Thread(
-            target=train_experts,
+            target=kind.train,
             args=([Sleeper("blocker", 0.5)], fit_data(), cpu, 1),
-            kwargs={"use_processes": False, "on_start": lambda n, d: started.append(n)},
+            kwargs={"on_start": lambda n, d: started.append(n)},
         )
         blocker.start()
         time.sleep(0.2)  # the lane is busy: what follows queues up behind it
@@ -174,13 +202,14 @@ def test_longest_job_of_any_caller_starts_first():
             ([Sleeper("quick1", 0.01), Sleeper("quick2", 0.01)], fit_data(1), cpu * 2),
             ([Sleeper("slow", 0.01)], fit_data(2), cpu),
         ]
-        results = run_pairs(batches, use_processes=False, on_start=lambda n, d: started.append(n))
+        results = run_pairs(batches, kind=kind, on_start=lambda n, d: started.append(n))
         blocker.join()
     assert started == ["blocker", "slow", "quick1", "quick2"]
     assert [o.expert.name for o in results[0]] == ["quick1", "quick2"]
 
 
 def test_cpu_jobs_of_all_callers_stay_within_the_core_budget():
+    # thread only: the count is shared memory (a process or Ray task would not share it)
     running = [0]
     most = [0]
     lock = threading.Lock()
@@ -241,8 +270,9 @@ def test_process_lanes_serve_several_callers_each_with_its_own_data():
     assert len({r.lane for r in scheduler.history}) == 1
 
 
-def test_cancelling_a_round_drops_its_queued_jobs_and_later_batches():
-    scheduler = RoundScheduler(cpu_budget=1)
+@kinds("thread", "ray")  # process: the same core path, plus two worker start-ups
+def test_cancelling_a_round_drops_its_queued_jobs_and_later_batches(kind):
+    scheduler = kind.scheduler(cpu_budget=1)
     cpu = [Placement("torch")] * 3
     experts = [Sleeper("first", 0.3), Sleeper("second", 0.3), Sleeper("third", 0.3)]
     started = threading.Event()
@@ -250,19 +280,56 @@ def test_cancelling_a_round_drops_its_queued_jobs_and_later_batches():
         result: list = []
         caller = threading.Thread(
             target=lambda: result.extend(
-                train_experts(
-                    experts, fit_data(), cpu, 1, use_processes=False,
-                    on_start=lambda n, d: started.set(),
-                )
+                kind.train(experts, fit_data(), cpu, 1, on_start=lambda n, d: started.set())
             )
         )  # fmt: skip
         caller.start()
-        assert started.wait(10)
+        assert started.wait(30)
         assert scheduler.cancel_round("stopping") == 2
-        caller.join(10)
-        later = train_experts([Sleeper("fold")], fit_data(), cpu[:1], 1, use_processes=False)
+        caller.join(30)
+        later = kind.train([Sleeper("fold")], fit_data(), cpu[:1], 1)
     assert [o.ok for o in result] == [True, False, False]
     assert result[1].error == "cancelled: stopping"
     assert later[0].error == "cancelled: stopping"
     # the next round trains again
-    assert train_experts([Sleeper("next")], fit_data(), cpu[:1], 1, use_processes=False)[0].ok
+    assert kind.train([Sleeper("next")], fit_data(), cpu[:1], 1)[0].ok
+
+
+class _LosesCuda0(LocalExecutor):
+    """Threads; the first job on cuda:0 finds its node gone (as a Ray bundle would)."""
+
+    max_resubmits = 1
+    lost = False
+
+    def place(self, placement, k):
+        key, placed = super().place(placement, k)
+        return super().place(placement, 1) if self.lost and key == "cuda:0" else (key, placed)
+
+    def run(self, lane, job):
+        if job.key == "cuda:0" and not self.lost:
+            self.lost = True
+            raise JobLost("node died", lane_lost=True)
+        return super().run(lane, job)
+
+
+def test_a_lost_lanes_job_and_queue_move_to_the_other_lanes():
+    provider = gpu_machine(2)
+    experts = [Sleeper(f"e{i}") for i in range(4)]
+    placements, workers = provider(experts)
+    scheduler = RoundScheduler(executor=_LosesCuda0(4))
+    with use_scheduler(scheduler):
+        outcomes = train_experts(experts, fit_data(), placements, workers, use_processes=False)
+    assert all(o.ok for o in outcomes), [o.error for o in outcomes]
+    assert sorted(r.expert for r in scheduler.history) == ["e0", "e1", "e2", "e3"]
+    assert {r.lane for r in scheduler.history} == {"cuda:1"}  # cuda:0's jobs moved there
+
+
+def test_a_lane_that_cannot_start_fails_its_jobs_and_the_call_returns():
+    class NoLane(LocalExecutor):
+        def open_lane(self, name, key):
+            raise RuntimeError("no bundle can be placed")
+
+    with use_scheduler(RoundScheduler(executor=NoLane(2))):
+        outcomes = train_experts([Sleeper("a")], fit_data(), [Placement("torch")], 1)
+    assert not outcomes[0].ok
+    assert "could not start: RuntimeError: no bundle can be placed" in outcomes[0].error

@@ -13,7 +13,8 @@ from hyperphysics_strategy.engine.hardware import Placement
 from hyperphysics_strategy.ensemble import ExpertEnsemble, make_expert
 from hyperphysics_strategy.ensemble.experts import FitData
 from hyperphysics_strategy.ensemble.labels import LabelCodec
-from hyperphysics_strategy.ensemble.training import train_experts
+from hyperphysics_strategy.ensemble.scheduling import train_experts
+from tests.executors import KINDS, executor_kind
 
 
 def small_data(n=600, seed=0):
@@ -21,6 +22,11 @@ def small_data(n=600, seed=0):
     X = rng.normal(size=(n, 5)).astype(np.float32)
     y = np.where(X[:, 0] > 0.5, "buy", np.where(X[:, 0] < -0.5, "sell", "neutral"))
     return X, y
+
+
+@pytest.fixture
+def kind(request):
+    return executor_kind(request)
 
 
 class Recorder:
@@ -37,8 +43,8 @@ class Recorder:
             self.events.append(("done", outcome.expert.name, outcome.worker, os.getpid(), 0))
 
 
-@pytest.mark.parametrize(("use_processes", "worker"), [(False, "thread"), (True, "process")])
-def test_start_callback_once_per_expert_in_each_lane_kind(use_processes, worker):
+@pytest.mark.parametrize("kind", KINDS, indirect=True)
+def test_start_callback_once_per_expert_in_each_lane_kind(kind):
     X, y = small_data()
     codes = LabelCodec().encode(y)
     data = FitData(X[:500], codes[:500], np.ones(500), X[500:], codes[500:], np.ones(100), 3)
@@ -46,10 +52,8 @@ def test_start_callback_once_per_expert_in_each_lane_kind(use_processes, worker)
     experts = [make_expert(n, {"n_estimators": 10}, seed=i) for i, n in enumerate(names)]
     placements = [Placement(e.library, reason="test") for e in experts]
     rec = Recorder()
-    outcomes = train_experts(
-        experts, data, placements, 2, rec.done, on_start=rec.start, use_processes=use_processes
-    )
-    assert all(o.ok and o.worker == worker for o in outcomes)
+    outcomes = kind.train(experts, data, placements, 2, rec.done, on_start=rec.start)
+    assert all(o.ok and o.worker == kind.name for o in outcomes)
     starts = [e for e in rec.events if e[0] == "start"]
     assert sorted(e[1] for e in starts) == sorted(names)  # once each
     assert all(e[2] == "cpu" and e[3] == os.getpid() for e in starts)  # in the parent

@@ -25,19 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/ helpers
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: common helpers
+from common.ensemble_runs import data
+from common.table import print_table
 
-from _ensemble_runs import data  # noqa: E402
-from _table import print_table  # noqa: E402
-
-from hyperphysics_strategy.ensemble import EXPERT_REGISTRY, ExpertEnsemble  # noqa: E402
-from hyperphysics_strategy.ensemble.experts import DEFAULT_EXPERTS  # noqa: E402
-from hyperphysics_strategy.ensemble.serving import (  # noqa: E402
-    OPT_IN,
-    PATHS,
-    choose_inference,
-    use_native,
-)
+from hyperphysics_strategy.ensemble import EXPERT_REGISTRY, ExpertEnsemble
+from hyperphysics_strategy.ensemble.experts import DEFAULT_EXPERTS
+from hyperphysics_strategy.ensemble.serving import OPT_IN, PATHS, choose_inference, use_native
 
 QUICK = {"n_estimators": 60, "max_epochs": 3}
 

@@ -2,12 +2,13 @@
 
 The strategy tags its exits through freqtrade: ``roi`` is the take-profit barrier
 (``custom_roi``), ``time_barrier`` the time barrier (``custom_exit``), ``stop_loss`` /
-``trailing_stop_loss`` the stop (``custom_stoploss``). The stop is the nearer of two
-prices fixed at entry, the lower barrier and the ES stop, and freqtrade names both
-``stop_loss``. They are told apart here by the trade's exported stop price
-(``stop_loss_abs``): each candidate is recomputed from the trade's signal candle, which
-``freqtrade backtesting --export signals`` saves with the trades, the same way the
-strategy computes it in ``order_filled``.
+``trailing_stop_loss`` the stop (``custom_stoploss``), ``exit_agent`` the exit agent
+(``custom_exit`` before the barriers, where ``hyperphysics.exit_agent`` uses one).
+The stop is the nearer of two prices fixed at entry, the lower barrier and the ES stop,
+and freqtrade names both ``stop_loss``. They are told apart here by the trade's exported
+stop price (``stop_loss_abs``): each candidate is recomputed from the trade's signal
+candle, which ``freqtrade backtesting --export signals`` saves with the trades, the same
+way the strategy computes it in ``order_filled``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from hyperphysics_strategy.strategy import sizing
 from hyperphysics_strategy.strategy.hyperphysics_strategy import SIGMA, HyperPhysicsStrategy
 from hyperphysics_strategy.strategy.settings import RiskSettings, load_settings
 from hyperphysics_strategy.trading.bet import BetSpec
-from hyperphysics_strategy.trading.exits import EXIT_KINDS, TIME_BARRIER
+from hyperphysics_strategy.trading.exits import EXIT_AGENT, EXIT_KINDS, TIME_BARRIER
 
 STOP_REASONS = ("stop_loss", "trailing_stop_loss")
 ES_COLUMN = "hp_es_99"  # the one-candle 99% ES the ES stop is computed from
@@ -117,6 +118,7 @@ def classify_exits(
         return kinds
     kinds[trades["exit_reason"] == "roi"] = "take_profit"
     kinds[trades["exit_reason"] == TIME_BARRIER] = TIME_BARRIER
+    kinds[trades["exit_reason"] == EXIT_AGENT] = "agent"
     stops = trades[trades["exit_reason"].isin(STOP_REASONS)]
     if stops.empty:
         return kinds

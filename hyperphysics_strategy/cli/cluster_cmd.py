@@ -82,11 +82,11 @@ def status(
     config: list[Path] | None = config_option("freqtrade config file(s) to read the address from."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
-    from ..ensemble import ray_backend
+    from ..ensemble.scheduling import ray_cluster
 
     target = address or _config_address(config) or os.environ.get("RAY_ADDRESS")
     try:
-        ray = ray_backend.import_ray()
+        ray = ray_cluster.import_ray()
     except ImportError as exc:
         err_console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
@@ -97,9 +97,9 @@ def status(
         if not target:
             err_console.print(_NO_ADDRESS)
             raise typer.Exit(1)
-        ray_backend.connect(target)
+        ray_cluster.connect(target)
     nodes = node_rows(ray.nodes())
-    last = ray_backend.last_round()
+    last = ray_cluster.last_round()
     if as_json:
         print(json.dumps({"nodes": nodes, "last_round": last}, indent=2))
         return

@@ -17,8 +17,8 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from ..ensemble.jobs import TrainingOutcome
     from ..ensemble.report import EnsembleReport
+    from ..ensemble.scheduling import TrainingOutcome
 
 
 @dataclass

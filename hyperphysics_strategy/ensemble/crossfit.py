@@ -18,15 +18,14 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .calibration import PredictionBlock, class_priors
 from .experts import Expert, FitData, Placement
-from .jobs import ProcessMode, TrainingOutcome
-from .training import train_experts
+from .scheduling import ProcessMode, train_experts
 from .weights import balanced_sample_weights
 
 logger = logging.getLogger(__name__)
@@ -80,7 +79,7 @@ def out_of_fold_blocks(
     balance_classes: bool,
     use_processes: ProcessMode = None,
     timeout: float | None = None,
-    train: Callable[..., list[TrainingOutcome]] = train_experts,
+    backend: str = "local",
 ) -> list[PredictionBlock]:
     """Train fresh copies of the (unfitted) ``templates`` on the :func:`forward_folds` of
     ``data``'s training rows; return their predictions for the rows that follow each fold.
@@ -104,13 +103,14 @@ def out_of_fold_blocks(
             w_pred = w_pred * balanced_sample_weights(y_pred, k)
         fold_data = FitData(X[fold.fit], y_fit, w_fit, X[fold.predict], y_pred, w_pred, k)
         started = time.perf_counter()
-        outcomes = train(
+        outcomes = train_experts(
             [_fold_copy(t) for t in templates],
             fold_data,
             placements,
             workers,
             use_processes=use_processes,
             timeout=timeout,
+            backend=backend,
         )
         failed = [f"{o.expert.name}: {o.error}" for o in outcomes if not o.ok]
         if failed:

@@ -16,7 +16,7 @@ Between consecutive windows of real candles many features shift that much (volat
 and volume levels, the day of the week or the 1h features over a short recent sample): on
 the shared Binance 5m candles with the example config's 5m and 1h features, the median
 window has 64% of the features at PSI >= 0.25, the 99th percentile 82%
-(``benchmarks/drift_calibration.py --informative 1h``; 5m features alone: 40% and 70%).
+(``benchmarks/studies/drift_calibration.py --informative 1h``; 5m features alone: 40% and 70%).
 So the drift WARNING (:attr:`DriftReport.warn`) fires only when more than
 :data:`WARN_SHARE` of the features are in major shift: the model then sees inputs unlike
 what a retraining normally meets. Below it the line is only part of the training report.
@@ -33,7 +33,7 @@ MODERATE = 0.1
 MAJOR = 0.25
 FLOOR = 1e-4
 #: The drift WARNING fires when more than this share of the features is at PSI >= MAJOR;
-#: below it the drift line is logged at INFO. Calibrated by benchmarks/drift_calibration.py
+#: below it the drift line is logged at INFO. Calibrated by benchmarks/studies/drift_calibration.py
 #: (see its docstring and docs/ensemble.md).
 WARN_SHARE = 0.85
 

@@ -34,34 +34,19 @@ from .drift import feature_drift
 from .experts import DEFAULT_EXPERTS, Expert, FitData, Placement, make_expert
 from .export import export_ensemble
 from .inputs import check_features, check_set, check_weights
-from .jobs import ProcessMode, TrainingOutcome
 from .labels import DEFAULT_CLASSES, LabelCodec
 from .metrics import balanced_accuracy, log_loss
 from .report import EnsembleReport, ExpertReport
 from .sampling import stratified_indices
+from .scheduling import ProcessMode, TrainingOutcome, check_backend, train_experts
 from .splits import time_ordered_split
 from .stacking import DEFAULT_C, fit_stacker
-from .training import train_experts
 from .weights import balanced_sample_weights
 
 logger = logging.getLogger(__name__)
 
-#: Training backends: ``"local"`` (threads and processes here, :mod:`.training`) or
-#: ``"ray"`` (Ray tasks on a cluster, :mod:`.ray_backend`; needs the ``ray`` extra).
-BACKENDS = ("local", "ray")
-
 #: Maps experts to (one placement per expert, how many experts may train at once).
 PlacementProvider = Callable[[Sequence[Expert]], tuple[list[Placement], int]]
-
-
-def trainer(backend: str) -> Callable[..., list[TrainingOutcome]]:
-    """The function that trains a batch of experts (``train_experts``'s contract) on
-    ``backend``: this machine's shared lanes, or Ray tasks."""
-    if backend == "ray":
-        from .ray_backend import train_experts as train_on_ray
-
-        return train_on_ray
-    return train_experts
 
 
 def planned_placements(
@@ -94,7 +79,7 @@ class ExpertEnsemble:
     * ``placement_provider``: experts -> (placements, workers); default the device plan.
     * ``max_train_rows``: stratified sample beyond this; ``drift_rows``: recent rows whose
       feature drift is reported; ``feature_names`` for that report.
-    * ``use_processes``, ``expert_timeout``: see :func:`.training.train_experts`.
+    * ``use_processes``, ``expert_timeout``: see :func:`.scheduling.train_experts`.
     * ``stacking_folds``: forward-chaining folds of out-of-fold predictions for the blend
       (0: the validation block only); ``stacking_C``: the stacker's inverse L2 strength.
     * ``keep_oof_blocks``: keep the out-of-fold blocks in ``oof_blocks_`` (diagnostics and
@@ -168,8 +153,7 @@ class ExpertEnsemble:
     def _check_params(self) -> None:
         if not self.experts:
             raise ValueError("an ensemble needs at least one expert")
-        if self.backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
+        check_backend(self.backend)
         if int(self.stacking_folds) < 0:
             raise ValueError(f"stacking_folds must be >= 0, got {self.stacking_folds}")
         if not float(self.stacking_C) > 0:
@@ -253,8 +237,7 @@ class ExpertEnsemble:
                 placement.threads,
                 placement.reason or "-",
             )
-        train = trainer(self.backend)
-        outcomes = train(
+        outcomes = train_experts(
             experts,
             data,
             placements,
@@ -263,6 +246,7 @@ class ExpertEnsemble:
             on_start=on_expert_start,
             use_processes=self.use_processes,
             timeout=self.expert_timeout,
+            backend=self.backend,
         )
         survivors = [o for o in outcomes if o.ok]
         if not survivors:
@@ -283,7 +267,7 @@ class ExpertEnsemble:
             balance_classes=self.balance_classes,
             use_processes=self.use_processes,
             timeout=self.expert_timeout,
-            train=train,
+            backend=self.backend,
         )
         blocks.append(PredictionBlock(val_probas, y_val, source_prior, target_prior, w_val_plain))
         cal, calibrated, codes, weights = fit_expert_calibration(blocks, source_prior, target_prior)

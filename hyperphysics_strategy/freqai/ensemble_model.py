@@ -89,7 +89,7 @@ class HyperPhysicsEnsemble(BaseClassifierModel):
         for name in self.expert_names():
             make_expert(name, self.params.expert_params(name))
         if self.params.backend == "ray":  # Ray missing or cluster unreachable: fail now
-            from hyperphysics_strategy.ensemble.ray_backend import connect
+            from hyperphysics_strategy.ensemble.scheduling.ray_cluster import connect
 
             connect(cluster_address(config))
         # backtests and dry/live runs never share models; simulated dry-runs never write
@@ -266,96 +266,3 @@ def _plain(value: Any) -> Any:
     """A strategy attribute as JSON (a hyperopt parameter: its value)."""
     value = getattr(value, "value", value)
     return value if isinstance(value, int | float | str | bool | None) else str(value)
-
-
-class HyperPhysicsLightGBMClassifier(HyperPhysicsEnsemble):
-    """FreqAI classifier: the LightGBM expert alone."""
-
-    EXPERTS = ("lightgbm",)
-
-
-class HyperPhysicsXGBoostClassifier(HyperPhysicsEnsemble):
-    """FreqAI classifier: the XGBoost expert alone."""
-
-    EXPERTS = ("xgboost",)
-
-
-class HyperPhysicsCatBoostClassifier(HyperPhysicsEnsemble):
-    """FreqAI classifier: the CatBoost expert alone (MultiClass, native .cbm)."""
-
-    EXPERTS = ("catboost",)
-
-
-class HyperPhysicsCatBoostAltClassifier(HyperPhysicsEnsemble):
-    """FreqAI classifier: the differently regularised CatBoost expert alone."""
-
-    EXPERTS = ("catboost_alt",)
-
-
-class HyperPhysicsXGBoostRFClassifier(HyperPhysicsEnsemble):
-    """FreqAI classifier: XGBoost grown as a random forest."""
-
-    EXPERTS = ("xgboost_rf",)
-
-
-class HyperPhysicsXGBoostDARTClassifier(HyperPhysicsEnsemble):
-    """FreqAI classifier: XGBoost with DART (dropout of trees)."""
-
-    EXPERTS = ("xgboost_dart",)
-
-
-class HyperPhysicsMLPClassifier(HyperPhysicsEnsemble):
-    """FreqAI classifier: the PyTorch MLP expert alone."""
-
-    EXPERTS = ("mlp",)
-
-
-class HyperPhysicsNBeatsClassifier(HyperPhysicsEnsemble):
-    """FreqAI classifier: the N-BEATS-style PyTorch expert alone."""
-
-    EXPERTS = ("nbeats",)
-
-
-class HyperPhysicsTiDEClassifier(HyperPhysicsEnsemble):
-    """FreqAI classifier: the TiDE-style PyTorch expert alone."""
-
-    EXPERTS = ("tide",)
-
-
-class HyperPhysicsTabNetClassifier(HyperPhysicsEnsemble):
-    """FreqAI classifier: the TabNet-style PyTorch expert alone."""
-
-    EXPERTS = ("tabnet",)
-
-
-class HyperPhysicsKANClassifier(HyperPhysicsEnsemble):
-    """FreqAI classifier: the Kolmogorov-Arnold network expert alone."""
-
-    EXPERTS = ("kan",)
-
-
-class HyperPhysicsTransformerClassifier(HyperPhysicsEnsemble):
-    """FreqAI classifier: the FT-Transformer-style PyTorch expert alone."""
-
-    EXPERTS = ("transformer",)
-
-
-#: Every FreqAI model class this package offers, by the name its stub file carries.
-FREQAI_MODELS: dict[str, type[HyperPhysicsEnsemble]] = {
-    cls.__name__: cls
-    for cls in (
-        HyperPhysicsEnsemble,
-        HyperPhysicsLightGBMClassifier,
-        HyperPhysicsXGBoostClassifier,
-        HyperPhysicsCatBoostClassifier,
-        HyperPhysicsCatBoostAltClassifier,
-        HyperPhysicsXGBoostRFClassifier,
-        HyperPhysicsXGBoostDARTClassifier,
-        HyperPhysicsMLPClassifier,
-        HyperPhysicsNBeatsClassifier,
-        HyperPhysicsTiDEClassifier,
-        HyperPhysicsTabNetClassifier,
-        HyperPhysicsKANClassifier,
-        HyperPhysicsTransformerClassifier,
-    )
-}

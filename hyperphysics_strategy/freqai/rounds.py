@@ -9,7 +9,7 @@ model is hours old. :class:`LiveRounds` replaces that loop (same thread, same st
    longer in the whitelist leaves the queue, as in FreqAI);
 2. all due pairs train together, one thread per pair (at most ``max_pairs`` at once),
    inside one round of the process-wide expert scheduler
-   (:mod:`hyperphysics_strategy.ensemble.scheduler`): their expert jobs share the device
+   (:mod:`hyperphysics_strategy.ensemble.scheduling`): their expert jobs share the device
    lanes, round-robin over every GPU, longest first;
 3. each pair's model is published the moment it is ready, with FreqAI's own steps and
    files: ``trained_timestamp`` in the pair dictionary, ``dd.save_data`` (the model
@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from hyperphysics_strategy.ensemble.scheduler import default_scheduler
+from hyperphysics_strategy.ensemble.scheduling import scheduler_for
 
 from .compat.extract_data_and_train_model import publish_model, tensorboard, training_frame
 from .compat.start_scanning import DuePair, due_pairs, model_ages, stop_event, to_the_back
@@ -146,7 +146,10 @@ class LiveRounds:
             ", ".join(pairs),
         )
         started = time.perf_counter()
-        scheduler = default_scheduler()
+        # the backend the model trains on holds the round: its pairs' jobs are numbered
+        # and shared out together, on local lanes or on the Ray cluster's
+        params = getattr(self.model, "params", None)
+        scheduler = scheduler_for(getattr(params, "backend", "local"))
         finished = threading.Event()
         watcher = threading.Thread(
             target=self._cancel_on_stop, args=(scheduler, finished), daemon=True

@@ -39,6 +39,7 @@ from hyperphysics_strategy.trading.exits import ENTER_LONG, ENTER_SHORT
 
 from . import features, risk_features
 from .entry_summary import EntrySummaries
+from .exit_agent import AgentExits
 from .orderbook_features import OrderBookFeatures
 from .settings import load_settings
 from .trade_barriers import SIGMA, BarrierTrades
@@ -72,9 +73,10 @@ def _log_prediction(pair: str, dataframe: pd.DataFrame) -> None:
     )
 
 
-class HyperPhysicsStrategy(BarrierTrades, IStrategy):
+class HyperPhysicsStrategy(AgentExits, BarrierTrades, IStrategy):
     """Signals from the FreqAI model's barrier probabilities; the trade's life (stake,
-    barriers, stops, VaR guard) is :class:`~.trade_barriers.BarrierTrades`'."""
+    barriers, stops, VaR guard) is :class:`~.trade_barriers.BarrierTrades`'; the exit agent
+    (``hyperphysics.exit_agent``) is :class:`~.exit_agent.AgentExits`'."""
 
     INTERFACE_VERSION = 3
 
@@ -168,6 +170,7 @@ class HyperPhysicsStrategy(BarrierTrades, IStrategy):
             plan = DevicePlan.build(expert_libraries(experts), names=experts)
         log_summary(logger, plan=plan)
         logger.info("HyperPhysics risk settings: %s", self.settings.model_dump())
+        self.exit_agent_hook().check_start()  # exit_agent "on" without a saved agent: stop
 
     # -- FreqAI feature hooks --------------------------------------------------------------
     def feature_engineering_expand_all(

@@ -8,7 +8,7 @@ being silently ignored. Each field's ``description`` is its documentation: the s
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -94,6 +94,19 @@ class RiskSettings(BaseModel):
         "most 525,600 (a year).",
     )
     cluster: ClusterSettings = Field(default_factory=ClusterSettings)
+    exit_agent: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="Who exits open trades before their barriers: auto asks the exit agent "
+        "saved beside the model only where it beat the barriers out of sample for this "
+        "configuration (else the barriers alone, as with off); on asks it whenever one is "
+        "saved (an error at start without one). Needs the rl extra. See docs/strategy.md.",
+    )
+    exit_agent_folder: str | None = Field(
+        None,
+        min_length=1,
+        description="Folder of the saved exit agent; null: user_data/models/<freqai "
+        "identifier>/exit_agent.",
+    )
 
     @model_validator(mode="after")
     def _bounds(self) -> RiskSettings:

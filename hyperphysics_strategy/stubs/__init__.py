@@ -23,30 +23,8 @@ MANIFEST = ".hyperphysics-stubs.json"
 EXAMPLE_CONFIG = "config_hyperphysics.json"
 
 STRATEGIES: dict[str, str] = {"HyperPhysicsStrategy": "hyperphysics_strategy.strategy"}
-
-
-#: The FreqAI model classes ``hyperphysics_strategy.freqai`` exports (its ``FREQAI_MODELS``;
-#: a test keeps the two equal). Named here so that ``init`` imports neither torch nor
-#: freqtrade.
-FREQAI_MODEL_NAMES: tuple[str, ...] = (
-    "HyperPhysicsEnsemble",
-    "HyperPhysicsLightGBMClassifier",
-    "HyperPhysicsXGBoostClassifier",
-    "HyperPhysicsCatBoostClassifier",
-    "HyperPhysicsCatBoostAltClassifier",
-    "HyperPhysicsXGBoostRFClassifier",
-    "HyperPhysicsXGBoostDARTClassifier",
-    "HyperPhysicsMLPClassifier",
-    "HyperPhysicsNBeatsClassifier",
-    "HyperPhysicsTiDEClassifier",
-    "HyperPhysicsTabNetClassifier",
-    "HyperPhysicsKANClassifier",
-    "HyperPhysicsTransformerClassifier",
-)
-
-
-def _freqai_models() -> dict[str, str]:
-    return {name: "hyperphysics_strategy.freqai" for name in FREQAI_MODEL_NAMES}
+#: The module whose FreqAI model classes the stubs subclass.
+FREQAI = "hyperphysics_strategy.freqai"
 
 
 class Action(StrEnum):
@@ -91,14 +69,16 @@ def example_config_text() -> str:
 
 def planned_files() -> dict[str, str]:
     """Relative path -> content of every file ``init`` writes."""
+    from hyperphysics_strategy.freqai_names import freqai_model_names
+
     files = {
         f"{KINDS['strategy'][1]}/{name}.py": render_stub("strategy", name, module)
         for name, module in STRATEGIES.items()
     }
     files.update(
         {
-            f"{KINDS['freqaimodel'][1]}/{name}.py": render_stub("freqaimodel", name, module)
-            for name, module in _freqai_models().items()
+            f"{KINDS['freqaimodel'][1]}/{name}.py": render_stub("freqaimodel", name, FREQAI)
+            for name in freqai_model_names()
         }
     )
     files[EXAMPLE_CONFIG] = example_config_text()

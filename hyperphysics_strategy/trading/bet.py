@@ -35,8 +35,9 @@ class BetSpec(BaseModel):
         0.0,
         description=(
             "Entry margin in sigma x sqrt(h): enter when EV after fees exceeds it. Chosen by "
-            "benchmarks/decision_walkforward.py on Dec 2020 - Mar 2021 (docs/results.md), the "
-            "best of 12 configurations; Apr - Jul 2021 did not confirm an edge."
+            "benchmarks/studies/decision_walkforward.py on Dec 2020 - Mar 2021 "
+            "(docs/results.md), the best of 12 configurations; Apr - Jul 2021 did not "
+            "confirm an edge."
         ),
     )
 

@@ -1,7 +1,7 @@
 """Fused numba kernel: price and Greeks of BSM / Black-76 options in one pass (CPU, float64).
 
 The fast path of the formulas in ``formulas`` (the reference), kept because it meets the
-``>= 5x`` target of ``benchmarks/bench_risk.py``; tested against the reference on the same
+``>= 5x`` target of ``benchmarks/perf/bench_risk.py``; tested against the reference on the same
 inputs.  The numpy (and CPU float64 torch, without autograd) path of ``black_scholes`` runs
 here: one loop over the options computes d1, d2, the discount factors, N(d1), N(d2) and the density
 once and writes every output, with no temporaries.  ``greeks_into`` splits the loop over

@@ -3,7 +3,7 @@
 Every option formula of ``engine.greeks`` is written here once, on torch tensors
 (:func:`greeks_from_inputs`); ``black_scholes`` validates and dispatches to it (GPU,
 float32, autograd, ``torch.compile``), and the fused numba kernel ``_fused`` (the CPU
-float64 fast path that meets the ``>= 5x`` target of ``benchmarks/bench_risk.py``) computes
+float64 fast path that meets the ``>= 5x`` target of ``benchmarks/perf/bench_risk.py``) computes
 the same formulas and is tested against this one on the same inputs
 (``tests/test_greeks_properties.py``).  Constants and the input domain are named once here.
 

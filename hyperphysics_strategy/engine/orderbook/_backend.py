@@ -8,7 +8,7 @@ sorting/gathering, conversions) is one table a library (``_NUMPY``, ``_TORCH``).
 Why not a library: ``array_api_compat`` is not among the engine's dependencies (the GPU
 images carry only torch, numpy, scipy and pandas; tests/test_gpu_check.py), the array API
 has no in-place ``out=`` forms or ``cummax``, and torch alone on the CPU is ~8x slower than
-numpy for this kernel (benchmarks/bench_orderbook.py), so numpy stays the CPU path.
+numpy for this kernel (benchmarks/perf/bench_orderbook.py), so numpy stays the CPU path.
 """
 
 from __future__ import annotations

@@ -83,7 +83,7 @@ class HyperbolicOrderBook:
     fan: angular width (radians, < pi) over which the depth ranks of a side are spread.
     lambda_max: cap on the decay length reported when liquidity does not decay.
     cpu_backend: where ``batch`` runs on a CPU device: "numpy" (default; about 8x faster
-        than torch on CPU in ``benchmarks/bench_orderbook.py``) or "torch".
+        than torch on CPU in ``benchmarks/perf/bench_orderbook.py``) or "torch".
     chunk_rows: rows per batch chunk (None: 4096 on CPU (fits L2), 1,048,576 on a GPU).
     """
 

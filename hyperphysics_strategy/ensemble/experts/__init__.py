@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from hyperphysics_strategy.engine.hardware.placement import Placement
+if TYPE_CHECKING:
+    from hyperphysics_strategy.engine.hardware.placement import Placement
 
-from .base import Expert, FitData
+    from .base import Expert, FitData
 
 #: The ensemble's default experts (``ExpertEnsemble`` and the FreqAI model): the two tree
 #: experts that retrain a pair in seconds on a CPU. All twelve: ``tuple(EXPERT_REGISTRY)``.
@@ -32,33 +34,54 @@ _LIBRARY = {
     "neural": "torch",
 }
 
-#: expert name -> (module in this package, class), in the registry's order: the tree
-#: ensembles, then the networks (:data:`_NETWORKS`)
-_WHERE: dict[str, tuple[str, str]] = {
-    "lightgbm": ("lightgbm_expert", "LightGBMExpert"),
-    "xgboost": ("xgboost_expert", "XGBoostExpert"),
-    "catboost": ("catboost_expert", "CatBoostExpert"),
-    "xgboost_rf": ("xgboost_expert", "XGBoostRFExpert"),
-    "xgboost_dart": ("xgboost_expert", "XGBoostDARTExpert"),
-    "catboost_alt": ("catboost_expert", "CatBoostAltExpert"),
-}
-#: the PyTorch networks, all in ``neural.py``: expert name -> class
-_NETWORKS = {
-    "mlp": "MLPExpert",
-    "nbeats": "NBeatsExpert",
-    "tide": "TiDEExpert",
-    "tabnet": "TabNetExpert",
-    "kan": "KANExpert",
-    "transformer": "TransformerExpert",
-}
-_WHERE.update((name, ("neural", cls)) for name, cls in _NETWORKS.items())
+
+class ExpertEntry(NamedTuple):
+    """Where a registered expert lives and what it is, read without importing it."""
+
+    module: str  #: its module in this package
+    cls: str  #: its class there
+    summary: str  #: what it is, in a few words (docs, the single-expert FreqAI models)
+
+    @property
+    def library(self) -> str:
+        """The library it trains with (``Expert.library``)."""
+        return _LIBRARY[self.module]
+
+    @property
+    def title(self) -> str:
+        """Its name in class names: ``XGBoostRFExpert`` -> ``XGBoostRF``."""
+        return self.cls.removesuffix("Expert")
 
 
-class _Registry(Mapping[str, type[Expert]]):
+#: The one list of the experts: name -> entry, in the registry's order (the tree
+#: ensembles, then the PyTorch networks, which all live in ``neural.py``). Everything else
+#: that lists experts (``EXPERT_REGISTRY``, the single-expert FreqAI models and their stubs,
+#: the tables in docs/ensemble.md) is read from it or checked against it by a test.
+EXPERT_ENTRIES: Mapping[str, ExpertEntry] = MappingProxyType(
+    {
+        "lightgbm": ExpertEntry("lightgbm_expert", "LightGBMExpert", "LightGBM"),
+        "xgboost": ExpertEntry("xgboost_expert", "XGBoostExpert", "XGBoost"),
+        "catboost": ExpertEntry("catboost_expert", "CatBoostExpert", "CatBoost"),
+        "xgboost_rf": ExpertEntry("xgboost_expert", "XGBoostRFExpert", "XGBoost random forest"),
+        "xgboost_dart": ExpertEntry("xgboost_expert", "XGBoostDARTExpert", "XGBoost DART"),
+        "catboost_alt": ExpertEntry(
+            "catboost_expert", "CatBoostAltExpert", "the differently regularised CatBoost"
+        ),
+        "mlp": ExpertEntry("neural", "MLPExpert", "PyTorch MLP"),
+        "nbeats": ExpertEntry("neural", "NBeatsExpert", "N-BEATS-style network"),
+        "tide": ExpertEntry("neural", "TiDEExpert", "TiDE-style network"),
+        "tabnet": ExpertEntry("neural", "TabNetExpert", "TabNet-style network"),
+        "kan": ExpertEntry("neural", "KANExpert", "Kolmogorov-Arnold network"),
+        "transformer": ExpertEntry("neural", "TransformerExpert", "FT-Transformer-style network"),
+    }
+)
+
+
+class _Registry(Mapping[str, "type[Expert]"]):
     """Read-only ``name -> Expert class`` mapping that imports each module when asked."""
 
     def __getitem__(self, name: str) -> type[Expert]:
-        module, cls = _WHERE[name]
+        module, cls, _ = EXPERT_ENTRIES[name]
         try:
             return getattr(importlib.import_module(f"{__name__}.{module}"), cls)
         except ImportError as exc:
@@ -68,13 +91,13 @@ class _Registry(Mapping[str, type[Expert]]):
             ) from exc
 
     def __iter__(self) -> Iterator[str]:
-        return iter(_WHERE)
+        return iter(EXPERT_ENTRIES)
 
     def __len__(self) -> int:
-        return len(_WHERE)
+        return len(EXPERT_ENTRIES)
 
     def __repr__(self) -> str:
-        return f"EXPERT_REGISTRY({list(_WHERE)})"
+        return f"EXPERT_REGISTRY({list(EXPERT_ENTRIES)})"
 
 
 EXPERT_REGISTRY: Mapping[str, type[Expert]] = _Registry()
@@ -82,21 +105,31 @@ EXPERT_REGISTRY: Mapping[str, type[Expert]] = _Registry()
 
 def expert_libraries(names: Sequence[str]) -> list[str]:
     """The library each named expert trains with, without importing it."""
-    unknown = [n for n in names if n not in _WHERE]
+    unknown = [n for n in names if n not in EXPERT_ENTRIES]
     if unknown:
-        raise ValueError(f"unknown expert(s) {unknown}; known experts: {', '.join(_WHERE)}")
-    return [_LIBRARY[_WHERE[n][0]] for n in names]
+        raise ValueError(f"unknown expert(s) {unknown}; known experts: {', '.join(EXPERT_ENTRIES)}")
+    return [EXPERT_ENTRIES[n].library for n in names]
 
 
 def make_expert(name: str, params: dict[str, Any] | None = None, seed: int = 0) -> Expert:
     """Instantiate the expert registered as ``name``; unknown names raise ``ValueError``."""
-    if name not in _WHERE:
-        known = ", ".join(sorted(_WHERE))
+    if name not in EXPERT_ENTRIES:
+        known = ", ".join(sorted(EXPERT_ENTRIES))
         raise ValueError(f"unknown expert {name!r}; known experts: {known}")
     return EXPERT_REGISTRY[name](params=params, seed=seed)
 
 
-def __getattr__(name: str) -> Any:  # ``from .experts import TorchExpert`` stays lazy
+def __getattr__(name: str) -> Any:
+    """The experts' base classes and ``Placement`` load on first use (they import torch):
+    the registry's names and entries read without it (``hyperphysics init``)."""
+    if name in ("Expert", "FitData"):
+        from . import base
+
+        return getattr(base, name)
+    if name == "Placement":
+        from hyperphysics_strategy.engine.hardware.placement import Placement
+
+        return Placement
     if name == "TorchExpert":
         from .torch_base import TorchExpert
 
@@ -106,8 +139,10 @@ def __getattr__(name: str) -> Any:  # ``from .experts import TorchExpert`` stays
 
 __all__ = [
     "DEFAULT_EXPERTS",
+    "EXPERT_ENTRIES",
     "EXPERT_REGISTRY",
     "Expert",
+    "ExpertEntry",
     "FitData",
     "Placement",
     "TorchExpert",
