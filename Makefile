@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH_INDEX) "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install --quiet -e ".[dev,ray,rl]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,ray,rl,onnx]"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -91,3 +91,19 @@ def _await_reports(fd: int, count: int, timeout_s: float = 120.0) -> None:
         got = os.read(fd, count)
         assert got, "the child ended before its first save"
         count -= len(got)
+
+
+def freqai_predictor():
+    """A ``HyperPhysicsEnsemble`` without FreqAI's set-up (not under test) and a live data
+    kitchen for BTC/USDT with a fresh feature pipeline: what ``predict`` needs."""
+    from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
+
+    from hyperphysics_strategy.freqai import HyperPhysicsEnsemble
+
+    config = {"freqai": {"feature_parameters": {}}, "exchange": {"pair_whitelist": ["BTC/USDT"]}}
+    model = object.__new__(HyperPhysicsEnsemble)
+    model.freqai_info, model.CONV_WIDTH = config["freqai"], 1
+    dk = FreqaiDataKitchen(config, live=True, pair="BTC/USDT")
+    dk.label_list = ["&s-direction"]
+    dk.feature_pipeline = model.define_data_pipeline(threads=1)
+    return model, dk

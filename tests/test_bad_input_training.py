@@ -15,7 +15,7 @@ import pytest
 
 from hyperphysics_strategy.engine.hardware import Device, Placement
 from hyperphysics_strategy.ensemble import make_expert
-from tests.bad_input import FAST, fit_data, labels
+from tests.bad_input import FAST, fit_data, freqai_predictor, labels
 
 # -- no false certainty: degenerate training input gets a named error ------------------
 
@@ -283,17 +283,8 @@ def test_freqai_rows_with_nan_or_inf_features_get_do_predict_0():
     own NaN flags by the outlier check's, so such a row got a confident class with
     ``do_predict`` 1. ``HyperPhysicsEnsemble.predict`` gives it NaN probabilities and
     ``do_predict`` 0; the other rows keep FreqAI's prediction."""
-    from freqtrade.freqai.data_kitchen import FreqaiDataKitchen
-
-    from hyperphysics_strategy.freqai import HyperPhysicsEnsemble
-
     data = fit_data()
-    config = {"freqai": {"feature_parameters": {}}, "exchange": {"pair_whitelist": ["BTC/USDT"]}}
-    model = object.__new__(HyperPhysicsEnsemble)  # FreqAI's set-up is not under test
-    model.freqai_info, model.CONV_WIDTH = config["freqai"], 1
-    dk = FreqaiDataKitchen(config, live=True, pair="BTC/USDT")
-    dk.label_list = ["&s-direction"]
-    dk.feature_pipeline = model.define_data_pipeline(threads=1)
+    model, dk = freqai_predictor()
     X = dk.feature_pipeline.fit_transform(_named(data.X))[0]
     Xv = dk.feature_pipeline.transform(_named(data.X_val))[0]
     model.model = _ensemble().fit(X, labels(data.y), None, Xv, labels(data.y_val))

@@ -7,6 +7,7 @@ from . import (  # noqa: F401  (imported for registration)
     cluster_cmd,
     demo_cmd,
     exchange_cmd,
+    export_cmd,
     hardware_cmd,
     init_cmd,
     train_cmd,

@@ -5,9 +5,8 @@ A scikit-learn classifier in its contract: ``__init__`` stores its parameters as
 state, which ends in ``_`` (``experts_``, ``stacker_``, ``calibration_``, ``report_``,
 ``classes_``, ...), and ``predict`` / ``predict_proba`` read it. That is what FreqAI's
 ``BaseClassifierModel`` expects of the object its ``fit`` returns (``classes_`` names the
-probability columns); it pickles (FreqAI saves models with joblib). ``save`` / ``load``
-write and read it without a pickle: the experts' native files plus JSON. scikit-learn itself
-is imported only by the stacker's fit, so the torch experts run where it is missing.
+probability columns); it pickles (FreqAI saves models with joblib). ``save`` / ``load``: no
+pickle, the experts' native files plus JSON; ``to_onnx``: ONNX files (:mod:`.export`).
 
 The one blend: per-expert calibration and a stacked logistic model on out-of-fold
 predictions (:mod:`.crossfit`, :mod:`.calibration`, :mod:`.stacking`).
@@ -33,6 +32,7 @@ from .calibration import PredictionBlock, class_priors, fit_expert_calibration
 from .crossfit import out_of_fold_blocks
 from .drift import feature_drift
 from .experts import DEFAULT_EXPERTS, Expert, FitData, Placement, make_expert
+from .export import export_ensemble
 from .inputs import check_features, check_set, check_weights
 from .labels import DEFAULT_CLASSES, LabelCodec
 from .metrics import balanced_accuracy, log_loss
@@ -104,6 +104,7 @@ class ExpertEnsemble:
     stacking_C: float = DEFAULT_C
     keep_oof_blocks: bool = False
     backend: str = "local"
+    to_onnx = export_ensemble  # (directory, X=None, ...) -> ExportReport; the onnx extra
 
     # -- scikit-learn's parameter protocol (BaseEstimator's, without importing sklearn) ----
     @classmethod

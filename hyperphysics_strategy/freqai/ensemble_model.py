@@ -42,6 +42,7 @@ from freqtrade.strategy.interface import IStrategy
 from pandas import DataFrame
 
 from hyperphysics_strategy.ensemble import DEFAULT_CLASSES, ExpertEnsemble, make_expert
+from hyperphysics_strategy.ensemble.serving import choose_inference, ensure_inference
 from hyperphysics_strategy.trading.barriers import mean_time_return
 
 from .backtest_windows import concurrent_windows, hardware_window_workers
@@ -196,7 +197,13 @@ class HyperPhysicsEnsemble(BaseClassifierModel):
         """FreqAI's prediction, except that a row whose features hold NaN or inf gets NaN
         probabilities (and no label) and ``do_predict`` 0: FreqAI fills such features with
         0 and then overwrites its own NaN flags with the outlier check's, so the row would
-        get a confident class with ``do_predict`` 1."""
+        get a confident class with ``do_predict`` 1.
+
+        Dry/live runs predict through each expert's fastest verified path
+        (:mod:`...ensemble.serving`), chosen once per model: at fit, or at its first
+        prediction after a load; backtests keep the native predictors."""
+        if getattr(self, "live", False) and self.model is not None:
+            ensure_inference(self.model)
         pred_df, do_predict = super().predict(unfiltered_df, dk, **kwargs)
         features = unfiltered_df.filter(dk.training_features_list, axis=1)
         bad = ~np.isfinite(features.to_numpy(dtype=np.float64)).all(axis=1)
@@ -248,6 +255,8 @@ class HyperPhysicsEnsemble(BaseClassifierModel):
             ensemble.fit(X, y, w)
         for line in ensemble.report_.lines():
             logger.info("HyperPhysics %s %s", dk.pair, line)
+        if getattr(self, "live", False):  # in the training thread, not in the first prediction's
+            choose_inference(ensemble, data_dictionary.get("test_features"))
         # FreqAI writes dk.data to the model's metadata json: keep the report with the model.
         dk.data["hyperphysics_ensemble"] = ensemble.report_.to_dict()
         return ensemble

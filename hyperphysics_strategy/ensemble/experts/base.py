@@ -142,7 +142,9 @@ class Expert(abc.ABC):
     def _fit(self, data: FitData) -> None: ...
 
     # -- inference ----------------------------------------------------------------
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+    def predict_proba(self, X: np.ndarray, native: bool = False) -> np.ndarray:
+        """Probabilities ``(n, K)``; through the serving path :mod:`...serving` chose for
+        this batch's size (``serving_``) unless ``native``."""
         if self.n_features is None:
             raise RuntimeError(f"expert {self.name!r} is not fitted")
         X = np.ascontiguousarray(X, dtype=np.float32)
@@ -150,7 +152,10 @@ class Expert(abc.ABC):
             raise ValueError(
                 f"expert {self.name!r} expects (n, {self.n_features}) features, got {X.shape}"
             )
-        proba = self._predict_proba(X)
+        serving = None if native else self.__dict__.get("serving_")
+        proba = None if serving is None else serving(X)
+        if proba is None:
+            proba = self._predict_proba(X)
         return proba / proba.sum(axis=1, keepdims=True)
 
     @abc.abstractmethod
