@@ -77,7 +77,7 @@ def test_cli_print_config_refuses_an_empty_whitelist(tmp_path: Path) -> None:
     assert json.loads(named.stdout)["exchange"]["pair_whitelist"] == ["BTC/USDT"]
 
 
-def test_offline_dry_run_config_fetches_no_fiat_map(tmp_path: Path, caplog) -> None:
+def test_offline_dry_run_config_fetches_no_fiat_map(tmp_path: Path, caplog, monkeypatch) -> None:
     """The example config (``fiat_display_currency`` USD) with the simulator's fragment
     merged after it, as every offline run merges them: freqtrade's RPC, which a dry-run
     creates at start-up, gets no fiat converter. With one, it fetches CoinGecko's coin list,
@@ -94,6 +94,7 @@ def test_offline_dry_run_config_fetches_no_fiat_map(tmp_path: Path, caplog) -> N
     userdir = tmp_path / "user_data"
     write_user_dir(userdir)
     write_simulator_config(userdir, SimpleNamespace(url="http://127.0.0.1:9"), PAIRS)
+    monkeypatch.chdir(tmp_path)  # freqtrade's default user_data_dir: ./user_data
     config = Configuration.from_files([str(path) for path in config_paths(userdir)])
     with caplog.at_level(logging.WARNING):
         rpc = RPC(SimpleNamespace(config=config))
