@@ -1,0 +1,50 @@
+"""Search dimensions an expert declares next to its defaults (``Expert.SEARCH_SPACE``).
+
+Plain data, no search library: ``hyperphysics search`` (``trading/search/``) turns each
+dimension into an Optuna suggestion. Keys are the library parameters the expert takes
+(``params``), so a sampled configuration is a valid ``expert_params`` section as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Int:
+    """A whole number in ``[low, high]`` (``log``: sampled on a log scale)."""
+
+    low: int
+    high: int
+    log: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.low <= self.high:
+            raise ValueError(f"Int: low {self.low} exceeds high {self.high}")
+
+
+@dataclass(frozen=True)
+class Real:
+    """A real number in ``[low, high]`` (``log``: sampled on a log scale)."""
+
+    low: float
+    high: float
+    log: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.low <= self.high:
+            raise ValueError(f"Real: low {self.low} exceeds high {self.high}")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of ``options`` (JSON values: numbers, strings, booleans)."""
+
+    options: tuple
+
+    def __post_init__(self) -> None:
+        if not self.options:
+            raise ValueError("Choice needs at least one option")
+
+
+Dimension = Int | Real | Choice
