@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hyperphysics_strategy.ensemble.barriers import trailing_sigma, triple_barrier
+from hyperphysics_strategy.trading.barriers import trailing_sigma, triple_barrier
 
 try:
     from _table import print_table

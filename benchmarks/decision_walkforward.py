@@ -11,10 +11,12 @@ over 10 and 20 candles, candle shape, calendar; barriers k x sigma x sqrt(h), si
 reaches into the test block are purged and the first h test rows are embargoed, so no
 label spans the boundary.
 
-Each fold fits the FreqAI model's ensemble (``--experts``, stacked and calibrated as in
-``HyperPhysicsEnsemble``) and measures ``m_time`` on its training rows. On the test rows
-the strategy's rule (``ensemble.decision``) gives the EV of a long; a row enters when
-``EV > margin x sigma x sqrt(h)`` and ``do_predict`` is not modelled (every row may enter).
+The walk-forward is the package's evaluator (``hyperphysics_strategy.trading.walkforward``;
+this script prints its tables). Each fold fits the FreqAI model's ensemble (``--experts``,
+stacked and calibrated as in ``HyperPhysicsEnsemble``) and measures ``m_time`` on its
+training rows. On the test rows the strategy's rule (``trading.bet.BetSpec``) gives the EV
+of a long; a row enters when ``EV > margin x sigma x sqrt(h)`` and ``do_predict`` is not
+modelled (every row may enter).
 Trades per pair do not overlap: after an entry at candle t the next may enter once the
 bet has exited. A trade earns the bet's outcome from the close of t (the upper barrier,
 the lower barrier, or the close of t+h; a candle touching both counts as the lower), less
@@ -40,11 +42,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hyperphysics_strategy.ensemble import ExpertEnsemble
-from hyperphysics_strategy.ensemble.barriers import NEUTRAL, trailing_sigma, triple_barrier
-from hyperphysics_strategy.ensemble.decision import ev_signal, long_expected_value
-from hyperphysics_strategy.ensemble.sharpe import deflated_sharpe_ratio, sharpe_ratio
 from hyperphysics_strategy.strategy import features as F
+from hyperphysics_strategy.trading.bet import BetSpec
+from hyperphysics_strategy.trading.selection import select
+from hyperphysics_strategy.trading.walkforward import (
+    EnsembleFitter,
+    Evaluation,
+    Folds,
+    PairData,
+    TradeStats,
+    evaluate,
+)
 
 try:
     from _table import print_table
@@ -53,91 +61,24 @@ except ImportError:  # run from the project root as a module
 
 CANDLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "candles" / "binance"
 PAIRS = "BTC,ETH,SOL,ADA,XRP,LTC,LINK,DOT"
-CANDLES_PER_DAY = 288
-VOL_WINDOW = 288
 BINS = np.array([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 1.0])
 
 
-def fold_predictions(pair: str, args) -> pd.DataFrame:
-    """Out-of-sample probabilities, EV inputs and bet outcomes of one pair's test rows."""
-    candles = pd.read_feather(CANDLES / f"{pair}_USDT-5m.feather")
-    h = args.horizon
-    X, y = F.build_training_set(candles, (10, 20), h, VOL_WINDOW, args.k, args.k)
-    close = candles["close"].to_numpy(dtype=np.float64)
-    sigma = trailing_sigma(close, VOL_WINDOW)
-    out = triple_barrier(candles["high"], candles["low"], close, sigma, h, args.k, args.k)
-    rows = X.index.to_numpy()  # candle positions of the kept rows
-    Xv, yv = X.to_numpy(np.float32), y.to_numpy()
-    train_n, test_n = args.train_days * CANDLES_PER_DAY, args.test_days * CANDLES_PER_DAY
-    parts, fold = [], 0
-    start = rows[0]
-    while True:
-        b = start + train_n  # first candle of the test block
-        c = min(b + test_n, rows[-1] + 1)
-        if c - b < test_n // 2:
-            break
-        tr = (rows >= start) & (rows < b - h)  # purge: labels must end before the test block
-        te = (rows >= b + h) & (rows < c)  # embargo: h candles after the boundary
-        ens = ExpertEnsemble(
-            args.experts,
-            {e: {"n_estimators": args.n_estimators} for e in args.experts},
-            embargo=h,
-            seed=fold,
-            use_processes=False,
-        ).fit(Xv[tr], yv[tr])
-        proba = pd.DataFrame(ens.predict_proba(Xv[te]), columns=list(ens.classes_))
-        neutral = rows[tr][out.label[rows[tr]] == NEUTRAL]
-        m_time = float(np.mean(np.expm1(out.log_return[neutral]))) if neutral.size else 0.0
-        t = rows[te]
-        parts.append(
-            pd.DataFrame(
-                {
-                    "pair": pair,
-                    "t": t,
-                    "date": candles["date"].to_numpy()[t],
-                    "p_up": proba["buy"].to_numpy(),
-                    "p_down": proba["sell"].to_numpy(),
-                    "p_time": proba["neutral"].to_numpy(),
-                    "sigma": sigma[t],
-                    "m_time": m_time,
-                    "label": out.label[t],
-                    "log_return": out.log_return[t],
-                    "candles": out.candles[t],
-                }
-            )
-        )
-        fold += 1
-        start += test_n
-    return pd.concat(parts, ignore_index=True)
+def pair_data(pair: str) -> PairData:
+    """One pair's 5m candles and the strategy's features (indicators over 10 and 20 candles)."""
+    candles = F.ordered_candles(pd.read_feather(CANDLES / f"{pair}_USDT-5m.feather"))
+    return PairData(pair, candles, F.build_features(candles, (10, 20)))
 
 
-def trades(pred: pd.DataFrame, enter: np.ndarray, fee: float) -> pd.DataFrame:
-    """Non-overlapping bets per pair on the rows ``enter`` marks, after fees."""
-    picked = []
-    for _, g in pred[enter].groupby("pair", sort=False):
-        free = -1
-        for i, t, n in zip(g.index, g["t"].to_numpy(), g["candles"].to_numpy(), strict=True):
-            if t >= free:
-                picked.append(i)
-                free = t + int(n)
-    tr = pred.loc[picked].copy()
-    tr["net"] = np.exp(tr["log_return"]) * (1 - fee) / (1 + fee) - 1
-    return tr
-
-
-def summary(tr: pd.DataFrame) -> list[str]:
-    n = len(tr)
-    if n == 0:
+def summary(s: TradeStats) -> list[str]:
+    if s.trades == 0:
         return ["0", "", "", "", "", "", ""]
-    net = tr["net"].to_numpy()
-    se = net.std(ddof=1) / np.sqrt(n) if n > 1 else float("nan")
-    hits = [np.mean(tr["label"] == code) for code in (2, 0, 1)]
     return [
-        f"{n:,}",
-        f"{1e4 * net.mean():+.1f} ± {1e4 * se:.1f}",
-        f"{sharpe_ratio(net):+.3f}" if n > 1 else "",
-        *(f"{x:.2f}" for x in hits),
-        f"{net.sum():+.2f}",
+        f"{s.trades:,}",
+        f"{1e4 * s.mean:+.1f} ± {1e4 * s.se:.1f}",
+        f"{s.sharpe:+.3f}" if s.trades > 1 else "",
+        *(f"{x:.2f}" for x in (s.upper, s.lower, s.time)),
+        f"{s.total:+.2f}",
     ]
 
 
@@ -209,56 +150,41 @@ def main() -> None:
               "sum of returns"]  # fmt: skip
 
     t0 = time.perf_counter()
-    results, preds, configs = {}, {}, {}
+    data = [pair_data(p) for p in args.pairs.split(",")]
+    folds = Folds(train_days=args.train_days, test_days=args.test_days)
+    fit = EnsembleFitter(
+        args.experts, {e: {"n_estimators": args.n_estimators} for e in args.experts}
+    )
+    preds: dict[tuple[int, float], pd.DataFrame] = {}
+    candidates: list[tuple[Evaluation, float]] = []
+    names: list[str] = []
     for spec in args.barriers.split(","):
         h, k = int(spec.split(":")[0]), float(spec.split(":")[1])
-        args.horizon, args.k = h, k
-        pred = pd.concat(
-            [fold_predictions(p, args) for p in args.pairs.split(",")], ignore_index=True
-        ).sort_values(["pair", "t"], ignore_index=True)
-        d = k * pred["sigma"] * np.sqrt(h)
-        pred["ev"] = long_expected_value(
-            pred["p_up"], pred["p_down"], pred["p_time"], d, d, pred["m_time"], args.fee
-        )
-        preds[(h, k)] = pred
-        rules = {f"h={h} k={k:g} always (no model)": np.ones(len(pred), dtype=bool)}
-        for m in margins:
-            rules[f"h={h} k={k:g} EV > {m:g} σ√h"] = ev_signal(pred["ev"], d, m)
-        first = (pred["date"] < split).to_numpy()
+        bet = BetSpec(horizon=h, k_up=k, k_down=k, fee=args.fee)
+        ev = evaluate(data, bet, folds, fit)
+        preds[(h, k)] = ev.predictions
+        rules = {f"h={h} k={k:g} always (no model)": None}
+        rules.update({f"h={h} k={k:g} EV > {m:g} σ√h": m for m in margins})
+        first = (ev.predictions["date"] < split).to_numpy()
         for period, mask in zip(periods, (first, ~first), strict=True):
-            rows = []
-            for name, enter in rules.items():
-                tr = trades(pred[mask], enter[mask], args.fee)
-                results[(period, name)] = tr
-                rows.append([name, *summary(tr)])
+            rows = [[name, *summary(ev.stats(m, mask))] for name, m in rules.items()]
             print_table(
                 f"Decision walk-forward {period}: {args.pairs}, 5m, h = {h}, k = {k:g}, "
                 f"fee {args.fee:.2%} a side",
                 header,
                 rows,
             )
-        for name, enter in rules.items():
-            configs[name] = (pred, enter)
+        for m in margins:
+            candidates.append((ev, m))
+            names.append(f"h={h} k={k:g} EV > {m:g} σ√h")
     took = time.perf_counter() - t0
 
-    eligible = {
-        name: results[(periods[0], name)]["net"].mean()
-        for name in configs
-        if "EV" in name and len(results[(periods[0], name)]) >= 30
-    }
-    chosen = max(eligible, key=eligible.get) if eligible else None
+    sel = select(candidates, split)
+    chosen = None if sel.chosen is None else names[sel.chosen]
     print(f"\nchosen on the first period: {chosen or 'none (no rule traded 30 times): flat'}")
-    trial_srs, chosen_net = [], None
-    for name, (pred, enter) in configs.items():
-        if "EV" not in name:
-            continue
-        net = trades(pred, enter, args.fee)["net"].to_numpy()
-        trial_srs.append(sharpe_ratio(net) if net.size > 1 else float("nan"))
-        if name == chosen:
-            chosen_net = net
-    print(f"configurations tried: {len(trial_srs)} ({sum(np.isfinite(trial_srs))} traded)")
-    if chosen_net is not None and chosen_net.size > 2:
-        dsr, sr, sr0 = deflated_sharpe_ratio(chosen_net, trial_srs)
+    srs = np.asarray(sel.trial_sharpes)
+    print(f"configurations tried: {len(srs)} ({int(np.isfinite(srs).sum())} traded)")
+    if chosen is not None and sel.trades > 2:
         print_table(
             "Deflated Sharpe ratio of the chosen rule, whole walk-forward",
             [
@@ -272,11 +198,11 @@ def main() -> None:
             [
                 [
                     chosen,
-                    f"{len(chosen_net):,}",
-                    f"{sr:+.4f}",
-                    len(trial_srs),
-                    f"{sr0:.4f}",
-                    f"{dsr:.3f}",
+                    f"{sel.trades:,}",
+                    f"{sel.sharpe:+.4f}",
+                    len(srs),
+                    f"{sel.sr0:.4f}",
+                    f"{sel.dsr:.3f}",
                 ]
             ],  # fmt: skip
         )

@@ -34,14 +34,9 @@ from hyperphysics_strategy.engine.devices import resolve_device
 from hyperphysics_strategy.engine.orderbook import HyperbolicOrderBook
 from hyperphysics_strategy.engine.risk import GPURiskEngine
 from hyperphysics_strategy.ensemble import ExpertEnsemble
-from hyperphysics_strategy.ensemble.barriers import barrier_distances, valid_trailing_sigma
-from hyperphysics_strategy.ensemble.decision import (
-    DEFAULT_EV_MARGIN,
-    ev_signal,
-    long_expected_value,
-    short_expected_value,
-)
 from hyperphysics_strategy.ensemble.experts import DEFAULT_EXPERTS
+from hyperphysics_strategy.trading.barriers import valid_trailing_sigma
+from hyperphysics_strategy.trading.bet import DEFAULT_BET, BetSpec
 
 _CANDLE_COLUMNS = {"date", "open", "high", "low", "close", "volume"}
 
@@ -101,7 +96,7 @@ class HyperPhysicsFinancialEngine:
     def train_from_candles(
         self,
         candles: pd.DataFrame,
-        horizon: int = 12,
+        horizon: int = DEFAULT_BET.horizon,
         periods: Sequence[int] = (10, 20),
         experts: Sequence[str] = DEFAULT_EXPERTS,
     ) -> ExpertEnsemble:
@@ -117,26 +112,30 @@ class HyperPhysicsFinancialEngine:
         self,
         dataframe: pd.DataFrame,
         feature_columns: Sequence[str] | None = None,
-        horizon: int = 12,
-        vol_window: int = 288,
-        k_up: float = 1.0,
-        k_down: float = 1.0,
-        fee: float = 0.001,
+        horizon: int = DEFAULT_BET.horizon,
+        vol_window: int = DEFAULT_BET.vol_window,
+        k_up: float = DEFAULT_BET.k_up,
+        k_down: float = DEFAULT_BET.k_down,
+        fee: float = DEFAULT_BET.fee,
         m_time: float = 0.0,
-        margin: float = DEFAULT_EV_MARGIN,
+        margin: float = DEFAULT_BET.margin,
     ) -> pd.DataFrame:
         """Class probabilities, the EV of a long and a short, and ``signal`` (+1 long, -1
         short, 0 none) for every row.
 
-        A row signals by the strategy's entry rule (:mod:`ensemble.decision`): the EV of the
+        A row signals by the strategy's entry rule (:class:`~.trading.bet.BetSpec`): the EV of the
         triple-barrier bet (barriers ``k_up`` / ``k_down`` x sigma x sqrt(``horizon``), sigma
         the trailing volatility of ``dataframe["close"]`` over ``vol_window`` candles, ``fee``
         per side, ``m_time`` the training rows' mean time-barrier return) exceeds ``margin``
         x sigma x sqrt(``horizon``). Rows with missing features get probabilities NaN and
         signal 0; a row whose close is NaN, infinite, zero or negative has no sigma and
-        signal 0, and counts as the last valid close for the others' sigma. Features built
-        from plain candles come sorted by date, one row per date (``ordered_candles``).
+        signal 0, and counts as the last valid close for the others' sigma. When both sides
+        signal (unequal barriers), the larger EV wins, a tie the long. Features built from
+        plain candles come sorted by date, one row per date (``ordered_candles``).
         """
+        bet = BetSpec(
+            horizon=horizon, vol_window=vol_window, k_up=k_up, k_down=k_down, fee=fee, margin=margin
+        )
         if "close" not in dataframe.columns:
             raise ValueError("dataframe lacks the column 'close' (the barriers' volatility)")
         close = dataframe["close"].to_numpy(dtype=np.float64)
@@ -171,16 +170,11 @@ class HyperPhysicsFinancialEngine:
         if ok.any():
             proba[ok] = self.ensemble.predict_proba(X[ok])
         out = pd.DataFrame(proba, columns=list(self.ensemble.classes_), index=dataframe.index)
-        sigma = valid_trailing_sigma(close, vol_window)  # NaN (no signal) on a bad close
-        d_up, d_down = barrier_distances(sigma, horizon, k_up, k_down)
+        sigma = valid_trailing_sigma(close, bet.vol_window)  # NaN (no signal) on a bad close
         probs = (out.get("buy"), out.get("sell"), out.get("neutral"))
         signal = np.zeros(len(out), dtype=np.int8)
         if all(p is not None for p in probs):
-            scale = sigma * np.sqrt(horizon)
-            out["ev_long"] = long_expected_value(*probs, d_up, d_down, m_time, fee)
-            out["ev_short"] = short_expected_value(*probs, d_up, d_down, m_time, fee)
-            signal[ev_signal(out["ev_long"], scale, margin)] = 1
-            short = ev_signal(out["ev_short"], scale, margin)
-            signal[short & (out["ev_short"].to_numpy() > out["ev_long"].to_numpy())] = -1
+            out["ev_long"], out["ev_short"] = bet.expected_values(*probs, sigma, m_time)
+            signal = bet.signal(out["ev_long"], out["ev_short"], sigma)
         out["signal"] = signal
         return out

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hyperphysics_strategy.ensemble.barriers import (
+from hyperphysics_strategy.trading.barriers import (
     BUY,
     NEUTRAL,
     SELL,
@@ -115,9 +115,11 @@ def test_a_candle_touching_both_barriers_counts_as_the_stop(btc):
 def test_the_end_of_the_data_and_short_series():
     close = np.exp(np.linspace(0.0, 0.1, 30))
     sigma = np.full(30, 0.01)
-    out = triple_barrier(close * 1.001, close * 0.999, close, sigma, 5)
+    out = triple_barrier(close * 1.001, close * 0.999, close, sigma, 5, 1.0, 1.0)
     assert np.isnan(out.label[-5:]).all() and np.isfinite(out.label[:-5]).all()
-    assert np.isnan(triple_barrier(close[:4], close[:4], close[:4], sigma[:4], 5).label).all()
+    assert np.isnan(
+        triple_barrier(close[:4], close[:4], close[:4], sigma[:4], 5, 1.0, 1.0).label
+    ).all()
 
 
 def test_steady_rise_is_buy_and_time_mean_is_the_neutral_returns():
@@ -137,13 +139,13 @@ def test_steady_rise_is_buy_and_time_mean_is_the_neutral_returns():
 def test_bad_input_is_named():
     x = np.ones(10)
     with pytest.raises(ValueError, match="horizon"):
-        triple_barrier(x, x, x, x, 0)
+        triple_barrier(x, x, x, x, 0, 1.0, 1.0)
     with pytest.raises(ValueError, match="multipliers"):
-        triple_barrier(x, x, x, x, 2, k_up=0.0)
+        triple_barrier(x, x, x, x, 2, k_up=0.0, k_down=1.0)
     with pytest.raises(ValueError, match="side"):
-        triple_barrier(x, x, x, x, 2, side="up")
+        triple_barrier(x, x, x, x, 2, 1.0, 1.0, side="up")
     with pytest.raises(ValueError, match="lengths"):
-        triple_barrier(x, x[:5], x, x, 2)
+        triple_barrier(x, x[:5], x, x, 2, 1.0, 1.0)
     with pytest.raises(ValueError, match="window"):
         trailing_sigma(x, 1)
     with pytest.raises(ValueError, match="positive"):
@@ -152,7 +154,7 @@ def test_bad_input_is_named():
 
 def test_mean_time_return_of_a_label_column(btc):
     high, low, close = (btc[c].to_numpy() for c in ("high", "low", "close"))
-    out = triple_barrier(high, low, close, trailing_sigma(close, 100), 12)
+    out = triple_barrier(high, low, close, trailing_sigma(close, 100), 12, 1.0, 1.0)
     got = mean_time_return(close, out.label == NEUTRAL, 12)
     rows = [t for t in range(close.size - 12) if out.label[t] == NEUTRAL]
     assert got == pytest.approx(np.mean([close[t + 12] / close[t] - 1 for t in rows]))

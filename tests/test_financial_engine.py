@@ -52,7 +52,7 @@ def test_signals_from_a_trained_ensemble():
 
 
 def test_expected_value_matches_hand_computed_cases():
-    from hyperphysics_strategy.ensemble.decision import (
+    from hyperphysics_strategy.trading.decision import (
         ev_signal,
         long_expected_value,
         short_expected_value,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from hyperphysics_strategy.ensemble.sharpe import (
+from hyperphysics_strategy.trading.sharpe import (
     deflated_sharpe_ratio,
     expected_max_sharpe,
     probabilistic_sharpe_ratio,

@@ -21,6 +21,7 @@ import pandas as pd
 from hyperphysics_strategy.strategy import sizing
 from hyperphysics_strategy.strategy.hyperphysics_strategy import SIGMA, HyperPhysicsStrategy
 from hyperphysics_strategy.strategy.settings import RiskSettings, load_settings
+from hyperphysics_strategy.trading.bet import BetSpec
 
 #: Exit kinds in the order they are printed, with their labels. ``other``: the static
 #: stoploss cap, freqtrade's force exit at the end of the backtest, anything else.
@@ -52,7 +53,6 @@ def stop_candidates(
     sqrt(h) from the fill, as in ``order_filled``), ``es_stop`` (the ES distance from
     ``sizing.es_stop_distance`` as a loss after fees) and ``cap`` (the static ``stoploss``
     as a loss after fees). A candidate whose input is unknown is left out."""
-    side = -1.0 if is_short else 1.0
     out: dict[str, float] = {}
 
     def after_fees(loss: float) -> float:  # the price at which the ratio after fees is -loss
@@ -61,7 +61,8 @@ def stop_candidates(
         return open_rate * (1 + fee_open) * (1 - loss) / (1 - fee_close)
 
     if math.isfinite(sigma) and sigma > 0:
-        out["lower_barrier"] = open_rate * math.exp(-side * k_down * sigma * math.sqrt(horizon))
+        bet = BetSpec(horizon=horizon, k_down=k_down)
+        out["lower_barrier"] = bet.prices(open_rate, sigma, is_short)[1]
     es = sizing.es_stop_distance(
         es_one_candle, horizon, settings.es_stop_multiplier, settings.stop_floor, settings.stop_cap
     )

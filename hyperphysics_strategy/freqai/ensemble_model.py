@@ -42,7 +42,7 @@ from freqtrade.strategy.interface import IStrategy
 from pandas import DataFrame
 
 from hyperphysics_strategy.ensemble import DEFAULT_CLASSES, ExpertEnsemble, make_expert
-from hyperphysics_strategy.ensemble.barriers import mean_time_return
+from hyperphysics_strategy.trading.barriers import mean_time_return
 
 from .backtest_windows import concurrent_windows, hardware_window_workers
 from .history_dates import install_history_date_fix

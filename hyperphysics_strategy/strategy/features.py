@@ -13,42 +13,19 @@ import numpy as np
 import pandas as pd
 import talib.abstract as ta
 
-from hyperphysics_strategy.ensemble.barriers import triple_barrier, valid_trailing_sigma
+from hyperphysics_strategy.trading.bet import DEFAULT_BET
+from hyperphysics_strategy.trading.labels import (  # noqa: F401 - the strategy's names for them
+    CLASSES,
+    PRICE_COLUMNS,
+    bad_candles,
+    barrier_labels,
+    barrier_sigma,
+    repair_candles,
+)
 
 logger = logging.getLogger(__name__)
 
 TARGET_COLUMN = "&s-direction"
-CLASSES = ("sell", "neutral", "buy")
-PRICE_COLUMNS = ("open", "high", "low", "close")
-
-
-def bad_candles(candles: pd.DataFrame) -> pd.Series:
-    """True for candles that cannot be used: an open, high, low or close that is NaN,
-    infinite, zero or negative, or a NaN, infinite or negative volume. A zero volume is
-    a real candle (no trades; freqtrade fills missing candles that way) and is kept.
-    Only the columns ``candles`` has are checked."""
-    prices = candles[[c for c in PRICE_COLUMNS if c in candles]].to_numpy(dtype=np.float64)
-    ok = (np.isfinite(prices) & (prices > 0)).all(axis=1)
-    if "volume" in candles:
-        volume = candles["volume"].to_numpy(dtype=np.float64)
-        ok &= np.isfinite(volume) & (volume >= 0)
-    return pd.Series(~ok, index=candles.index)
-
-
-def repair_candles(candles: pd.DataFrame, bad: pd.Series) -> pd.DataFrame:
-    """A copy of ``candles`` for the indicators, in which each ``bad`` candle is a flat
-    candle at the last valid close (the first valid close before any) with zero volume:
-    as freqtrade fills a missing candle. TA-Lib would otherwise carry a NaN forward through
-    every later row; the bad candles' own rows are masked by the callers."""
-    out = candles.copy()
-    if bad.any():
-        close = out["close"].where(~bad).ffill().bfill()
-        for column in PRICE_COLUMNS:
-            if column in out:
-                out[column] = out[column].where(~bad, close)
-        if "volume" in out:
-            out["volume"] = out["volume"].where(~bad, 0.0)
-    return out
 
 
 def _add_masked(df: pd.DataFrame, build) -> pd.DataFrame:
@@ -114,42 +91,6 @@ def add_calendar_features(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def barrier_sigma(close: pd.Series, vol_window: int) -> pd.Series:
-    """Trailing volatility of one-candle log returns (see ``ensemble.barriers``), known at
-    each candle; NaN for the first ``vol_window`` candles and on a bad close (NaN,
-    infinite, zero or negative), which counts as the last valid close for the others."""
-    return pd.Series(valid_trailing_sigma(close.to_numpy(np.float64), vol_window), close.index)
-
-
-def barrier_labels(
-    df: pd.DataFrame,
-    horizon: int,
-    vol_window: int = 288,
-    k_up: float = 1.0,
-    k_down: float = 1.0,
-    side: str = "long",
-) -> pd.Series:
-    """Triple-barrier target: ``buy`` / ``sell`` / ``neutral`` by the barrier that the next
-    ``horizon`` candles' highs and lows touch first (:func:`ensemble.barriers.triple_barrier`:
-    barriers ``k_up`` / ``k_down`` x sigma x sqrt(horizon) from the close, a candle touching
-    both counts as the side's stop). The last ``horizon`` candles, the volatility warm-up
-    and bad candles (:func:`bad_candles`) are NaN, and FreqAI drops them from training. A
-    bad candle inside a later candle's horizon is the flat candle of :func:`repair_candles`:
-    it sits within the previous candle's range, so it can miss a touch but never invent one.
-    """
-    bad = bad_candles(df)
-    df = repair_candles(df, bad)  # a flat candle at the last close touches no new barrier
-    close = df["close"]
-    out = triple_barrier(
-        df["high"], df["low"], close, barrier_sigma(close, vol_window), horizon, k_up, k_down, side
-    )
-    names = np.asarray(CLASSES, dtype=object)
-    labels = pd.Series(np.nan, index=df.index, dtype=object)
-    ok = np.isfinite(out.label) & ~bad.to_numpy()
-    labels[ok] = names[out.label[ok].astype(np.int64)]
-    return labels
-
-
 def ordered_candles(candles: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``candles`` as the indicators need them: ``date`` in UTC (a date in any
     time zone is converted, one without a zone is taken as UTC), rows sorted by date, one
@@ -197,10 +138,10 @@ def build_features(candles: pd.DataFrame, periods: Sequence[int] = (10, 20)) -> 
 def build_training_set(
     candles: pd.DataFrame,
     periods: Sequence[int] = (10, 20),
-    horizon: int = 12,
-    vol_window: int = 288,
-    k_up: float = 1.0,
-    k_down: float = 1.0,
+    horizon: int = DEFAULT_BET.horizon,
+    vol_window: int = DEFAULT_BET.vol_window,
+    k_up: float = DEFAULT_BET.k_up,
+    k_down: float = DEFAULT_BET.k_down,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Features and triple-barrier labels of one pair's candles, outside FreqAI.
 

@@ -1,6 +1,6 @@
 """HyperPhysicsStrategy: trades the triple-barrier bet the HyperPhysics ensemble predicts.
 
-For each candle the target is a triple-barrier label (``ensemble.barriers``): barriers
+For each candle the target is a triple-barrier label (``trading.barriers``): barriers
 ``barrier_k_up`` / ``barrier_k_down`` x sigma x sqrt(h) above and below the close, ``h`` =
 ``label_period_candles``, and the class names the barrier touched first (``buy`` upper,
 ``sell`` lower, ``neutral`` the time barrier). The FreqAI model (``HyperPhysicsEnsemble``
@@ -10,7 +10,7 @@ A trade is that same bet: the barriers are fixed at entry and stored on the trad
 take-profit exits through ``custom_roi``, the stop through ``custom_stoploss`` (the nearer
 of the lower barrier and the ES stop; the static ``stoploss`` is a hard cap) and the time
 barrier through ``custom_exit`` after ``h`` candles. A side enters when the bet's expected
-value after fees (``ensemble.decision``) exceeds a hyperoptable margin times sigma x
+value after fees (``trading.decision``) exceeds a hyperoptable margin times sigma x
 sqrt(h); with ``trading_mode: futures`` shorts take the mirrored bet.
 
 Risk is managed the way a risk desk would: each position is sized so that its one-day
@@ -32,14 +32,9 @@ from freqtrade.strategy import DecimalParameter, IStrategy
 
 from hyperphysics_strategy.engine.hardware import DevicePlan, log_summary
 from hyperphysics_strategy.engine.risk import GPURiskEngine
-from hyperphysics_strategy.ensemble.decision import (
-    DEFAULT_EV_MARGIN,
-    ev_signal,
-    long_expected_value,
-    short_expected_value,
-)
 from hyperphysics_strategy.ensemble.experts import expert_libraries
 from hyperphysics_strategy.freqai.ensemble_model import M_TIME  # the model's extra return
+from hyperphysics_strategy.trading.bet import DEFAULT_BET
 
 from . import features, risk_features
 from .entry_summary import EntrySummaries
@@ -48,8 +43,6 @@ from .settings import load_settings
 from .trade_barriers import SIGMA, BarrierTrades
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_FEE = 0.001  # fee per side assumed by the EV when the config sets none
 
 
 def _guarded(what: str, pair: str, fallback: Any, step: Callable[..., Any], *args, **kwargs) -> Any:
@@ -103,7 +96,9 @@ class HyperPhysicsStrategy(BarrierTrades, IStrategy):
     # Enter when the bet's EV after fees exceeds entry_ev_margin x sigma x sqrt(h). 0 is the
     # loosest the rule allows: below it the strategy takes bets its model prices as losing
     # after fees.
-    entry_ev_margin = DecimalParameter(0.0, 0.5, decimals=2, default=DEFAULT_EV_MARGIN, space="buy")
+    entry_ev_margin = DecimalParameter(
+        0.0, 0.5, decimals=2, default=DEFAULT_BET.margin, space="buy"
+    )
     # The trade's take-profit / stop barriers as multiples of the label's (1: the bet the
     # model priced; the EV at entry is always the label's bet).
     exit_take_scale = DecimalParameter(0.5, 2.0, decimals=2, default=1.0, space="sell")
@@ -112,10 +107,10 @@ class HyperPhysicsStrategy(BarrierTrades, IStrategy):
     # only while hyperopt tunes it or a strategy parameter file sets it.
     stake_var_budget = DecimalParameter(0.005, 0.05, decimals=3, default=0.02, space="stake")
 
-    # Target and barrier definition (see ensemble.barriers), fixed for training.
-    label_vol_window = 288
-    barrier_k_up = 1.0
-    barrier_k_down = 1.0
+    # Target and barrier definition (see trading.barriers), fixed for training.
+    label_vol_window = DEFAULT_BET.vol_window
+    barrier_k_up = DEFAULT_BET.k_up
+    barrier_k_down = DEFAULT_BET.k_down
 
     # FreqAI strips the "%" feature columns from the dataframe it returns, so the plots
     # use the "hp_" copies that risk_features and orderbook_features keep for them.
@@ -248,10 +243,6 @@ class HyperPhysicsStrategy(BarrierTrades, IStrategy):
         book = self.dp.orderbook(pair, self.settings.orderbook_levels)
         self.orderbooks.record(pair, book, int(datetime.now().timestamp() * 1000))
 
-    def _fee(self) -> float:
-        fee = self.config.get("fee")
-        return DEFAULT_FEE if fee is None else float(fee)
-
     def _prediction_columns(self, df: pd.DataFrame, pair: str) -> None:
         """Adds the probability and ``do_predict`` columns FreqAI did not give as NaN / 0
         (a pair whose data starts after the backtest start has no predictions for its
@@ -271,26 +262,21 @@ class HyperPhysicsStrategy(BarrierTrades, IStrategy):
 
     def populate_entry_trend(self, df: pd.DataFrame, metadata: dict) -> pd.DataFrame:
         self._prediction_columns(df, metadata["pair"])
-        sigma = df[SIGMA]
-        d_up, d_down = self._barrier_distances(sigma)
+        bet, sigma = self._bet(), df[SIGMA]
         m_time = df[M_TIME] if M_TIME in df.columns else 0.0
-        probs = (df["buy"], df["sell"], df["neutral"])
-        scale = sigma * self._horizon() ** 0.5
-        margin = float(self.entry_ev_margin.value)
-        fee = self._fee()
+        ev_long, ev_short = bet.expected_values(df["buy"], df["sell"], df["neutral"], sigma, m_time)
+        signal = bet.signal(ev_long, ev_short if self.can_short else None, sigma)
         ok = df["do_predict"] == 1
         # Signal columns always exist: freqtrade would otherwise read the probability
         # columns "buy" / "sell" as legacy entry / exit signals.
         df["enter_long"] = 0
-        df["hp_ev_long"] = long_expected_value(*probs, d_up, d_down, m_time, fee)
-        long = ok & ev_signal(df["hp_ev_long"], scale, margin)
-        df.loc[long, ["enter_long", "enter_tag"]] = (1, "ev_long")
+        df["hp_ev_long"] = ev_long
+        df.loc[ok & (signal == 1), ["enter_long", "enter_tag"]] = (1, "ev_long")
         if self.can_short:
             df["enter_short"] = 0
-            df["hp_ev_short"] = short_expected_value(*probs, d_up, d_down, m_time, fee)
-            short = ok & ev_signal(df["hp_ev_short"], scale, margin)
-            df.loc[short, ["enter_short", "enter_tag"]] = (1, "ev_short")
-        self._summarise_entries(df, metadata["pair"], margin, scale)
+            df["hp_ev_short"] = ev_short
+            df.loc[ok & (signal == -1), ["enter_short", "enter_tag"]] = (1, "ev_short")
+        self._summarise_entries(df, metadata["pair"], bet.margin, bet.sigma_horizon(sigma))
         return df
 
     def _summarise_entries(self, df: pd.DataFrame, pair: str, margin: float, scale) -> None:

@@ -20,7 +20,6 @@ It is a mixin of the strategy class: it reads the strategy's ``dp``, ``timeframe
 from __future__ import annotations
 
 import logging
-import math
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,6 +27,8 @@ import pandas as pd
 from freqtrade.exchange import timeframe_to_seconds
 from freqtrade.persistence import Order, Trade
 from freqtrade.strategy import stoploss_from_absolute, stoploss_from_open
+
+from hyperphysics_strategy.trading.bet import DEFAULT_BET, BetSpec
 
 from . import sizing, var_guard
 
@@ -53,17 +54,17 @@ class BarrierTrades:
     def _horizon(self) -> int:
         return int(self.freqai_info["feature_parameters"]["label_period_candles"])
 
-    def _barrier_distances(self, sigma):
-        """Log distances of the upper and lower barriers for a one-candle ``sigma``."""
-        scale = sigma * self._horizon() ** 0.5
-        return self.barrier_k_up * scale, self.barrier_k_down * scale
-
-    def _exit_distances(self, sigma):
-        """The trade's take-profit and stop distances: the label's barriers times the
-        hyperopt parameters ``exit_take_scale`` / ``exit_stop_scale`` (1 when absent)."""
-        d_up, d_down = self._barrier_distances(sigma)
-        return d_up * _param(self, "exit_take_scale", 1.0), d_down * _param(
-            self, "exit_stop_scale", 1.0
+    def _bet(self) -> BetSpec:
+        """The bet of this strategy and config: the label's horizon and barriers, the
+        config's ``fee`` (the bet's default when it sets none) and the entry margin."""
+        fee = self.config.get("fee")
+        return BetSpec(
+            horizon=self._horizon(),
+            vol_window=self.label_vol_window,
+            k_up=self.barrier_k_up,
+            k_down=self.barrier_k_down,
+            fee=DEFAULT_BET.fee if fee is None else float(fee),
+            margin=_param(self, "entry_ev_margin", DEFAULT_BET.margin),
         )
 
     def _var_budget(self) -> float:
@@ -126,13 +127,14 @@ class BarrierTrades:
         if row is not None and pd.notna(row.get(VAR_1D)):
             trade.set_custom_data(VAR_1D, float(row[VAR_1D]))
         sigma = float(row.get(SIGMA, float("nan"))) if row is not None else float("nan")
-        if sigma > 0:  # the bet's barriers, from the fill price and the signal's sigma
-            d_up, d_down = self._exit_distances(sigma)
-            price = float(trade.open_rate)
-            take, stop = (
-                (price * math.exp(d_up), price * math.exp(-d_down))
-                if not trade.is_short
-                else (price * math.exp(-d_up), price * math.exp(d_down))
+        if sigma > 0:  # the bet's barriers, from the fill price and the signal's sigma,
+            # times the hyperopt parameters exit_take_scale / exit_stop_scale (1 when absent)
+            take, stop = self._bet().prices(
+                float(trade.open_rate),
+                sigma,
+                trade.is_short,
+                _param(self, "exit_take_scale", 1.0),
+                _param(self, "exit_stop_scale", 1.0),
             )
             trade.set_custom_data(TAKE_PRICE, take)
             trade.set_custom_data(STOP_PRICE, stop)

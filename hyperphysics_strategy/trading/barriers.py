@@ -10,7 +10,8 @@ when ``t`` closes), three barriers are fixed:
 
 The class is the barrier that the highs and lows of candles ``t+1 .. t+h`` touch first:
 ``buy`` (code 2) the upper, ``sell`` (code 0) the lower, ``neutral`` (code 1) neither
-before the time barrier. Codes follow :data:`~.labels.DEFAULT_CLASSES`.
+before the time barrier. Codes follow
+:data:`~hyperphysics_strategy.ensemble.labels.DEFAULT_CLASSES`.
 
 *Both in one candle.* A candle's high and low do not say which came first. The label
 takes the side's stop: for a long (``side="long"``) a candle touching both barriers
@@ -121,13 +122,19 @@ def valid_trailing_sigma(close: np.ndarray, window: int) -> np.ndarray:
     return np.where(bad, np.nan, trailing_sigma(filled, window))
 
 
+def horizon_sigma(sigma: np.ndarray, horizon: int) -> np.ndarray:
+    """``sigma * sqrt(h)``: a one-candle volatility over the ``horizon`` candles of the bet."""
+    _check(horizon, 1.0, 1.0)
+    return np.asarray(sigma, dtype=np.float64) * np.sqrt(horizon)
+
+
 def barrier_distances(
     sigma: np.ndarray, horizon: int, k_up: float, k_down: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Log distances ``(k_up * sigma * sqrt(h), k_down * sigma * sqrt(h))`` of the
     take-profit and stop barriers of a long (a short swaps their directions)."""
     _check(horizon, k_up, k_down)
-    scale = np.asarray(sigma, dtype=np.float64) * np.sqrt(horizon)
+    scale = horizon_sigma(sigma, horizon)
     return k_up * scale, k_down * scale
 
 
@@ -161,8 +168,8 @@ def triple_barrier(
     close: np.ndarray,
     sigma: np.ndarray,
     horizon: int,
-    k_up: float = 1.0,
-    k_down: float = 1.0,
+    k_up: float,
+    k_down: float,
     side: str = "long",
 ) -> BarrierOutcome:
     """Triple-barrier outcome of every candle (see the module docstring for the rules)."""

@@ -17,20 +17,16 @@ profit ``d_up`` below, stop ``d_down`` above): ``TP = 1 - exp(-d_up)``,
 ``SL = exp(d_down) - 1``, and its time return is ``-m_time``.
 
 A side enters when its EV exceeds ``margin`` times the trade's volatility over the
-horizon, ``sigma * sqrt(h)``. There is no probability threshold: where the model shows
-no edge its probabilities sit at the class frequencies, the bet's EV is about minus the
-fees, and the strategy stays flat.
+horizon, ``sigma * sqrt(h)``; when both sides do (possible only with unequal barrier
+widths or a negative margin) the larger EV enters, a tie the long (:func:`entry_signal`,
+the one tie-break). The default margin is :class:`~.bet.BetSpec`'s. There is no
+probability threshold: where the model shows no edge its probabilities sit at the class
+frequencies, the bet's EV is about minus the fees, and the strategy stays flat.
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-#: Default entry margin, in units of the trade's volatility over the horizon: enter when
-#: the bet pays its fees. Chosen by benchmarks/decision_walkforward.py on Dec 2020 - Mar
-#: 2021 (docs/results.md), where it was the best of 12 configurations; Apr - Jul 2021 did
-#: not confirm an edge.
-DEFAULT_EV_MARGIN = 0.0
 
 
 def _f(x) -> np.ndarray:
@@ -50,7 +46,7 @@ def short_expected_value(p_up, p_down, p_time, d_up, d_down, m_time, fee) -> np.
     return _f(p_down) * take - _f(p_up) * stop - _f(p_time) * _f(m_time) - 2.0 * _f(fee)
 
 
-def ev_signal(ev, sigma_horizon, margin: float = DEFAULT_EV_MARGIN) -> np.ndarray:
+def ev_signal(ev, sigma_horizon, margin: float) -> np.ndarray:
     """Boolean mask ``ev > margin * sigma_horizon``; NaN inputs never signal. A negative
     ``margin`` accepts bets of negative expected value (for tests of the exits only)."""
     if not np.isfinite(margin):
@@ -58,3 +54,15 @@ def ev_signal(ev, sigma_horizon, margin: float = DEFAULT_EV_MARGIN) -> np.ndarra
     ev, scale = _f(ev), _f(sigma_horizon)
     with np.errstate(invalid="ignore"):
         return np.isfinite(ev) & np.isfinite(scale) & (ev > margin * scale)
+
+
+def entry_signal(ev_long, ev_short, sigma_horizon, margin: float) -> np.ndarray:
+    """+1 (long), -1 (short) or 0 per row: a side signals by :func:`ev_signal`; when both
+    do, the larger EV enters and a tie goes to the long. ``ev_short`` None: longs only."""
+    long = ev_signal(ev_long, sigma_horizon, margin)
+    out = long.astype(np.int8)
+    if ev_short is not None:
+        short = ev_signal(ev_short, sigma_horizon, margin)
+        with np.errstate(invalid="ignore"):
+            out[short & ~(long & (_f(ev_long) >= _f(ev_short)))] = -1
+    return out
