@@ -65,7 +65,7 @@ def conclude(
             run_once(market, default_spec, *confirm),
         )
         rows["hand-picked default"] = (d1, d2)
-        rows["always enter (no model)"] = (a1, a2)
+        rows["always enter (default bet, no model)"] = (a1, a2)
     if best is None:
         verdict = (
             f"No trial traded {min_trades} times on the search period with a finite "
@@ -73,8 +73,9 @@ def conclude(
         )
     else:
         spec = TrialSpec.from_dict(best.user_attrs["spec"])
-        (c1, _), (c2, _) = run_once(market, spec, *search), run_once(market, spec, *confirm)
+        (c1, ca1), (c2, ca2) = run_once(market, spec, *search), run_once(market, spec, *confirm)
         rows[f"champion (trial {best.number})"] = (c1, c2)
+        rows["always enter (champion's bet, no model)"] = (ca1, ca2)
         dsr, sr, sr0 = deflated_sharpe(c2.net, n, sharpes)
         champ = Champion(
             study=study.study_name,

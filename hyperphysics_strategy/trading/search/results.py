@@ -84,7 +84,11 @@ def _cell(o: Outcome | None) -> list[str]:
 def importances(study: optuna.Study, top: int = 10) -> list[tuple[str, float]]:
     """Optuna's parameter importances for the net expectancy (empty when too few trials)."""
     try:
-        imp = optuna.importance.get_param_importances(study, target=lambda t: t.values[0])
+        imp = optuna.importance.get_param_importances(
+            study,
+            evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0),
+            target=lambda t: t.values[0],
+        )
     except (RuntimeError, ValueError, ZeroDivisionError):
         return []
     return list(imp.items())[:top]

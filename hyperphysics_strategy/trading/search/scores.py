@@ -1,6 +1,9 @@
-"""What a walk-forward's trades and predictions score: the search's objectives and the report's
-columns (trades, net bp per trade with its standard error, Sharpe per trade, exit shares per
-barrier, log-loss relative to the class prior)."""
+"""What a walk-forward scores: the search's objectives and the report's columns.
+
+The trade statistics are the evaluator's (:class:`~..walkforward.TradeStats`); the log-loss
+is the model's on every test row minus that of each test block's own class frequencies (a
+prior that knows the block: below 0 only where the model beats it).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +11,16 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
-import pandas as pd
 
-from hyperphysics_strategy.ensemble.barriers import BUY, NEUTRAL, SELL
-from hyperphysics_strategy.ensemble.sharpe import sharpe_ratio
+from ..walkforward import Evaluation, TradeStats
 
 #: the objectives, in Optuna's order, and their directions
 OBJECTIVES = ("net_bp_per_trade", "relative_log_loss", "trades")
 DIRECTIONS = ("maximize", "minimize", "maximize")
+#: the net expectancy Optuna is told for a trial without trades (it needs a number)
+NO_TRADES_BP = -1e4
+COLUMNS = {"buy": 2, "neutral": 1, "sell": 0}
+PROBA = {"buy": "p_up", "neutral": "p_time", "sell": "p_down"}
 
 
 @dataclass(frozen=True)
@@ -27,34 +32,48 @@ class Score:
     upper: float  # share of trades that exited at the take-profit barrier
     lower: float  # ... at the stop
     time: float  # ... at the time barrier
-    relative_log_loss: float  # model log-loss minus the training prior's, per test row
+    relative_log_loss: float  # model log-loss minus the block prior's, per test row
 
     def objectives(self) -> tuple[float, float, float]:
-        """The search's objectives (a trial without trades scores -inf bp... as a number Optuna
-        can rank: -1e4 bp)."""
-        bp = self.net_bp_per_trade if self.trades else -1e4
-        return bp, self.relative_log_loss, float(self.trades)
+        bp = self.net_bp_per_trade if self.trades else NO_TRADES_BP
+        ll = self.relative_log_loss if math.isfinite(self.relative_log_loss) else 1.0
+        return bp, ll, float(self.trades)
 
-    def to_dict(self) -> dict[str, float]:
+    def to_dict(self) -> dict[str, float | None]:
         return {
             k: (None if isinstance(v, float) and not math.isfinite(v) else v)
             for k, v in asdict(self).items()
         }
 
 
-def score(pred: pd.DataFrame, trades: pd.DataFrame) -> Score:
-    """Score the trades ``trades`` taken on the predictions ``pred``."""
-    net = trades["net"].to_numpy(np.float64) if len(trades) else np.zeros(0)
-    n = int(net.size)
-    labels = trades["label"].to_numpy() if n else np.zeros(0)
-    rel = float(np.mean(pred["ll_model"] - pred["ll_prior"])) if len(pred) else float("nan")
+def relative_log_loss(pred) -> float:
+    """Mean log-loss of the probabilities minus that of each (pair, fold) block's class
+    frequencies, over every test row."""
+    if len(pred) == 0:
+        return float("nan")
+    codes = pred["label"].to_numpy().astype(np.int64)
+    p = np.column_stack([pred[PROBA[c]].to_numpy() for c in ("sell", "neutral", "buy")])
+    model = -np.log(np.clip(p[np.arange(len(codes)), codes], 1e-12, 1.0))
+    block = pred.groupby(["pair", "fold"], sort=False)["label"]
+    freq = np.ones(len(pred))
+    for _, idx in block.groups.items():
+        c = codes[pred.index.get_indexer(idx)]
+        counts = np.bincount(c, minlength=3)
+        freq[pred.index.get_indexer(idx)] = counts[c] / len(c)
+    return float(np.mean(model + np.log(freq)))
+
+
+def score(ev: Evaluation, margin: float | None | str = "rule") -> Score:
+    """Score ``ev``'s trades at its own margin (``"rule"``), another, or always entering
+    (``None``)."""
+    st: TradeStats = ev.stats(ev.bet.margin if margin == "rule" else margin)
     return Score(
-        trades=n,
-        net_bp_per_trade=float(1e4 * net.mean()) if n else float("nan"),
-        se_bp=float(1e4 * net.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan"),
-        sharpe=sharpe_ratio(net),
-        upper=float(np.mean(labels == BUY)) if n else float("nan"),
-        lower=float(np.mean(labels == SELL)) if n else float("nan"),
-        time=float(np.mean(labels == NEUTRAL)) if n else float("nan"),
-        relative_log_loss=rel,
+        trades=st.trades,
+        net_bp_per_trade=1e4 * st.mean,
+        se_bp=1e4 * st.se,
+        sharpe=st.sharpe,
+        upper=st.upper,
+        lower=st.lower,
+        time=st.time,
+        relative_log_loss=relative_log_loss(ev.predictions),
     )

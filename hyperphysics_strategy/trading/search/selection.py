@@ -7,7 +7,7 @@
   there; training windows may reach back into the search period, as FreqAI's would).
 * Its deflated Sharpe ratio counts every trial the study ever ran (failed, pruned and
   resumed ones included) and the variance of the per-trade Sharpe ratios of those that
-  scored one (:mod:`hyperphysics_strategy.ensemble.sharpe`).
+  scored one (:mod:`..sharpe`).
 """
 
 from __future__ import annotations
@@ -20,13 +20,8 @@ import optuna
 import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
-from hyperphysics_strategy.ensemble.sharpe import (
-    expected_max_sharpe,
-    probabilistic_sharpe_ratio,
-    sharpe_ratio,
-)
-
-from .folds import Market, picked_trades, trades, walk_forward
+from ..sharpe import expected_max_sharpe, probabilistic_sharpe_ratio, sharpe_ratio
+from .folds import Market, walk_forward
 from .scores import Score, score
 from .spec import TrialSpec
 
@@ -97,10 +92,8 @@ def run_once(
     market: Market, spec: TrialSpec, start: pd.Timestamp, end: pd.Timestamp
 ) -> tuple[Outcome, Outcome]:
     """``spec``'s EV rule and "always enter" (the same bet with no model) on ``[start, end)``."""
-    pred = walk_forward(market, spec, start, end)
-    tr = trades(pred, spec, market.fee)
-    always = picked_trades(pred, np.ones(len(pred), dtype=bool), market.fee)
+    ev = walk_forward(market, spec, start, end)
     return (
-        Outcome(score(pred, tr), tr["net"].to_numpy()),
-        Outcome(score(pred, always), always["net"].to_numpy()),
+        Outcome(score(ev), ev.trades(ev.bet.margin)["net"].to_numpy()),
+        Outcome(score(ev, None), ev.trades(None)["net"].to_numpy()),
     )

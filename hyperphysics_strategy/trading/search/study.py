@@ -33,7 +33,8 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
-from .folds import Market, trades, walk_forward
+from ..walkforward import Evaluation
+from .folds import Market, walk_forward
 from .scores import DIRECTIONS, OBJECTIVES, score
 from .spec import SearchSpace, sample
 
@@ -156,8 +157,8 @@ def run_trial(
         spec = sample(trial, run.space)
         trial.set_user_attr("spec", spec.to_dict())
 
-        def on_fold(step: int, pred: pd.DataFrame, tr: pd.DataFrame) -> None:
-            s = score(pred, tr)
+        def on_fold(step: int, ev: Evaluation) -> None:
+            s = score(ev)
             bp = s.objectives()[0]
             trial.set_user_attr(f"fold_{step}_bp", bp)
             trial.set_user_attr("score", s.to_dict())
@@ -166,8 +167,7 @@ def run_trial(
             if _prune(study, step, bp, run.prune_warmup, run.min_completed):
                 raise optuna.TrialPruned(f"fold {step}: {bp:+.1f} bp below the median")
 
-        pred = walk_forward(market, spec, run.start, run.end, on_fold)
-        s = score(pred, trades(pred, spec, market.fee))
+        s = score(walk_forward(market, spec, run.start, run.end, on_fold))
         trial.set_user_attr("score", s.to_dict())
         trial.set_user_attr("seconds", time.time() - started)
         return TrialState.COMPLETE, s.objectives()
