@@ -20,6 +20,18 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
+def _whole_numbers(text: str, option: str) -> tuple[int, ...]:
+    try:
+        out = tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise InputError(
+            f"{option} takes whole numbers separated by commas, got {text!r}"
+        ) from None
+    if not out or min(out) < 1:
+        raise InputError(f"{option} needs at least one number of days >= 1, got {text!r}")
+    return out
+
+
 @app.command("search", short_help="Search the whole bet for an edge that survives.")
 def search_cmd(
     config: list[Path] | None = config_option(
@@ -46,6 +58,9 @@ def search_cmd(
     timeframes: str = typer.Option("5m,15m,1h", "--timeframes", help="Candidate timeframes."),
     groups: str = typer.Option(
         "multi_timeframe,risk", "--feature-groups", help="Feature groups the search may switch on."
+    ),
+    train_days: str = typer.Option(
+        "14,30,60", "--train-days", help="Candidate training windows, in days."
     ),
     concurrent: int = typer.Option(2, "--concurrent", min=1, help="Trials run at once."),
     test_days: int = typer.Option(
@@ -83,6 +98,7 @@ def search_cmd(
             timeframes=tuple(t.strip() for t in timeframes.split(",") if t.strip()),
             experts=tuple(parse_experts(experts)),
             feature_groups=tuple(g.strip() for g in groups.split(",") if g.strip()),
+            train_days=_whole_numbers(train_days, "--train-days"),
         )
         tfs = set(space.timeframes) | ({DEFAULT_SPEC.timeframe} if baseline else set())
         since = s_start - pd.Timedelta(days=max(space.train_days) + 5)  # training + warm-up
