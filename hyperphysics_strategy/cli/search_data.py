@@ -8,11 +8,12 @@ finest one there. Bad input raises :class:`~.train_data.InputError` naming the p
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from .train_data import InputError, candle_file, load_candles
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: files looked for, finest first; other timeframes are resampled from the finest found
 SOURCE_TIMEFRAMES = ("1m", "5m", "15m", "1h")
@@ -35,6 +36,7 @@ def load_config(files: list[Path] | None) -> dict[str, Any]:
 
 def timerange(text: str, option: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     """A closed freqtrade timerange ``YYYYMMDD-YYYYMMDD`` as UTC ``[start, end)``."""
+    import pandas as pd
     from freqtrade.configuration import TimeRange
 
     try:
