@@ -11,19 +11,6 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class Int:
-    """A whole number in ``[low, high]`` (``log``: sampled on a log scale)."""
-
-    low: int
-    high: int
-    log: bool = False
-
-    def __post_init__(self) -> None:
-        if not self.low <= self.high:
-            raise ValueError(f"Int: low {self.low} exceeds high {self.high}")
-
-
-@dataclass(frozen=True)
 class Real:
     """A real number in ``[low, high]`` (``log``: sampled on a log scale)."""
 
@@ -33,7 +20,11 @@ class Real:
 
     def __post_init__(self) -> None:
         if not self.low <= self.high:
-            raise ValueError(f"Real: low {self.low} exceeds high {self.high}")
+            raise ValueError(f"{type(self).__name__}: low {self.low} exceeds high {self.high}")
+
+
+class Int(Real):
+    """A whole number in ``[low, high]`` (``log``: sampled on a log scale)."""
 
 
 @dataclass(frozen=True)

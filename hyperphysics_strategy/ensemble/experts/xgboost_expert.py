@@ -68,10 +68,9 @@ SEARCH_SPACE = {
     "colsample_bytree": Real(0.5, 1.0),
 }
 RF_SEARCH_SPACE = {
-    "n_estimators": Int(30, 300, log=True),
+    **{key: SEARCH_SPACE[key] for key in ("min_child_weight", "subsample")},
+    "n_estimators": Int(30, 300, log=True),  # trees of the one round
     "max_depth": Int(4, 12),
-    "min_child_weight": Real(1.0, 40.0, log=True),
-    "subsample": Real(0.5, 0.9),
     "colsample_bynode": Real(0.3, 0.9),
 }
 DART_SEARCH_SPACE = {
