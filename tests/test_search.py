@@ -296,3 +296,24 @@ def test_bad_input_is_one_line_naming_the_problem(tmp_path, change, message):
     done = _cli(*[x for kv in args.items() for x in kv], "--trials", "1")
     assert done.exit_code == 2 and message in done.output, done.output[-2000:]
     assert not (tmp_path / "out" / "study.journal").exists()
+
+
+def test_the_meta_label_option_only_drops_the_primarys_bets(tmp_path):
+    pytest.importorskip("hyperphysics_strategy.trading.meta_label")
+    from hyperphysics_strategy.trading.search.folds import walk_forward
+    from hyperphysics_strategy.trading.search.scores import rule_trades
+
+    spec = TrialSpec(
+        timeframe="1h",
+        horizon=6,
+        experts=("lightgbm",),
+        train_days=14,
+        stacking=False,
+        meta_label=True,
+    )
+    start = pd.Timestamp("2021-03-25", tz="UTC")
+    ev = walk_forward(market(tmp_path), spec, start, CONFIRM[1])
+    kept, primary = rule_trades(ev, spec), ev.trades(ev.bet.margin)
+    assert set(kept.index) <= set(primary.index)
+    first_block = primary["fold"] == 0  # no earlier bets to learn from: every bet stands
+    assert set(primary.index[first_block]) <= set(kept.index)

@@ -8,8 +8,9 @@ A search trial builds the features FreqAI would build for the strategy, outside 
   ``merge_informative_pair`` (a 1h candle's values appear once it has closed), as
   ``include_timeframes: [tf, "1h"]`` does;
 * ``risk``: the rolling VaR/ES and option Greeks columns (:mod:`.risk_features`) over one day;
-* ``regime``: the causal regime probabilities, where the strategy provides them
-  (``features.add_regime_features``); asking for it elsewhere is an error that says so.
+* ``regime``: the causal regime probabilities with the strategy's default regime settings,
+  where the strategy provides them (``features.add_regime_features``,
+  ``settings.RegimeSettings``); asking for it elsewhere is an error that says so.
 
 :func:`trial_features` is what the CLI hands to ``trading.search`` (which may not import
 this layer).
@@ -17,6 +18,7 @@ this layer).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -67,9 +69,12 @@ def trial_features(
                 out[col] = risk[col].to_numpy()
     if "regime" in groups:
         add = getattr(F, "add_regime_features", None)
-        if add is None:
+        settings = getattr(
+            importlib.import_module(f"{__package__}.settings"), "RegimeSettings", None
+        )
+        if add is None or settings is None:
             raise ValueError("feature group regime is not available in this version")
-        regime = add(base.copy())
+        regime = add(base.copy(), timeframe_to_seconds(timeframe), settings(enabled=True))
         for col in regime.columns:
             if col.startswith("%") and col not in out:
                 out[col] = regime[col].to_numpy()

@@ -11,8 +11,12 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import pandas as pd
 
 from ..walkforward import Evaluation, TradeStats
+from .folds import timeframe_seconds
+from .meta import meta_filtered
+from .spec import TrialSpec
 
 #: the objectives, in Optuna's order, and their directions
 OBJECTIVES = ("net_bp_per_trade", "relative_log_loss", "trades")
@@ -63,10 +67,16 @@ def relative_log_loss(pred) -> float:
     return float(np.mean(model + np.log(freq)))
 
 
-def score(ev: Evaluation, margin: float | None | str = "rule") -> Score:
-    """Score ``ev``'s trades at its own margin (``"rule"``), another, or always entering
-    (``None``)."""
-    st: TradeStats = ev.stats(ev.bet.margin if margin == "rule" else margin)
+def rule_trades(ev: Evaluation, spec: TrialSpec) -> pd.DataFrame:
+    """The trial's trades: the EV rule's at its margin, less the bets the meta-label filter
+    drops when the trial uses it."""
+    tr = ev.trades(ev.bet.margin)
+    return meta_filtered(ev, tr, timeframe_seconds(spec.timeframe)) if spec.meta_label else tr
+
+
+def score(ev: Evaluation, trades: pd.DataFrame) -> Score:
+    """Score ``trades`` taken on ``ev``'s predictions."""
+    st = TradeStats.of(trades)
     return Score(
         trades=st.trades,
         net_bp_per_trade=1e4 * st.mean,

@@ -22,7 +22,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from ..sharpe import expected_max_sharpe, probabilistic_sharpe_ratio, sharpe_ratio
 from .folds import Market, walk_forward
-from .scores import Score, score
+from .scores import Score, rule_trades, score
 from .spec import TrialSpec
 
 RAN = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
@@ -94,6 +94,6 @@ def run_once(
     """``spec``'s EV rule and "always enter" (the same bet with no model) on ``[start, end)``."""
     ev = walk_forward(market, spec, start, end)
     return (
-        Outcome(score(ev), ev.trades(ev.bet.margin)["net"].to_numpy()),
-        Outcome(score(ev, None), ev.trades(None)["net"].to_numpy()),
+        Outcome(score(ev, tr := rule_trades(ev, spec)), tr["net"].to_numpy()),
+        Outcome(score(ev, always := ev.trades(None)), always["net"].to_numpy()),
     )

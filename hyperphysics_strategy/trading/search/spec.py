@@ -18,6 +18,8 @@ from typing import Any
 from hyperphysics_strategy.ensemble.experts import DEFAULT_EXPERTS, EXPERT_REGISTRY
 from hyperphysics_strategy.ensemble.experts.space import Choice, Dimension, Int, Real
 
+from .meta import available as meta_label_available
+
 #: feature groups a trial may switch; "indicators" (the strategy's own) is always on
 FEATURE_GROUPS = ("multi_timeframe", "risk", "regime")
 #: groups that need another helper's code; off unless the space is built with them
@@ -77,9 +79,11 @@ class SearchSpace:
     indicator_periods: tuple[tuple[int, ...], ...] = ((10, 20), (14,), (10, 20, 50))
     train_days: tuple[int, ...] = (14, 30, 60)
     stacking: tuple[bool, ...] = (True, False)
-    meta_label: tuple[bool, ...] = (False,)
+    meta_label: tuple[bool, ...] = (False, True) if meta_label_available() else (False,)
 
     def __post_init__(self) -> None:
+        if True in self.meta_label and not meta_label_available():
+            raise ValueError("the meta-label filter is not in this version of the package")
         unknown = [e for e in self.experts if e not in EXPERT_REGISTRY]
         if unknown:
             raise ValueError(f"unknown expert(s) {unknown}; known: {', '.join(EXPERT_REGISTRY)}")

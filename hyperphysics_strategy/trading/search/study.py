@@ -35,7 +35,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from ..walkforward import Evaluation
 from .folds import Market, walk_forward
-from .scores import DIRECTIONS, OBJECTIVES, score
+from .scores import DIRECTIONS, OBJECTIVES, rule_trades, score
 from .spec import SearchSpace, sample
 
 logger = logging.getLogger(__name__)
@@ -151,14 +151,13 @@ def run_trial(
     study: optuna.Study, trial: optuna.Trial, market: Market, run: SearchRun, stop: threading.Event
 ) -> tuple[TrialState, tuple[float, ...] | None]:
     """Sample a configuration, walk it forward fold by fold, record what it scored."""
-    trial.set_user_attr("owner", owner())
     started = time.time()
     try:
         spec = sample(trial, run.space)
         trial.set_user_attr("spec", spec.to_dict())
 
         def on_fold(step: int, ev: Evaluation) -> None:
-            s = score(ev)
+            s = score(ev, rule_trades(ev, spec))
             bp = s.objectives()[0]
             trial.set_user_attr(f"fold_{step}_bp", bp)
             trial.set_user_attr("score", s.to_dict())
@@ -167,7 +166,8 @@ def run_trial(
             if _prune(study, step, bp, run.prune_warmup, run.min_completed):
                 raise optuna.TrialPruned(f"fold {step}: {bp:+.1f} bp below the median")
 
-        s = score(walk_forward(market, spec, run.start, run.end, on_fold))
+        ev = walk_forward(market, spec, run.start, run.end, on_fold)
+        s = score(ev, rule_trades(ev, spec))
         trial.set_user_attr("score", s.to_dict())
         trial.set_user_attr("seconds", time.time() - started)
         return TrialState.COMPLETE, s.objectives()
@@ -208,6 +208,7 @@ def search(
                     and len(finished(study)) + len(running) < run.trials
                 ):
                     trial = study.ask()
+                    trial.set_user_attr("owner", owner())  # before anything can fail
                     running[pool.submit(run_trial, study, trial, market, run, stop)] = trial
                 if progress is not None:
                     progress(study, len(running))
