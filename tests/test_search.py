@@ -80,20 +80,27 @@ def test_every_expert_declares_a_search_space_of_parameters_it_takes():
         assert set(cls.SEARCH_SPACE) <= cls.parameter_names(), name
 
 
-def test_the_dsr_counts_every_trial_of_every_run_of_the_study(tmp_path):
-    out = tmp_path / "study"
-    first = search(market(tmp_path), run(out, 2))
+@pytest.fixture(scope="module")
+def resumed(tmp_path_factory):
+    """A study of 2 trials resumed to 3 (the same OUT), then concluded: (out, study, summary)."""
+    tmp = tmp_path_factory.mktemp("resumed")
+    out = tmp / "study"
+    first = search(market(tmp), run(out, 2))
     assert len(first.trials) == 2
-    study = search(market(tmp_path), run(out, 4))  # the same --out, more trials: resumes
-    assert [t.number for t in study.trials] == [0, 1, 2, 3]
+    study = search(market(tmp), run(out, 3))  # the same --out, more trials: resumes
     summary = conclude(
-        study, market(tmp_path), SEARCH, CONFIRM, RANGES, out, min_trades=1, default_spec=None
+        study, market(tmp), SEARCH, CONFIRM, RANGES, out, min_trades=1, default_spec=None
     )
-    assert summary["trials"] == 4 and summary["scored_trials"] == len(trial_sharpes(study))
-    if summary["champion"] is not None:
-        champion = json.loads((out / "champion.json").read_text())["hyperphysics"]["champion"]
-        assert champion["trials"] == 4
-    # more trials tried, the same returns: a lower (or equal) deflated Sharpe ratio
+    return out, study, summary
+
+
+def test_the_dsr_counts_every_trial_of_every_run_of_the_study(resumed):
+    out, study, summary = resumed
+    assert [t.number for t in study.trials] == [0, 1, 2]
+    assert summary["trials"] == 3 and summary["scored_trials"] == len(trial_sharpes(study))
+    champion = json.loads((out / "champion.json").read_text())["hyperphysics"]["champion"]
+    assert champion["trials"] == 3
+    # more trials tried, the same returns: a lower deflated Sharpe ratio
     r = np.random.default_rng(0).normal(0.002, 0.01, 200)
     sharpes = [0.05, -0.02, 0.1, 0.0]
     assert deflated_sharpe(r, 40, sharpes)[0] < deflated_sharpe(r, 2, sharpes)[0]
@@ -115,12 +122,12 @@ def test_a_crashing_trial_is_recorded_as_failed_with_its_error(tmp_path):
 
 
 def _slow_features(candles, timeframe, groups, periods):
-    time.sleep(3)
+    time.sleep(2)
     return features(candles, timeframe, groups, periods)
 
 
 def child(out: str) -> None:  # run in a subprocess by the SIGKILL test
-    search(market(Path(out), _slow_features), run(Path(out), 3))
+    search(market(Path(out), _slow_features), run(Path(out), 2))
 
 
 def test_a_search_killed_mid_trial_resumes_with_no_trial_lost_or_counted_twice(tmp_path):
@@ -144,28 +151,24 @@ def test_a_search_killed_mid_trial_resumes_with_no_trial_lost_or_counted_twice(t
     finally:
         proc.kill()
     killed = running[0]
-    study = search(market(out), run(out, 3))
+    study = search(market(out), run(out, 2))
     trials = study.trials
-    assert len({t.number for t in trials}) == len(trials) == 4  # 3 finished + the killed one
+    assert len({t.number for t in trials}) == len(trials) == 3  # 2 finished + the killed one
     assert trials[killed.number].state == TrialState.FAIL
     assert trials[killed.number].user_attrs["interrupted"] is True
     retry = [t for t in trials if t.user_attrs.get("retry_of") == killed.number]
     assert len(retry) == 1 and retry[0].params == killed.params
     assert retry[0].state in (TrialState.COMPLETE, TrialState.PRUNED)
     # a third run queues nothing again and runs nothing more
-    assert len(search(market(out), run(out, 3)).trials) == 4
+    assert len(search(market(out), run(out, 2)).trials) == 3
 
 
-def test_the_champion_fragment_loads_with_freqtrades_config_merge(tmp_path):
+def test_the_champion_fragment_loads_with_freqtrades_config_merge(resumed):
     from freqtrade.configuration.load_config import load_from_files
 
     from hyperphysics_strategy.freqai.parameters import parameter_problems
 
-    out = tmp_path / "study"
-    study = search(market(tmp_path), run(out, 3))
-    summary = conclude(
-        study, market(tmp_path), SEARCH, CONFIRM, RANGES, out, min_trades=1, default_spec=None
-    )
+    out, _, summary = resumed
     assert summary["champion"] is not None, summary["verdict"]
     base = ROOT / "hyperphysics_strategy" / "demo" / "config.json"
     merged = load_from_files([str(base), str(out / "champion.json")])

@@ -82,9 +82,10 @@ def main() -> None:
             study = search(market, run)
             wall = time.perf_counter() - t0
             busy = busy_fraction(sched.history, sched.cpu_budget, t0, t0 + wall)
-        done = [t for t in study.trials if t.state in FINISHED]
+            trials = study.trials  # read before the folder goes
+        done = [t for t in trials if t.state in FINISHED]
         pruned = sum(t.state.name == "PRUNED" for t in done)
-        failed = sum(t.state.name == "FAIL" for t in study.trials)
+        failed = sum(t.state.name == "FAIL" for t in trials)
         per_hour = 3600 * len(done) / wall
         first = first or per_hour
         rows.append(
