@@ -179,7 +179,7 @@ def run_trial(
         trial.set_user_attr("error", "interrupted: the search was stopped")
         return TrialState.FAIL, None
     except Exception as exc:  # a crashing trial is recorded as failed, with its error
-        logger.warning("trial %d failed: %s: %s", trial.number, type(exc).__name__, exc)
+        logger.info("trial %d failed: %s: %s", trial.number, type(exc).__name__, exc)
         trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
         return TrialState.FAIL, None
 
