@@ -129,6 +129,11 @@ def search_cmd(
         raise typer.Exit(130) from None
     except RuntimeError as exc:
         raise _fail(str(exc)) from exc
+    console.print(
+        "choosing the champion and running it once on the confirmation period"
+        + (", and the hand-picked default on both periods" if baseline else "")
+        + " (each trains its folds)..."
+    )
     summary = conclude(
         study,
         market,
