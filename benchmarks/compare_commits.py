@@ -114,7 +114,10 @@ def run_training_efficiency() -> float:
 def run_labels() -> float:
     from bench_labels import chained_candles
 
-    from hyperphysics_strategy.trading.barriers import trailing_sigma, triple_barrier
+    try:
+        from hyperphysics_strategy.trading.barriers import trailing_sigma, triple_barrier
+    except ImportError:  # a commit before trading/ existed
+        from hyperphysics_strategy.ensemble.barriers import trailing_sigma, triple_barrier
 
     high, low, close = chained_candles(N)
     sigma = trailing_sigma(close, 288)

@@ -15,9 +15,10 @@ torch nor freqtrade.
 
 Layers (imports point down only)::
 
-    strategy/  -> freqai/  -> ensemble/  -> engine/
+    strategy/  -> freqai/  -> trading/  -> ensemble/  -> engine/
 
-``engine`` and ``ensemble`` never import freqtrade. The exchange simulator
+``trading`` is the bet (labels, barrier prices, the EV entry rule, the walk-forward that
+judges it); ``trading``, ``ensemble`` and ``engine`` never import freqtrade. The exchange simulator
 (``exchange/``) and the command-line tool (``cli/``) sit beside the layers.
 """
 

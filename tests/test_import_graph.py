@@ -123,3 +123,36 @@ def test_the_engine_knows_nothing_of_the_layers_above():
     above = tuple(f"{ROOT}.{layer}" for layer in ("ensemble", "freqai", "strategy", "cli"))
     for module, names in _all_imports("engine").items():
         assert not any(n.startswith(above) for n in names), module
+
+
+#: The layers, top first: a layer imports only the layers below it (``cli`` may import
+#: anything, and nothing in a layer imports ``cli``).
+LAYERS = ("strategy", "freqai", "trading", "ensemble", "engine")
+
+
+def upward_imports(imports: dict[str, set[str]], layer: str) -> list[tuple[str, str]]:
+    """``(module, name)`` for each name a module of ``layer`` imports from a layer above it
+    or from ``cli``."""
+    above = [f"{ROOT}.{name}" for name in (*LAYERS[: LAYERS.index(layer)], "cli")]
+    return sorted(
+        (module, name)
+        for module, names in imports.items()
+        for name in names
+        if any(name == p or name.startswith(p + ".") for p in above)
+    )
+
+
+def test_every_layer_imports_only_the_layers_below():
+    for layer in LAYERS:
+        assert upward_imports(_all_imports(layer), layer) == [], layer
+
+
+def test_the_layer_check_finds_an_upward_import():
+    imports = {f"{ROOT}.ensemble.x": {f"{ROOT}.trading.bet", f"{ROOT}.engine.devices"}}
+    assert upward_imports(imports, "ensemble") == [(f"{ROOT}.ensemble.x", f"{ROOT}.trading.bet")]
+    assert upward_imports(imports, "strategy") == []
+
+
+def test_trading_never_imports_freqtrade():
+    for module, names in _all_imports("trading").items():
+        assert not any(n.split(".")[0] == "freqtrade" for n in names), module

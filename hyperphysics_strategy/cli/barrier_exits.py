@@ -22,16 +22,8 @@ from hyperphysics_strategy.strategy import sizing
 from hyperphysics_strategy.strategy.hyperphysics_strategy import SIGMA, HyperPhysicsStrategy
 from hyperphysics_strategy.strategy.settings import RiskSettings, load_settings
 from hyperphysics_strategy.trading.bet import BetSpec
+from hyperphysics_strategy.trading.exits import EXIT_KINDS, TIME_BARRIER
 
-#: Exit kinds in the order they are printed, with their labels. ``other``: the static
-#: stoploss cap, freqtrade's force exit at the end of the backtest, anything else.
-EXIT_KINDS = {
-    "take_profit": "take-profit (upper barrier)",
-    "lower_barrier": "stop at the lower barrier",
-    "es_stop": "stop at the ES stop",
-    "time_barrier": "time barrier",
-    "other": "other",
-}
 STOP_REASONS = ("stop_loss", "trailing_stop_loss")
 ES_COLUMN = "hp_es_99"  # the one-candle 99% ES the ES stop is computed from
 #: A stop exit belongs to the candidate price nearest its stop, within this relative gap.
@@ -124,7 +116,7 @@ def classify_exits(
     if trades.empty:
         return kinds
     kinds[trades["exit_reason"] == "roi"] = "take_profit"
-    kinds[trades["exit_reason"] == "time_barrier"] = "time_barrier"
+    kinds[trades["exit_reason"] == TIME_BARRIER] = TIME_BARRIER
     stops = trades[trades["exit_reason"].isin(STOP_REASONS)]
     if stops.empty:
         return kinds

@@ -107,6 +107,8 @@ def train(
     import numpy as np
     import pandas as pd
 
+    from hyperphysics_strategy.trading.bet import DEFAULT_BET
+
     pair = pair.strip().upper()
     try:
         path = candle_file(datadir, pair, timeframe)
@@ -119,7 +121,7 @@ def train(
         if loaded is not None:  # the features and labels it was trained on
             saved = loaded[1]
             periods = tuple(saved.get("periods", (10, 20)))
-            horizon = int(saved.get("horizon", horizon or 12))
+            horizon = int(saved.get("horizon", horizon or DEFAULT_BET.horizon))
         else:
             settings = strategy_settings(config, horizon)
             periods, horizon = settings.periods, settings.horizon

@@ -189,7 +189,9 @@ def strategy_settings(configs: list[Path] | None, horizon: int | None = None) ->
         features.get("indicator_periods_candles", [10, 20]), f"{key}.indicator_periods_candles"
     )
     if horizon is None:
-        horizon = features.get("label_period_candles", 12)
+        from hyperphysics_strategy.trading.bet import DEFAULT_BET
+
+        horizon = features.get("label_period_candles", DEFAULT_BET.horizon)
         if not isinstance(horizon, int) or isinstance(horizon, bool) or horizon < 1:
             raise InputError(f"{key}.label_period_candles must be a positive integer: {horizon!r}")
     try:

@@ -35,6 +35,7 @@ from hyperphysics_strategy.engine.risk import GPURiskEngine
 from hyperphysics_strategy.ensemble.experts import expert_libraries
 from hyperphysics_strategy.freqai.ensemble_model import M_TIME  # the model's extra return
 from hyperphysics_strategy.trading.bet import DEFAULT_BET
+from hyperphysics_strategy.trading.exits import ENTER_LONG, ENTER_SHORT
 
 from . import features, risk_features
 from .entry_summary import EntrySummaries
@@ -271,12 +272,13 @@ class HyperPhysicsStrategy(BarrierTrades, IStrategy):
         # columns "buy" / "sell" as legacy entry / exit signals.
         df["enter_long"] = 0
         df["hp_ev_long"] = ev_long
-        df.loc[ok & (signal == 1), ["enter_long", "enter_tag"]] = (1, "ev_long")
+        df.loc[ok & (signal == 1), ["enter_long", "enter_tag"]] = (1, ENTER_LONG)
         if self.can_short:
             df["enter_short"] = 0
             df["hp_ev_short"] = ev_short
-            df.loc[ok & (signal == -1), ["enter_short", "enter_tag"]] = (1, "ev_short")
-        self._summarise_entries(df, metadata["pair"], bet.margin, bet.sigma_horizon(sigma))
+            df.loc[ok & (signal == -1), ["enter_short", "enter_tag"]] = (1, ENTER_SHORT)
+        scale = pd.Series(bet.sigma_horizon(sigma), index=df.index)
+        self._summarise_entries(df, metadata["pair"], bet.margin, scale)
         return df
 
     def _summarise_entries(self, df: pd.DataFrame, pair: str, margin: float, scale) -> None:

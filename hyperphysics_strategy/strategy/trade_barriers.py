@@ -29,6 +29,7 @@ from freqtrade.persistence import Order, Trade
 from freqtrade.strategy import stoploss_from_absolute, stoploss_from_open
 
 from hyperphysics_strategy.trading.bet import DEFAULT_BET, BetSpec
+from hyperphysics_strategy.trading.exits import TIME_BARRIER
 
 from . import sizing, var_guard
 
@@ -166,7 +167,7 @@ class BarrierTrades:
         """The time barrier: exit at the open of the candle ``h`` candles after entry."""
         candles = trade.get_custom_data(TIME_CANDLES) or self._horizon()
         limit = timedelta(seconds=timeframe_to_seconds(self.timeframe) * int(candles))
-        return "time_barrier" if current_time - trade.open_date_utc >= limit else None
+        return TIME_BARRIER if current_time - trade.open_date_utc >= limit else None
 
     def custom_stoploss(
         self,
