@@ -81,6 +81,7 @@ def search_cmd(
     import pandas as pd
 
     from ..strategy.search_features import trial_features
+    from ..trading.bet import DEFAULT_BET
     from ..trading.search import DEFAULT_SPEC, Market, SearchRun, SearchSpace, conclude, search
 
     try:
@@ -106,7 +107,7 @@ def search_cmd(
         candles = {p: pair_candles(folder, p, tfs, since, c_end) for p in names}
     except (InputError, ValueError) as exc:
         raise _fail(str(exc)) from exc
-    fee = float(cfg.get("fee") or 0.001)
+    fee = float(cfg["fee"]) if cfg.get("fee") is not None else DEFAULT_BET.fee
     market = Market(
         candles,
         trial_features,

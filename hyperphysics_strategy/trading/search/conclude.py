@@ -10,6 +10,9 @@ from typing import Any
 import optuna
 import pandas as pd
 
+from hyperphysics_strategy.ensemble.experts import DEFAULT_EXPERTS
+
+from ..bet import DEFAULT_BET
 from ..champion import Champion
 from .folds import Market
 from .results import fragment, importances, pareto_plot, report, strategy_parameters, write_json
@@ -21,14 +24,12 @@ logger = logging.getLogger(__name__)
 #: the strategy's hand-picked default bet (docs/results.md chose it from 12 configurations)
 DEFAULT_SPEC = TrialSpec(
     timeframe="5m",
-    horizon=12,
-    k_up=1.0,
-    k_down=1.0,
-    margin=0.0,
-    experts=("lightgbm", "xgboost"),
-    expert_params={
-        e: {"n_estimators": 300, "learning_rate": 0.05} for e in ("lightgbm", "xgboost")
-    },
+    horizon=DEFAULT_BET.horizon,
+    k_up=DEFAULT_BET.k_up,
+    k_down=DEFAULT_BET.k_down,
+    margin=DEFAULT_BET.margin,
+    experts=DEFAULT_EXPERTS,
+    expert_params={e: {"n_estimators": 300, "learning_rate": 0.05} for e in DEFAULT_EXPERTS},
     feature_groups=("multi_timeframe", "risk"),
     indicator_periods=(10, 20),
     train_days=30,

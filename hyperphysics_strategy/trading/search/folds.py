@@ -31,7 +31,7 @@ import pandas as pd
 
 from hyperphysics_strategy.ensemble import ExpertEnsemble
 
-from ..bet import BetSpec
+from ..bet import DEFAULT_BET, BetSpec
 from ..walkforward import Evaluation, Folds, PairData, pair_folds
 from .spec import TrialSpec
 
@@ -61,7 +61,7 @@ class Market:
 
     candles: dict[str, dict[str, pd.DataFrame]]
     features: FeatureBuilder
-    fee: float = 0.001
+    fee: float = DEFAULT_BET.fee
     test_days: int = 30
     cache_dir: Path | None = None
     backend: str = "local"

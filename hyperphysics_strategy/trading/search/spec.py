@@ -18,6 +18,7 @@ from typing import Any
 from hyperphysics_strategy.ensemble.experts import DEFAULT_EXPERTS, EXPERT_REGISTRY
 from hyperphysics_strategy.ensemble.experts.space import Choice, Dimension, Int, Real
 
+from ..bet import DEFAULT_BET
 from .meta import available as meta_label_available
 
 #: feature groups a trial may switch; "indicators" (the strategy's own) is always on
@@ -31,10 +32,10 @@ class TrialSpec:
     """Everything one walk-forward trial needs to know (JSON-able, hashable by content)."""
 
     timeframe: str = "5m"
-    horizon: int = 12
-    k_up: float = 1.0
-    k_down: float = 1.0
-    margin: float = 0.0
+    horizon: int = DEFAULT_BET.horizon
+    k_up: float = DEFAULT_BET.k_up
+    k_down: float = DEFAULT_BET.k_down
+    margin: float = DEFAULT_BET.margin
     experts: tuple[str, ...] = DEFAULT_EXPERTS
     expert_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     feature_groups: tuple[str, ...] = ()
