@@ -220,7 +220,8 @@ def search(
                     study.tell(running.pop(future), values, state=state)
                     failures += state == TrialState.FAIL
                 if failures > max(3, run.trials // 2) and not running:
-                    errors = {t.user_attrs.get("error") for t in study.trials[-failures:]}
+                    failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+                    errors = {str(t.user_attrs.get("error")) for t in failed[-failures:]}
                     raise RuntimeError(
                         f"{failures} trials failed in this run: {sorted(map(str, errors))[:3]}"
                     )
