@@ -49,6 +49,7 @@ def main() -> None:
         from common.table import print_table
     except ImportError:
         from _table import print_table
+    from hyperphysics_strategy.cli.search_data import resample
     from hyperphysics_strategy.ensemble.scheduler import default_scheduler
     from hyperphysics_strategy.strategy.search_features import trial_features
     from hyperphysics_strategy.trading.search import Market, SearchRun, SearchSpace, search
@@ -66,6 +67,9 @@ def main() -> None:
         }
         for p in pairs
     }
+    for by_tf in candles.values():  # other timeframes: resampled from 5m, as the CLI does
+        for tf in args.timeframes.split(","):
+            by_tf.setdefault(tf, resample(by_tf["5m"], tf))
     space = SearchSpace(
         timeframes=tuple(args.timeframes.split(",")), experts=tuple(args.experts.split(","))
     )
