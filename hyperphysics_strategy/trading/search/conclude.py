@@ -100,8 +100,12 @@ def conclude(
         verdict = (
             f"{'An edge survives' if passed else 'No edge survives'}: the champion's "
             f"deflated Sharpe ratio on the confirmation period is {dsr:.3f} over {n} "
-            f"trials (SR {sr:+.4f} per trade against SR0 {sr0:.4f}; the gate needs "
-            f"{min_dsr})."
+            + (
+                f"trials (SR {sr:+.4f} per trade against SR0 {sr0:.4f}; "
+                if c2.score.trades > 2
+                else f"trials ({c2.score.trades} trades there, too few to test; "
+            )
+            + f"the gate needs {min_dsr})."
         )
         summary.update(
             champion=best.number,
