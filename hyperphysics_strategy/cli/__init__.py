@@ -10,6 +10,7 @@ from . import (  # noqa: F401  (imported for registration)
     export_cmd,
     hardware_cmd,
     init_cmd,
+    search_cmd,
     train_cmd,
 )
 from .app import app

@@ -13,6 +13,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .bet import DEFAULT_BET
+
 
 class Champion(BaseModel):
     """What the gate needs to know about the configuration a search chose."""
@@ -37,3 +39,18 @@ class Champion(BaseModel):
         description="Mean net return per trade after fees on the confirmation period, in bp."
     )
     created: datetime = Field(description="When the search wrote it (UTC, ISO 8601).")
+    horizon: int = Field(
+        DEFAULT_BET.horizon, ge=1, description="Label horizon h in candles of the bet it chose."
+    )
+    k_up: float = Field(
+        DEFAULT_BET.k_up, gt=0, description="Take-profit barrier k_up x sigma x sqrt(h)."
+    )
+    k_down: float = Field(
+        DEFAULT_BET.k_down, gt=0, description="Stop barrier k_down x sigma x sqrt(h)."
+    )
+    entry_ev_margin: float = Field(
+        DEFAULT_BET.margin,
+        ge=0,
+        description="Entry margin: EV > margin x sigma x sqrt(h) (the strategy's "
+        "entry_ev_margin parameter; OUT/HyperPhysicsStrategy.json sets it).",
+    )

@@ -28,6 +28,7 @@ from hyperphysics_strategy.engine.manifest import (
 )
 
 from .param_check import THREAD_KEYS, check_expert_params, library_parameter_names, thread_cap
+from .space import Dimension
 
 __all__ = ["CorruptSaveError", "Expert", "FitData", "Placement"]
 
@@ -81,6 +82,9 @@ class Expert(abc.ABC):
     #: Library parameters this expert does not take from the top level of FreqAI's
     #: ``model_training_parameters`` (only from its own section): key -> why.
     NOT_SHARED: ClassVar[dict[str, str]] = {}
+    #: The main hyper-parameters ``hyperphysics search`` samples: key -> dimension
+    #: (:mod:`.space`), declared next to the expert's defaults.
+    SEARCH_SPACE: ClassVar[dict[str, Dimension]] = {}
 
     def __init__(self, params: dict[str, Any] | None = None, seed: int = 0) -> None:
         self.params: dict[str, Any] = dict(params or {})

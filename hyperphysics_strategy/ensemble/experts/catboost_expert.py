@@ -18,6 +18,7 @@ import numpy as np
 
 from .base import Expert, FitData
 from .forest import CompiledTrees, from_catboost, without_options
+from .space import Int, Real
 
 DEFAULTS: dict[str, Any] = {
     "loss_function": "MultiClass",
@@ -40,10 +41,21 @@ ALT_DEFAULTS: dict[str, Any] = {
 }
 
 
+#: what ``hyperphysics search`` samples (keys of ``params``)
+SEARCH_SPACE = {
+    "iterations": Int(50, 400, log=True),
+    "learning_rate": Real(0.02, 0.2, log=True),
+    "depth": Int(4, 8),
+    "l2_leaf_reg": Real(1.0, 20.0, log=True),
+}
+ALT_SEARCH_SPACE = {**SEARCH_SPACE, "depth": Int(6, 10), "rsm": Real(0.3, 1.0)}
+
+
 class CatBoostExpert(CompiledTrees, Expert):
     name = "catboost"
     library = "catboost"
     DEFAULTS: dict[str, Any] = DEFAULTS
+    SEARCH_SPACE = SEARCH_SPACE
 
     def _fit(self, data: FitData) -> None:
         params = without_options({**self.DEFAULTS, **self.library_params()})
@@ -93,3 +105,4 @@ class CatBoostExpert(CompiledTrees, Expert):
 class CatBoostAltExpert(CatBoostExpert):
     name = "catboost_alt"
     DEFAULTS = ALT_DEFAULTS
+    SEARCH_SPACE = ALT_SEARCH_SPACE

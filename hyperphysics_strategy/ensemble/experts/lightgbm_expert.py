@@ -12,6 +12,7 @@ import numpy as np
 
 from .base import Expert, FitData
 from .forest import CompiledTrees, from_lightgbm, without_options
+from .space import Int, Real
 
 DEFAULTS = {
     "objective": "multiclass",
@@ -24,11 +25,21 @@ DEFAULTS = {
     "lambda_l2": 1.0,
     "verbosity": -1,
 }
+#: what ``hyperphysics search`` samples (keys of ``params``)
+SEARCH_SPACE = {
+    "n_estimators": Int(50, 400, log=True),
+    "learning_rate": Real(0.01, 0.2, log=True),
+    "num_leaves": Int(8, 128, log=True),
+    "min_data_in_leaf": Int(10, 200, log=True),
+    "feature_fraction": Real(0.5, 1.0),
+    "lambda_l2": Real(1e-3, 10.0, log=True),
+}
 
 
 class LightGBMExpert(CompiledTrees, Expert):
     name = "lightgbm"
     library = "lightgbm"
+    SEARCH_SPACE = SEARCH_SPACE
 
     def _fit(self, data: FitData) -> None:
         params = without_options({**DEFAULTS, **self.library_params()})

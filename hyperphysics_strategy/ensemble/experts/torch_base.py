@@ -40,6 +40,7 @@ from hyperphysics_strategy.engine.manifest import CorruptSaveError
 
 from .base import Expert, FitData
 from .param_check import THREAD_KEYS
+from .space import Choice, Int, Real
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,14 @@ TRAINER_DEFAULTS: dict[str, Any] = {
     "min_steps_per_epoch": 8,
     "grad_clip": 1.0,
     "inference_batch_size": 16384,
+}
+#: what ``hyperphysics search`` samples for every network (keys of ``params``); the
+#: architectures keep their ``ARCH``
+SEARCH_SPACE = {
+    "max_epochs": Int(5, 60, log=True),
+    "learning_rate": Real(1e-4, 1e-2, log=True),
+    "weight_decay": Real(1e-6, 1e-2, log=True),
+    "max_batch_size": Choice((256, 512, 1024)),
 }
 
 # torch's RNG and thread count are process-global: torch experts trained in threads of
@@ -99,6 +108,7 @@ class TorchExpert(Expert):
     ARCH: ClassVar[dict[str, Any]] = {}
     #: Trainer overrides for this architecture.
     TRAINER: ClassVar[dict[str, Any]] = {}
+    SEARCH_SPACE = SEARCH_SPACE
 
     def __init__(self, params: dict[str, Any] | None = None, seed: int = 0) -> None:
         super().__init__(params, seed)

@@ -20,6 +20,7 @@ import xgboost as xgb
 
 from .base import Expert, FitData
 from .forest import CompiledTrees, from_xgboost, without_options
+from .space import Int, Real
 
 DEFAULTS: dict[str, Any] = {
     "objective": "multi:softprob",
@@ -57,10 +58,33 @@ DART_DEFAULTS: dict[str, Any] = {
 }
 
 
+#: what ``hyperphysics search`` samples, per variant (keys of ``params``)
+SEARCH_SPACE = {
+    "n_estimators": Int(50, 400, log=True),
+    "learning_rate": Real(0.01, 0.2, log=True),
+    "max_depth": Int(3, 10),
+    "min_child_weight": Real(1.0, 20.0, log=True),
+    "subsample": Real(0.5, 1.0),
+    "colsample_bytree": Real(0.5, 1.0),
+}
+RF_SEARCH_SPACE = {
+    **{key: SEARCH_SPACE[key] for key in ("min_child_weight", "subsample")},
+    "n_estimators": Int(30, 300, log=True),  # trees of the one round
+    "max_depth": Int(4, 12),
+    "colsample_bynode": Real(0.3, 0.9),
+}
+DART_SEARCH_SPACE = {
+    **SEARCH_SPACE,
+    "n_estimators": Int(30, 200, log=True),
+    "rate_drop": Real(0.0, 0.3),
+}
+
+
 class XGBoostExpert(CompiledTrees, Expert):
     name = "xgboost"
     library = "xgboost"
     DEFAULTS: dict[str, Any] = DEFAULTS
+    SEARCH_SPACE = SEARCH_SPACE
     ROUNDS = 400
     STOPPING = 40
 
@@ -114,6 +138,7 @@ class XGBoostExpert(CompiledTrees, Expert):
 class XGBoostRFExpert(XGBoostExpert):
     name = "xgboost_rf"
     DEFAULTS = RF_DEFAULTS
+    SEARCH_SPACE = RF_SEARCH_SPACE
     NOT_SHARED = {"learning_rate": "a random forest is one round at learning rate 1"}
 
     def _rounds(self, params: dict[str, Any]) -> tuple[int, int | None]:
@@ -127,5 +152,6 @@ class XGBoostRFExpert(XGBoostExpert):
 class XGBoostDARTExpert(XGBoostExpert):
     name = "xgboost_dart"
     DEFAULTS = DART_DEFAULTS
+    SEARCH_SPACE = DART_SEARCH_SPACE
     ROUNDS = 150
     STOPPING = 20
