@@ -44,13 +44,10 @@ def main() -> None:
         if p not in sys.path:
             sys.path.insert(0, p)
     import pandas as pd
+    from common.table import print_table
 
-    try:
-        from common.table import print_table
-    except ImportError:
-        from _table import print_table
     from hyperphysics_strategy.cli.search_data import resample
-    from hyperphysics_strategy.ensemble.scheduler import default_scheduler
+    from hyperphysics_strategy.ensemble.scheduling import default_scheduler
     from hyperphysics_strategy.strategy.search_features import trial_features
     from hyperphysics_strategy.trading.search import Market, SearchRun, SearchSpace, search
     from hyperphysics_strategy.trading.search.study import FINISHED
@@ -85,7 +82,7 @@ def main() -> None:
             t0 = time.perf_counter()
             study = search(market, run)
             wall = time.perf_counter() - t0
-            busy = busy_fraction(sched.history, sched.cpu_budget, t0, t0 + wall)
+            busy = busy_fraction(sched.history, sched.executor.cpu_budget or 1, t0, t0 + wall)
             trials = study.trials  # read before the folder goes
         done = [t for t in trials if t.state in FINISHED]
         pruned = sum(t.state.name == "PRUNED" for t in done)

@@ -7,7 +7,7 @@ import time
 
 from rich.table import Table
 
-from ..ensemble.scheduler import default_scheduler
+from ..ensemble.scheduling import default_scheduler
 from ..trading.search.study import finished
 from ..trading.search.usage import busy_fraction
 
@@ -33,7 +33,7 @@ class SearchProgress:
         left = max(0, self.target - len(done))
         eta = (now - self.started) / new * left if new else math.nan
         sched = default_scheduler()
-        busy = busy_fraction(sched.history, sched.cpu_budget, self.started, now)
+        busy = busy_fraction(sched.history, sched.executor.cpu_budget or 1, self.started, now)
         self.row = {
             "trials done": f"{len(done)} / {self.target}",
             "running": str(running),
