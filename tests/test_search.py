@@ -302,7 +302,6 @@ def test_bad_input_is_one_line_naming_the_problem(tmp_path, change, message):
 
 
 def test_the_meta_label_option_only_drops_the_primarys_bets(tmp_path):
-    pytest.importorskip("hyperphysics_strategy.trading.meta_label")
     from hyperphysics_strategy.trading.search.folds import walk_forward
     from hyperphysics_strategy.trading.search.scores import rule_trades
 

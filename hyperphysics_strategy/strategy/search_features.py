@@ -8,9 +8,8 @@ A search trial builds the features FreqAI would build for the strategy, outside 
   ``merge_informative_pair`` (a 1h candle's values appear once it has closed), as
   ``include_timeframes: [tf, "1h"]`` does;
 * ``risk``: the rolling VaR/ES and option Greeks columns (:mod:`.risk_features`) over one day;
-* ``regime``: the causal regime probabilities with the strategy's default regime settings,
-  where the strategy provides them (``features.add_regime_features``,
-  ``settings.RegimeSettings``); asking for it elsewhere is an error that says so.
+* ``regime``: the causal regime probabilities with the strategy's default regime settings
+  (``features.add_regime_features``, ``settings.RegimeSettings``).
 
 :func:`trial_features` is what the CLI hands to ``trading.search`` (which may not import
 this layer).
@@ -18,7 +17,6 @@ this layer).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -30,6 +28,7 @@ from hyperphysics_strategy.engine.risk import GPURiskEngine
 
 from . import features as F
 from .risk_features import add_risk_columns
+from .settings import RegimeSettings
 
 INFORMATIVE = "1h"
 
@@ -68,13 +67,9 @@ def trial_features(
             if col.startswith("%"):
                 out[col] = risk[col].to_numpy()
     if "regime" in groups:
-        add = getattr(F, "add_regime_features", None)
-        settings = getattr(
-            importlib.import_module(f"{__package__}.settings"), "RegimeSettings", None
+        regime = F.add_regime_features(
+            base.copy(), timeframe_to_seconds(timeframe), RegimeSettings(enabled=True)
         )
-        if add is None or settings is None:
-            raise ValueError("feature group regime is not available in this version")
-        regime = add(base.copy(), timeframe_to_seconds(timeframe), settings(enabled=True))
         for col in regime.columns:
             if col.startswith("%") and col not in out:
                 out[col] = regime[col].to_numpy()

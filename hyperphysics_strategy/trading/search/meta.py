@@ -5,33 +5,24 @@ test block gets the probability that it pays from a model fitted only on the bet
 before that block began (the primary's earlier out-of-fold bets); a bet at or below 1/2 is
 dropped. The first block (no earlier bets) and a block with too few keep every bet. The
 trades left are the primary's non-overlapping ones minus the dropped (a dropped bet frees no
-candle for another: the filter only removes). Available where the package has
-``trading/meta_label.py``; elsewhere the option stays off.
+candle for another: the filter only removes).
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-
 import numpy as np
 import pandas as pd
 
+from .. import meta_label as ml
 from ..walkforward import Evaluation
 
-MODULE = "hyperphysics_strategy.trading.meta_label"
 FEATURES = ("p_up", "p_down", "p_time", "ev_long", "sigma")
-
-
-def available() -> bool:
-    return importlib.util.find_spec(MODULE) is not None
 
 
 def meta_filtered(ev: Evaluation, trades: pd.DataFrame, timeframe_seconds: int) -> pd.DataFrame:
     """``trades`` (of ``ev``) without the bets the meta-model expects not to pay."""
     if trades.empty:
         return trades
-    ml = importlib.import_module(MODULE)
     entered = pd.to_datetime(trades["date"]).to_numpy("datetime64[ns]").astype(np.int64)
     resolved = entered + trades["candles"].to_numpy(np.int64) * timeframe_seconds * 10**9
     starts = ev.predictions.groupby(["pair", "fold"])["date"].min()

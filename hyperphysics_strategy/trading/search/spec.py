@@ -19,12 +19,9 @@ from hyperphysics_strategy.ensemble.experts import DEFAULT_EXPERTS, EXPERT_REGIS
 from hyperphysics_strategy.ensemble.experts.space import Choice, Dimension, Int, Real
 
 from ..bet import DEFAULT_BET
-from .meta import available as meta_label_available
 
 #: feature groups a trial may switch; "indicators" (the strategy's own) is always on
 FEATURE_GROUPS = ("multi_timeframe", "risk", "regime")
-#: groups that need another helper's code; off unless the space is built with them
-OPTIONAL_GROUPS = ("regime",)
 
 
 @dataclass(frozen=True)
@@ -76,15 +73,14 @@ class SearchSpace:
     margin: Real = Real(0.0, 0.5)
     experts: tuple[str, ...] = DEFAULT_EXPERTS
     expert_params: bool = True
+    #: "regime" is left out by default: its Markov-switching fits cost more than a trial
     feature_groups: tuple[str, ...] = ("multi_timeframe", "risk")
     indicator_periods: tuple[tuple[int, ...], ...] = ((10, 20), (14,), (10, 20, 50))
     train_days: tuple[int, ...] = (14, 30, 60)
     stacking: tuple[bool, ...] = (True, False)
-    meta_label: tuple[bool, ...] = (False, True) if meta_label_available() else (False,)
+    meta_label: tuple[bool, ...] = (False, True)
 
     def __post_init__(self) -> None:
-        if True in self.meta_label and not meta_label_available():
-            raise ValueError("the meta-label filter is not in this version of the package")
         unknown = [e for e in self.experts if e not in EXPERT_REGISTRY]
         if unknown:
             raise ValueError(f"unknown expert(s) {unknown}; known: {', '.join(EXPERT_REGISTRY)}")
