@@ -42,12 +42,12 @@ ALT_DEFAULTS: dict[str, Any] = {
 
 
 #: what ``hyperphysics search`` samples (keys of ``params``)
-SEARCH_SPACE = {
-    "iterations": Int(50, 400, log=True),
-    "learning_rate": Real(0.02, 0.2, log=True),
-    "depth": Int(4, 8),
-    "l2_leaf_reg": Real(1.0, 20.0, log=True),
-}
+SEARCH_SPACE = dict(
+    iterations=Int(50, 400, log=True),
+    learning_rate=Real(0.02, 0.2, log=True),
+    depth=Int(4, 8),
+    l2_leaf_reg=Real(1.0, 20.0, log=True),
+)
 ALT_SEARCH_SPACE = {**SEARCH_SPACE, "depth": Int(6, 10), "rsm": Real(0.3, 1.0)}
 
 
