@@ -117,14 +117,15 @@ def test_auto_asks_only_a_proven_agent(saved):
         ExitAgentHook("on", root / "missing", BET).active()
 
 
-def test_the_strategy_s_bet_is_the_trades_barriers(tmp_path):
+def test_the_strategy_s_bet_is_the_trades_barriers(tmp_path, monkeypatch):
     from hyperphysics_strategy.strategy.hyperphysics_strategy import HyperPhysicsStrategy
 
     freqai = {"enabled": True, "feature_parameters": {"label_period_candles": 24}}
     config = {"user_data_dir": tmp_path, "stake_currency": "USDT", "fee": 0.002, "freqai": freqai}
     strat = HyperPhysicsStrategy(config)
     strat.freqai_info = freqai  # set by freqtrade's ft_bot_start
-    strat.exit_take_scale.value = 1.5
+    # the parameter object is the class's: restored after the test, or it leaks into others
+    monkeypatch.setattr(strat.exit_take_scale, "value", 1.5)
     bet = strat._exit_agent_bet()
     assert (bet.horizon, bet.k_up, bet.k_down, bet.fee) == (24, 1.5, 1.0, 0.002)
     hook = strat.exit_agent_hook()
