@@ -333,3 +333,33 @@ def test_a_lane_that_cannot_start_fails_its_jobs_and_the_call_returns():
         outcomes = train_experts([Sleeper("a")], fit_data(), [Placement("torch")], 1)
     assert not outcomes[0].ok
     assert "could not start: RuntimeError: no bundle can be placed" in outcomes[0].error
+
+
+def test_finished_jobs_is_a_copy_a_reader_can_take_while_lanes_append():
+    """``hyperphysics search``'s progress table reads the job history while lanes append to
+    it: iterating ``history`` itself raised "deque mutated during iteration" mid-search."""
+    from hyperphysics_strategy.ensemble.scheduling.core import JobRecord
+    from hyperphysics_strategy.trading.search.usage import busy_fraction
+
+    scheduler = RoundScheduler(cpu_budget=1, history=5_000)
+    record = JobRecord(1, 0, 1, "e", "cpu", "cpu#0", 0.0, 1.0, True)
+    stop = threading.Event()
+
+    def lanes() -> None:  # appends as a lane does: under the scheduler's lock
+        while not stop.is_set():
+            with scheduler._cond:
+                scheduler.history.extend([record] * 50)
+
+    writer = threading.Thread(target=lanes)
+    writer.start()
+    try:
+        for _ in range(200):
+            snapshot = scheduler.finished_jobs()
+            assert busy_fraction(snapshot, 1, 0.0, 1.0) == (1.0 if snapshot else 0.0)
+    finally:
+        stop.set()
+        writer.join()
+    before = scheduler.finished_jobs()
+    later = JobRecord(2, 0, 2, "f", "cpu", "cpu#0", 1.0, 2.0, True)
+    scheduler.history.append(later)
+    assert before[-1] is record and scheduler.history[-1] is later  # a copy, not a view

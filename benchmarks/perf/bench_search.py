@@ -82,7 +82,9 @@ def main() -> None:
             t0 = time.perf_counter()
             study = search(market, run)
             wall = time.perf_counter() - t0
-            busy = busy_fraction(sched.history, sched.executor.cpu_budget or 1, t0, t0 + wall)
+            busy = busy_fraction(
+                sched.finished_jobs(), sched.executor.cpu_budget or 1, t0, t0 + wall
+            )
             trials = study.trials  # read before the folder goes
         done = [t for t in trials if t.state in FINISHED]
         pruned = sum(t.state.name == "PRUNED" for t in done)

@@ -33,7 +33,9 @@ class SearchProgress:
         left = max(0, self.target - len(done))
         eta = (now - self.started) / new * left if new else math.nan
         sched = default_scheduler()
-        busy = busy_fraction(sched.history, sched.executor.cpu_budget or 1, self.started, now)
+        busy = busy_fraction(
+            sched.finished_jobs(), sched.executor.cpu_budget or 1, self.started, now
+        )
         self.row = {
             "trials done": f"{len(done)} / {self.target}",
             "running": str(running),

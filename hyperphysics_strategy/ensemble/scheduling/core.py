@@ -147,6 +147,11 @@ class RoundScheduler:
         self._notify(done)
         return len(jobs)
 
+    def finished_jobs(self) -> list[JobRecord]:
+        """A copy of :attr:`history` taken under the lock the lanes append under."""
+        with self._cond:
+            return list(self.history)
+
     def jobs_of_round(self, number: int) -> list[JobRecord]:
         """The finished jobs of round ``number`` that are still in :attr:`history`."""
         with self._cond:
