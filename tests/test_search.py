@@ -8,6 +8,7 @@ command line test)."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -267,8 +268,11 @@ def test_the_command_searches_resumes_and_writes_the_fragment_and_report(tmp_pat
         "--feature-groups",
         "risk",
     ]
+    levels = {n: logging.getLogger(n).level for n in ("hyperphysics_strategy.ensemble", "optuna")}
     first = _cli(*args, "--trials", "1")
     assert first.exit_code == 0, first.output[-2000:]
+    # the live table's quiet log levels are given back (they silenced other tests' caplog)
+    assert {n: logging.getLogger(n).level for n in levels} == levels
     second = _cli(*args, "--trials", "2")
     assert second.exit_code == 0, second.output[-2000:]
     assert "2 / 2" in second.output and "deflated Sharpe ratio" in second.output

@@ -120,36 +120,43 @@ def search_cmd(
     from .search_progress import SearchProgress
 
     progress = SearchProgress(trials, concurrent)
-    logging.getLogger("hyperphysics_strategy.ensemble").setLevel(logging.ERROR)
-    logging.getLogger("optuna").setLevel(logging.WARNING)
+    # quiet while the live table runs; the levels go back after, for in-process callers
+    quiet = {"hyperphysics_strategy.ensemble": logging.ERROR, "optuna": logging.WARNING}
+    previous = {name: logging.getLogger(name).level for name in quiet}
+    for name, level in quiet.items():
+        logging.getLogger(name).setLevel(level)
     try:
-        with Live(progress, console=console, refresh_per_second=2):
-            study = search(market, run, progress)
-    except KeyboardInterrupt:
-        console.print(f"stopped: finished trials are kept in {out}; run again to resume")
-        raise typer.Exit(130) from None
-    except RuntimeError as exc:
-        raise _fail(str(exc)) from exc
-    console.print(
-        "choosing the champion and running it once on the confirmation period"
-        + (", and the hand-picked default on both periods" if baseline else "")
-        + " (each trains its folds)..."
-    )
-    summary = conclude(
-        study,
-        market,
-        (s_start, s_end),
-        (c_start, c_end),
-        (search_range, confirm_range),
-        out,
-        min_trades=min_trades,
-        min_dsr=min_dsr,
-        default_spec=DEFAULT_SPEC if baseline else None,
-    )
-    console.print(summary["verdict"], soft_wrap=True)
-    written = [
-        n
-        for n in ("champion.json", "HyperPhysicsStrategy.json", "report.md", "pareto.png")
-        if (out / n).exists()
-    ]
-    console.print(f"written to {out}: {', '.join(written)}")
+        try:
+            with Live(progress, console=console, refresh_per_second=2):
+                study = search(market, run, progress)
+        except KeyboardInterrupt:
+            console.print(f"stopped: finished trials are kept in {out}; run again to resume")
+            raise typer.Exit(130) from None
+        except RuntimeError as exc:
+            raise _fail(str(exc)) from exc
+        console.print(
+            "choosing the champion and running it once on the confirmation period"
+            + (", and the hand-picked default on both periods" if baseline else "")
+            + " (each trains its folds)..."
+        )
+        summary = conclude(
+            study,
+            market,
+            (s_start, s_end),
+            (c_start, c_end),
+            (search_range, confirm_range),
+            out,
+            min_trades=min_trades,
+            min_dsr=min_dsr,
+            default_spec=DEFAULT_SPEC if baseline else None,
+        )
+        console.print(summary["verdict"], soft_wrap=True)
+        written = [
+            n
+            for n in ("champion.json", "HyperPhysicsStrategy.json", "report.md", "pareto.png")
+            if (out / n).exists()
+        ]
+        console.print(f"written to {out}: {', '.join(written)}")
+    finally:
+        for name, level in previous.items():
+            logging.getLogger(name).setLevel(level)
