@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -150,7 +152,8 @@ class _LazyModel:
         proba, self.classes_ = model.predict_proba(X_test), [str(c) for c in model.classes_]
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{id(self)}.tmp.npz")
+            # unique per process and thread: processes sharing one study share OUT/cache
+            tmp = path.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp.npz")
             np.savez(tmp, proba=proba, classes=np.asarray(self.classes_))
             tmp.replace(path)
         return proba

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,7 +62,7 @@ def strategy_parameters(spec: TrialSpec) -> dict[str, Any]:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")  # per writer
     tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
     tmp.replace(path)
 
