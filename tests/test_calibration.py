@@ -87,3 +87,33 @@ def test_fit_temperature_undoes_overconfidence_and_keeps_calibrated():
     assert t == pytest.approx(1 / 0.4, rel=0.1)
     assert log_loss(temper(overconfident, PRIOR, t), codes) < log_loss(overconfident, codes)
     assert fit_temperature(bayes, codes, PRIOR) == pytest.approx(1.0, abs=0.1)
+
+
+def test_class_axis_reductions_equal_numpys():
+    from hyperphysics_strategy.ensemble.class_axis import class_max, class_sum, softmax
+
+    rng = np.random.default_rng(0)
+    for k in (1, 2, 3, 7):
+        a = rng.normal(size=(4, 50, k))
+        a[1, 3, 0] = np.nan
+        np.testing.assert_array_equal(class_sum(a), a.sum(axis=-1, keepdims=True))
+        np.testing.assert_array_equal(class_max(a), a.max(axis=-1, keepdims=True))
+        logits = a[0]
+        expected = np.exp(logits - logits.max(axis=1, keepdims=True))
+        expected /= expected.sum(axis=1, keepdims=True)
+        np.testing.assert_allclose(softmax(logits.copy()), expected, rtol=1e-15)
+
+
+def test_all_experts_calibrated_at_once_equal_one_by_one():
+    """``Calibration.experts`` (the blend's path) is ``Calibration.expert`` for each expert,
+    bit for bit, a temperature of 1 included."""
+    from hyperphysics_strategy.ensemble.calibration import Calibration
+
+    rng = np.random.default_rng(1)
+    probas = [rng.dirichlet(np.ones(3), size=200) for _ in range(4)]
+    probas[2][5] = [1.0, 0.0, 0.0]  # a zero probability, clipped at EPS by the tempering
+    cal = Calibration(np.full(3, 1 / 3), PRIOR, np.array([0.7, 1.0, 2.5, 1.3]))
+    together = cal.experts(probas)
+    assert together.shape == (4, 200, 3)
+    for i, p in enumerate(probas):
+        np.testing.assert_array_equal(together[i], cal.expert(p, i))

@@ -59,6 +59,14 @@ def hard_rows(compiled, X):
     return check_rows(compiled, X, n=800, seed=7)
 
 
+def finite_rows(rows):
+    """The rows without NaN: on split points, their float32 neighbours, zeros (check_rows
+    makes 800 such rows before it punches NaN holes)."""
+    finite = np.ascontiguousarray(rows[np.isfinite(rows).all(axis=1)])
+    assert len(finite) >= 800
+    return finite
+
+
 @pytest.fixture(scope="module")
 def data():
     return real_like()
@@ -96,6 +104,9 @@ def test_lightgbm_raw_scores_are_bit_exact(data):
         np.testing.assert_array_equal(compiled.raw(rows), raw)
         proba = booster.predict(rows, num_iteration=num_iteration)
         np.testing.assert_allclose(compiled.predict_proba(rows), proba, rtol=0, atol=1e-15)
+        finite = finite_rows(rows)  # the layout for inputs without NaN or inf
+        raw = booster.predict(finite, raw_score=True, num_iteration=num_iteration)
+        np.testing.assert_array_equal(compiled.raw(finite), raw)
 
 
 def test_lightgbm_missing_as_zero_and_zero_band(data):
@@ -146,6 +157,9 @@ def test_xgboost_margins_are_bit_exact(data):
         np.testing.assert_array_equal(compiled.raw(rows), margin)
         proba = booster.inplace_predict(rows, iteration_range=rng)
         np.testing.assert_allclose(compiled.predict_proba(rows), proba, rtol=0, atol=1e-6)
+        finite = finite_rows(rows)  # the layout for inputs without NaN or inf
+        margin = booster.inplace_predict(finite, iteration_range=rng, predict_type="margin")
+        np.testing.assert_array_equal(compiled.raw(finite), margin)
 
 
 def test_catboost_raw_scores(data):
@@ -211,6 +225,47 @@ def test_fallback_to_native_when_the_check_fails(data, monkeypatch, caplog):
     rows = X[:100]
     native = expert._native_proba(rows)
     np.testing.assert_allclose(expert.predict_proba(rows), native / native.sum(1, keepdims=True))
+
+
+def test_the_finite_input_layout_is_checked_too(data, monkeypatch, caplog):
+    """Batches without NaN walk a second layout of the same trees: the check covers it."""
+    from hyperphysics_strategy.ensemble.experts.forest import compiled
+
+    X, y = data
+    original = compiled.finite_tree
+
+    def crossed(tree, n_features):  # every split sends rows the wrong way
+        tree = original(tree, n_features)
+        return type(tree)(tree.klass, tree.feature, tree.threshold, tree.high, tree.low, tree.leaf)
+
+    monkeypatch.setattr(compiled, "finite_tree", crossed)
+    with caplog.at_level(logging.WARNING):
+        expert = make_expert("xgboost", SMALL["xgboost"]).fit(fit_data(X, y))
+    assert expert.compiled is None
+    assert "the compiled forest differs" in caplog.text
+    monkeypatch.setattr(compiled, "finite_tree", original)
+    assert make_expert("xgboost", SMALL["xgboost"]).fit(fit_data(X, y)).compiled is not None
+
+
+def test_forests_walked_together_equal_each_alone(data):
+    """``predict_experts`` hands every compiled forest's rows to the threads at once: the
+    same probabilities as each expert alone, with and without NaN in the batch."""
+    from hyperphysics_strategy.ensemble.experts.forest import predict_experts
+
+    X, y = data
+    experts = [
+        make_expert(name, SMALL.get(name, {"max_epochs": 1}), seed=1).fit(fit_data(X, y))
+        for name in ("lightgbm", "xgboost", "catboost", "mlp")
+    ]
+    rows = np.ascontiguousarray(np.resize(X, (1100, X.shape[1])))  # two threads' chunks
+    holes = rows.copy()
+    holes[::7, 3] = np.nan
+    for batch in (rows, holes, rows[:5]):
+        alone = [e.predict_proba(batch) for e in experts[:3]]
+        together = predict_experts(experts, batch)
+        for a, b in zip(alone, together[:3], strict=True):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(together[3], experts[3].predict_proba(batch), atol=1e-6)
 
 
 def test_unsupported_models_predict_natively(data, caplog):

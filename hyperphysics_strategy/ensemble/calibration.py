@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize_scalar
 
+from .class_axis import class_sum, softmax
 from .metrics import log_loss
 
 EPS = 1e-12
@@ -71,20 +72,25 @@ def prior_shift(
     """
     source = np.asarray(source_prior, float)
     ratio = np.where(source > 0, np.asarray(target_prior, float) / np.maximum(source, EPS), 1.0)
-    out = np.asarray(proba, np.float64) * ratio[None, :]
-    total = out.sum(axis=1, keepdims=True)
+    out = np.asarray(proba, np.float64) * ratio  # classes on the last axis
+    total = class_sum(out)
     return out / np.where(total > 0, total, 1.0)
 
 
-def temper(proba: np.ndarray, prior: np.ndarray, temperature: float) -> np.ndarray:
-    """``p' ∝ prior * (p / prior) ** (1 / temperature)``, computed in log space."""
-    if temperature == 1.0:
-        return np.asarray(proba, np.float64)
+def temper(proba: np.ndarray, prior: np.ndarray, temperature: float | np.ndarray) -> np.ndarray:
+    """``p' ∝ prior * (p / prior) ** (1 / temperature)``, computed in log space.
+
+    Classes on the last axis; ``temperature`` a number, or an array broadcasting against
+    ``proba`` (one per expert of an ``(E, n, K)`` stack: ``(E, 1, 1)``). Where it is 1 the
+    probabilities are returned as given."""
+    proba = np.asarray(proba, np.float64)
+    identity = np.asarray(temperature) == 1.0
+    if identity.all():
+        return proba
     log_prior = np.log(np.maximum(np.asarray(prior, float), EPS))
     logits = log_prior + (np.log(np.clip(proba, EPS, 1.0)) - log_prior) / temperature
-    logits -= logits.max(axis=1, keepdims=True)
-    out = np.exp(logits)
-    return out / out.sum(axis=1, keepdims=True)
+    out = softmax(logits)
+    return np.where(identity, proba, out) if identity.any() else out
 
 
 def fit_temperature(
@@ -126,6 +132,13 @@ class Calibration:
         """Expert ``index``'s probabilities shifted to the target prior and tempered alone."""
         temperature = float(self.expert_temperatures[index])
         return temper(self.shift(proba), self.target_prior, temperature)
+
+    def experts(self, probas: Sequence[np.ndarray]) -> np.ndarray:
+        """:meth:`expert` for every expert at once: ``(E, n, K)``, row ``e`` calibrated
+        with expert ``e``'s temperature (a dozen numpy calls in all, not a dozen each)."""
+        stacked = np.stack([np.asarray(p, np.float64) for p in probas])
+        temperatures = np.asarray(self.expert_temperatures, float)[: len(stacked), None, None]
+        return temper(self.shift(stacked), self.target_prior, temperatures)
 
     def to_dict(self) -> dict[str, object]:
         return {

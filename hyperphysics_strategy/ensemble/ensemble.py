@@ -32,6 +32,7 @@ from .calibration import PredictionBlock, class_priors, fit_expert_calibration
 from .crossfit import out_of_fold_blocks
 from .drift import feature_drift
 from .experts import DEFAULT_EXPERTS, Expert, FitData, Placement, make_expert
+from .experts.forest import predict_experts
 from .export import export_ensemble
 from .inputs import check_features, check_set, check_weights
 from .labels import DEFAULT_CLASSES, LabelCodec
@@ -370,14 +371,16 @@ class ExpertEnsemble:
         return inputs.on_finite_rows(self._blend, X, len(self.classes_))
 
     def _blend(self, X: np.ndarray) -> np.ndarray:
-        cal = self.calibration_
-        return self.stacker_.predict(
-            [cal.expert(e.predict_proba(X), i) for i, e in enumerate(self.experts_)]
-        )
+        probas = predict_experts(self.experts_, np.ascontiguousarray(X, dtype=np.float32))
+        return self.stacker_.predict(self.calibration_.experts(probas))
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """The most probable class of each row; NaN for a row without probabilities."""
-        proba = self.predict_proba(X)
+        return self.labels(self.predict_proba(X))
+
+    def labels(self, proba: np.ndarray) -> np.ndarray:
+        """The most probable class of each row of ``proba`` (columns ``classes_``); NaN for a
+        row without probabilities."""
         ok = np.isfinite(proba).all(axis=1)
         out = np.full(proba.shape[0], np.nan, dtype=object)
         out[ok] = self.codec_.decode(proba[ok].argmax(axis=1))

@@ -26,15 +26,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .class_axis import softmax
+
 #: log-probabilities are clipped here (probability 1e-9), so a zero never gives -inf.
 LOG_FLOOR = float(np.log(1e-9))
 #: Default inverse regularisation strength (scikit-learn's ``C``).
 DEFAULT_C = 0.03
 
 
-def stack_features(probas: Sequence[np.ndarray]) -> np.ndarray:
-    """``[log P_1 | log P_2 | ...]`` with log-probabilities clipped at ``LOG_FLOOR``."""
-    return np.hstack([np.maximum(np.log(np.maximum(p, 1e-300)), LOG_FLOOR) for p in probas])
+def stack_features(probas: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+    """``[log P_1 | log P_2 | ...]`` with log-probabilities clipped at ``LOG_FLOOR``;
+    ``probas``: one ``(n, K)`` array per expert, or their ``(E, n, K)`` stack."""
+    stacked = np.asarray(probas, dtype=np.float64) if not isinstance(probas, np.ndarray) else probas
+    logs = np.maximum(np.log(np.maximum(stacked, 1e-300)), LOG_FLOOR)  # (E, n, K)
+    e, n, k = logs.shape
+    return logs.transpose(1, 0, 2).reshape(n, e * k)
 
 
 @dataclass
@@ -53,10 +59,7 @@ class Stacker:
     def predict(self, probas: Sequence[np.ndarray]) -> np.ndarray:
         if len(probas) != self.n_experts:
             raise ValueError(f"the stacker blends {self.n_experts} experts, got {len(probas)}")
-        logits = stack_features(probas) @ self.coef.T + self.intercept[None, :]
-        logits -= logits.max(axis=1, keepdims=True)
-        out = np.exp(logits)
-        return out / out.sum(axis=1, keepdims=True)
+        return softmax(stack_features(probas) @ self.coef.T + self.intercept[None, :])
 
     def expert_weights(self) -> np.ndarray:
         """Each expert's share of the absolute coefficients (zeros if all are zero)."""

@@ -27,6 +27,7 @@ from hyperphysics_strategy.engine.manifest import (
     verify_manifest,
 )
 
+from ..class_axis import normalise
 from .param_check import THREAD_KEYS, check_expert_params, library_parameter_names, thread_cap
 from .space import Dimension
 
@@ -160,7 +161,7 @@ class Expert(abc.ABC):
         proba = None if serving is None else serving(X)
         if proba is None:
             proba = self._predict_proba(X)
-        return proba / proba.sum(axis=1, keepdims=True)
+        return normalise(proba)
 
     @abc.abstractmethod
     def _predict_proba(self, X: np.ndarray) -> np.ndarray: ...

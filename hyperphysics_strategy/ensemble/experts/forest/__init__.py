@@ -13,7 +13,7 @@ from .compiled import CompiledForest, ObliviousForest
 from .convert_catboost import from_catboost
 from .convert_lightgbm import from_lightgbm
 from .convert_xgboost import from_xgboost
-from .gate import TOLERANCE, CompiledTrees, check_rows, without_options
+from .gate import TOLERANCE, CompiledTrees, check_rows, predict_experts, without_options
 
 __all__ = [
     "TOLERANCE",
@@ -25,5 +25,6 @@ __all__ = [
     "from_catboost",
     "from_lightgbm",
     "from_xgboost",
+    "predict_experts",
     "without_options",
 ]

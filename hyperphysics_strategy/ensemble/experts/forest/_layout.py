@@ -98,6 +98,28 @@ def with_children(
     return Tree(klass, column, threshold, low, high, np.asarray(leaf))
 
 
+def finite_tree(tree: Tree, n_features: int) -> Tree:
+    """``tree`` for inputs without NaN or inf: every node tests a feature column.
+
+    A node on a negated column tests ``-x > prev(-t)``, that is ``x <= t``; for finite
+    ``x`` that is ``not x > t``, so it becomes ``x > t`` on the feature itself with its
+    children swapped. Only NaN told the two apart (and LightGBM's clipping, only inf),
+    so the tree gives the same leaf for every finite row, on an input half as wide."""
+    swapped = tree.feature >= n_features
+    if not swapped.any():
+        return tree
+    with np.errstate(over="ignore"):
+        t = -np.nextafter(tree.threshold, np.float32(np.inf))  # prev(-t) -> t
+    return Tree(
+        tree.klass,
+        np.where(swapped, tree.feature - n_features, tree.feature),
+        np.where(swapped, t, tree.threshold).astype(np.float32),
+        np.where(swapped, tree.high, tree.low),
+        np.where(swapped, tree.low, tree.high),
+        tree.leaf,
+    )
+
+
 def flatten(trees: list[Tree], dtype: type) -> NodeArrays:
     sizes = np.array([2 * len(t.feature) + 1 for t in trees], dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(sizes)])

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import _kernel
-from ._layout import NodeArrays
+from ._layout import NodeArrays, Tree, finite_tree, flatten
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
@@ -30,20 +32,41 @@ def _pool(threads: int) -> ThreadPoolExecutor:
         return _POOLS[threads]
 
 
-def _run_rows(kernel, X: np.ndarray, out: np.ndarray, args: tuple, threads: int) -> None:
-    """``kernel(X, *args, out)`` over row chunks, in ``threads`` threads (the GIL is released)."""
-    n = X.shape[0]
+def all_finite(X: np.ndarray) -> bool:
+    """No NaN or inf in ``X``: one sum (an overflow to inf only costs the general path)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(X.sum()))
+
+
+@dataclass
+class _Walk:
+    """One forest's kernel over a batch: ``kernel(X[rows], *args, out[rows])`` per chunk."""
+
+    kernel: Callable
+    X: np.ndarray
+    args: tuple
+    out: np.ndarray
+
+    def rows(self, lo: int, hi: int) -> None:
+        self.kernel(self.X[lo:hi], *self.args, self.out[lo:hi])
+
+
+def _run(walks: list[_Walk], threads: int) -> None:
+    """Every walk over row chunks, in ``threads`` threads (the kernels release the GIL).
+
+    Each thread takes one chunk of rows through all the walks: one hand-off to the pool
+    per batch, however many forests (a hand-off and its wake-up cost about 0.08 ms here)."""
+    n = walks[0].X.shape[0]
     threads = max(1, min(int(threads), n // MIN_ROWS_PER_THREAD))
-    if threads == 1:
-        kernel(X, *args, out)
-        return
-    step = -(-n // threads)
+    step = max(1, -(-n // threads))
     step += -step % _kernel.BLOCK
-    futures = [
-        _pool(threads).submit(kernel, X[lo : lo + step], *args, out[lo : lo + step])
-        for lo in range(step, n, step)
-    ]
-    kernel(X[:step], *args, out[:step])  # the caller's thread takes the first chunk
+
+    def chunk(lo: int) -> None:
+        for walk in walks:
+            walk.rows(lo, lo + step)
+
+    futures = [_pool(threads).submit(chunk, lo) for lo in range(step, n, step)]
+    chunk(0)  # the caller's thread takes the first chunk
     for f in futures:
         f.result()
 
@@ -62,8 +85,19 @@ class _Compiled:
             raise ValueError(f"expected (n, {self.n_features}) features, got {X.shape}")
         return X
 
-    def raw(self, X: np.ndarray, threads: int = 1) -> np.ndarray:
+    def _walk(self, X: np.ndarray, finite: bool) -> _Walk:
+        """The kernel call for checked input ``X`` (``finite``: it holds no NaN or inf)."""
         raise NotImplementedError
+
+    def _finish(self, out: np.ndarray) -> np.ndarray:
+        """Raw scores from the kernel's output."""
+        return out
+
+    def raw(self, X: np.ndarray, threads: int = 1) -> np.ndarray:
+        X = self._input(X)
+        walk = self._walk(X, all_finite(X))
+        _run([walk], threads)
+        return self._finish(walk.out)
 
     def split_points(self) -> tuple[np.ndarray, np.ndarray]:
         """``(feature, value)`` of every comparison, in input space (for checks)."""
@@ -83,6 +117,9 @@ class CompiledForest(_Compiled):
     """Binary trees (LightGBM, XGBoost): ``raw = base + sum of leaves`` per class.
 
     ``clip``: inputs are clipped to +-FLT_MAX first (LightGBM reads +-inf as +-1e300).
+    ``finite``: the same trees laid out for inputs without NaN or inf
+    (:func:`._layout.finite_tree`), used for such batches: no negated copy of the input
+    to build, and half the input to keep in cache.
     """
 
     def __init__(
@@ -92,8 +129,10 @@ class CompiledForest(_Compiled):
         base: np.ndarray,
         library: str,
         clip: bool = False,
+        finite: NodeArrays | None = None,
     ) -> None:
         self.nodes = nodes
+        self.finite = finite
         self.n_features = int(n_features)
         self.base = np.asarray(base, dtype=nodes.val.dtype)
         self.n_classes = int(self.base.shape[0])
@@ -102,10 +141,21 @@ class CompiledForest(_Compiled):
         self.negated = bool((nodes.feat >= self.n_features).any())
         self.clip = bool(clip)
 
-    def raw(self, X: np.ndarray, threads: int = 1) -> np.ndarray:
-        X = self._input(X)
+    @classmethod
+    def from_trees(
+        cls, trees: list[Tree], n_features: int, base: np.ndarray, library: str, dtype: type,
+        clip: bool = False,
+    ) -> CompiledForest:  # fmt: skip
+        nodes = flatten(trees, dtype)
+        finite = flatten([finite_tree(t, n_features) for t in trees], dtype)
+        return cls(nodes, n_features, base, library, clip=clip, finite=finite)
+
+    def _walk(self, X: np.ndarray, finite: bool) -> _Walk:
         f = self.n_features
-        if self.negated or self.clip:
+        a = self.nodes
+        if finite and self.finite is not None:
+            a, Xk = self.finite, X
+        elif self.negated or self.clip:
             Xk = np.empty((X.shape[0], 2 * f if self.negated else f), dtype=np.float32)
             if self.clip:
                 np.clip(X, -_FLT_MAX, _FLT_MAX, out=Xk[:, :f])
@@ -117,10 +167,8 @@ class CompiledForest(_Compiled):
             Xk = X
         out = np.empty((X.shape[0], self.n_classes), dtype=self.base.dtype)
         out[:] = self.base
-        a = self.nodes
         args = (a.feat, a.thr, a.child, a.val, a.root, a.klass, a.depth)
-        _run_rows(_kernel.forest_raw, Xk, out, args, threads)
-        return out
+        return _Walk(_kernel.forest_raw, Xk, args, out)
 
     def split_points(self) -> tuple[np.ndarray, np.ndarray]:
         a = self.nodes
@@ -166,17 +214,29 @@ class ObliviousForest(_Compiled):
         self.n_trees = int(self.split_start.shape[0] - 1)
         self.library = library
 
-    def raw(self, X: np.ndarray, threads: int = 1) -> np.ndarray:
-        X = self._input(X)
+    def _walk(self, X: np.ndarray, finite: bool) -> _Walk:
         out = np.zeros((X.shape[0], self.bias.shape[0]), dtype=np.float64)
         args = (self.feat, self.border, self.split_start, self.leaf_start, self.val)
-        _run_rows(_kernel.oblivious_raw, X, out, args, threads)
+        return _Walk(_kernel.oblivious_raw, X, args, out)
+
+    def _finish(self, out: np.ndarray) -> np.ndarray:
         out = out * self.scale + self.bias
         if self.n_classes == out.shape[1]:
             return out
-        full = np.full((X.shape[0], self.n_classes), -np.inf)
+        full = np.full((out.shape[0], self.n_classes), -np.inf)
         full[:, self.columns] = out
         return full
 
     def split_points(self) -> tuple[np.ndarray, np.ndarray]:
         return self.feat.astype(np.int64), self.border
+
+
+def predict_proba_together(
+    forests: list[_Compiled], X: np.ndarray, threads: int = 1
+) -> list[np.ndarray]:
+    """``[f.predict_proba(X, threads) for f in forests]`` in one fan-out over the rows."""
+    X = forests[0]._input(X)
+    finite = all_finite(X)
+    walks = [f._walk(f._input(X), finite) for f in forests]
+    _run(walks, threads)
+    return [softmax(f._finish(w.out)) for f, w in zip(forests, walks, strict=True)]

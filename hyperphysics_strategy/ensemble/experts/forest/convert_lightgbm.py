@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ._layout import Tree, Unsupported, f32_below, f32_prev, flatten, le_splits, with_children
+from ._layout import Tree, Unsupported, f32_below, f32_prev, le_splits, with_children
 from .compiled import CompiledForest
 
 ZERO = float(np.float32(1e-35))  # LightGBM's kZeroThreshold (a float literal)
@@ -62,8 +62,9 @@ def from_lightgbm(booster: Any, num_iteration: int | None = None) -> CompiledFor
     trees = [_tree(block, i % k, n_features) for i, block in enumerate(blocks)]
     if not trees:
         raise Unsupported("no trees")
-    nodes = flatten(trees, np.float64)
-    return CompiledForest(nodes, n_features, np.zeros(k), "lightgbm", clip=True)
+    return CompiledForest.from_trees(
+        trees, n_features, np.zeros(k), "lightgbm", np.float64, clip=True
+    )
 
 
 def _parse(text: str) -> tuple[dict[str, str], list[dict[str, str]]]:

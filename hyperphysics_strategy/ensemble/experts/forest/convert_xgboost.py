@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ._layout import Tree, Unsupported, f32_prev, flatten, le_splits, with_children
+from ._layout import Tree, Unsupported, f32_prev, le_splits, with_children
 from .compiled import CompiledForest
 
 
@@ -52,7 +52,7 @@ def from_xgboost(booster: Any, iterations: int | None = None) -> CompiledForest:
         trees.append(_tree(forest["trees"][i], int(forest["tree_info"][i]), n_features, w))
     if not trees:
         raise Unsupported("no trees")
-    return CompiledForest(flatten(trees, np.float32), n_features, base, "xgboost")
+    return CompiledForest.from_trees(trees, n_features, base, "xgboost", np.float32)
 
 
 def _base_margin(text: str | float, k: int) -> np.ndarray:

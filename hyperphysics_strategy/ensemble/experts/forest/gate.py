@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from ...class_axis import normalise
 from ._layout import Unsupported
+from .compiled import predict_proba_together
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +54,9 @@ def check_rows(
 
     ``n`` synthetic rows where each feature takes, at random, the value of one of the
     model's split points or the float32 just above or below it (so ties with thresholds
-    are hit), a value near zero, or NaN (10%); then up to ``n`` of the given rows, and the
-    same rows with 10% of their values replaced by NaN.
+    are hit) or a value near zero; the same rows with 10% of their values replaced by NaN;
+    then up to ``n`` of the given rows, with and without such holes. The rows without NaN
+    check the forest's finite-input layout, the others its general one.
     """
     rng = np.random.default_rng(seed)
     f = compiled.n_features
@@ -69,8 +73,9 @@ def check_rows(
             around = [np.nextafter(v, up), np.nextafter(v, down)]
         candidates = np.concatenate([v, *around, _SPECIAL])
         rows[:, j] = candidates[rng.integers(len(candidates), size=n)]
-    rows[rng.random(rows.shape) < 0.1] = np.nan
-    parts = [rows]
+    with_nan = rows.copy()
+    with_nan[rng.random(rows.shape) < 0.1] = np.nan
+    parts = [rows, with_nan]
     if X is not None and len(X):
         X = np.asarray(X, dtype=np.float32)
         take = X[np.sort(rng.choice(len(X), size=min(n, len(X)), replace=False))]
@@ -116,8 +121,13 @@ class CompiledTrees:
             return None
         rows = check_rows(compiled, X, seed=self.seed)
         native = np.asarray(self._native_proba(rows), dtype=np.float64)
-        fast = compiled.predict_proba(rows)
-        diff = float(np.max(np.abs(native - fast))) if native.shape == fast.shape else np.inf
+        finite = np.isfinite(rows).all(axis=1)
+        diff = 0.0
+        for part in (finite, ~finite):  # each layout on its own rows (see check_rows)
+            if part.any():
+                fast = compiled.predict_proba(np.ascontiguousarray(rows[part]))
+                gap = np.abs(native[part] - fast) if native[part].shape == fast.shape else np.inf
+                diff = max(diff, float(np.max(gap)))
         if not diff <= TOLERANCE:  # NaN fails too
             logger.warning(
                 "%s: native predictor, the compiled forest differs by %.3g (> %g) on %d check rows",
@@ -131,14 +141,36 @@ class CompiledTrees:
         self._compiled = compiled
         return compiled
 
+    def inference_threads(self) -> int:
+        return int(self.params.get("inference_threads") or default_inference_threads())
+
     def _predict_proba(self, X: np.ndarray) -> np.ndarray:
         compiled = self.compiled
         if compiled is None:
             return self._native_proba(X)
-        threads = self.params.get("inference_threads") or default_inference_threads()
-        return compiled.predict_proba(X, threads=int(threads))
+        return compiled.predict_proba(X, threads=self.inference_threads())
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state.pop("_compiled", None)  # rebuilt from the native model after unpickling
         return state
+
+
+def predict_experts(experts: Sequence[Any], X: np.ndarray) -> list[np.ndarray]:
+    """``[e.predict_proba(X) for e in experts]``, the compiled forests of those that predict
+    natively through one (no other serving path chosen) walked together: one hand-off to
+    the forests' threads per batch instead of one per expert."""
+    group = [
+        i for i, e in enumerate(experts)
+        if isinstance(e, CompiledTrees) and e.__dict__.get("serving_") is None
+        and e.compiled is not None and e.compiled.n_features == X.shape[1]
+    ]  # fmt: skip
+    if len(group) < 2:
+        return [e.predict_proba(X) for e in experts]
+    forests = [experts[i].compiled for i in group]
+    threads = min(experts[i].inference_threads() for i in group)
+    together = dict(zip(group, predict_proba_together(forests, X, threads), strict=True))
+    return [
+        normalise(together[i]) if i in together else e.predict_proba(X)
+        for i, e in enumerate(experts)
+    ]
