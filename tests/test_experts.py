@@ -228,6 +228,26 @@ def test_transformer_within_budget_keeps_one_token_per_feature():
     assert FTTransformerNet(32, 3, 16, 4, 1, 32, 0.1, max_tokens=32).projection is None
 
 
+@pytest.mark.parametrize(("n_in", "layers", "max_tokens"), [(40, 2, 8), (6, 1, None), (6, 3, 32)])
+def test_transformer_predicts_the_cls_token_of_the_full_encoder(n_in, layers, max_tokens):
+    """In eval mode the network computes its last layer for [CLS] alone: the logits of the
+    whole encoder, to float rounding, with or without a token budget and at any depth."""
+    torch.manual_seed(0)
+    net = FTTransformerNet(n_in, 3, 16, 4, layers, 32, 0.1, max_tokens=max_tokens).eval()
+    for p in net.parameters():  # away from the initial values: LayerNorm weights, biases
+        p.data += 0.1 * torch.randn_like(p)
+    x = torch.randn(300, n_in)
+    with torch.inference_mode():
+        z = net.projection(x) * net.projection_gain if net.projection is not None else x
+        tokens = torch.cat(
+            [net.cls.expand(len(x), -1, -1), z.unsqueeze(-1) * net.weight + net.bias], 1
+        )
+        full = net.head(net.encoder(tokens)[:, 0])
+        fast = net(x)
+    torch.testing.assert_close(fast, full, rtol=0, atol=1e-5)
+    assert fast.shape == (300, 3)
+
+
 def test_transformer_saved_without_a_budget_still_loads(tmp_path):
     """A wide transformer pickled or saved before the budget existed (one token per
     feature, no ``max_tokens`` in its params) loads with its own architecture."""
