@@ -51,6 +51,7 @@ from .compat.drawer import install_crash_safe_saves, install_history_date_fix, i
 from .compat.start_backtesting import backtest_checks
 from .model_identity import CURRENT_FEATURES, log_once, saved_model_change
 from .model_store import verified_model_folder
+from .one_pass import one_pass
 from .parameters import TrainingParameters, cluster_address, load_training_parameters
 from .rounds import LiveRounds
 from .run_folders import separate_run_folders
@@ -201,10 +202,12 @@ class HyperPhysicsEnsemble(BaseClassifierModel):
 
         Dry/live runs predict through each expert's fastest verified path
         (:mod:`...ensemble.serving`), chosen once per model: at fit, or at its first
-        prediction after a load; backtests keep the native predictors."""
+        prediction after a load; backtests keep the native predictors. Labels and
+        probabilities come from one pass of the ensemble (:mod:`.one_pass`)."""
         if getattr(self, "live", False) and self.model is not None:
             ensure_inference(self.model)
-        pred_df, do_predict = super().predict(unfiltered_df, dk, **kwargs)
+        with one_pass(self):
+            pred_df, do_predict = super().predict(unfiltered_df, dk, **kwargs)
         features = unfiltered_df.filter(dk.training_features_list, axis=1)
         bad = ~np.isfinite(features.to_numpy(dtype=np.float64)).all(axis=1)
         classes = [c for c in self.model.classes_ if c in pred_df.columns]
