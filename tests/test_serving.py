@@ -85,6 +85,50 @@ def test_a_path_beyond_the_tolerance_is_refused(fitted, monkeypatch):
         use_native(ensemble)
 
 
+def test_a_choice_slower_for_the_whole_ensemble_goes_back_to_native(fitted, monkeypatch):
+    """Per expert a path may win and still slow the ensemble down (its threads and the
+    others' share two cores): the whole ensemble is timed both ways after the choice, and
+    a size where all native is faster goes native for every expert."""
+    from hyperphysics_strategy.ensemble import serving
+
+    ensemble, X = fitted
+
+    def exact_copy(expert, path, rows, threads):
+        if path == "native":
+            return None
+        return lambda Z: expert.predict_proba(Z, native=True)
+
+    real = serving._medians
+
+    def timed(calls, repeat):
+        if set(calls) == {"chosen", "native"}:  # the whole ensemble: native wins
+            real(calls, 1)
+            return {"chosen": 2.0, "native": 1.0}
+        return {name: (0.5 if name == "onnxruntime" else 1.0) for name in calls}
+
+    monkeypatch.setattr(serving, "_build", exact_copy)
+    monkeypatch.setattr(serving, "_medians", timed)
+    try:
+        plan = choose_inference(ensemble, X, paths=("native", "onnxruntime"), batch_rows=64)
+        assert all(e.__dict__.get("serving_") is None for e in ensemble.experts_)
+        assert all(c.small == c.large == "native" for c in plan.experts)
+        assert plan.whole["batch"] == {"chosen": 2.0, "native": 1.0}
+        assert any(
+            "whole ensemble, batch" in line and "kept native" in line for line in plan.lines()
+        )
+    finally:
+        use_native(ensemble)
+    monkeypatch.setattr(serving, "_medians", lambda calls, repeat: {
+        name: (0.5 if name in ("onnxruntime", "chosen") else 1.0) for name in calls
+    })  # fmt: skip
+    try:
+        plan = choose_inference(ensemble, X, paths=("native", "onnxruntime"), batch_rows=64)
+        assert all(c.small == c.large == "onnxruntime" for c in plan.experts)
+        assert all(e.__dict__.get("serving_") is not None for e in ensemble.experts_)
+    finally:
+        use_native(ensemble)
+
+
 def test_an_unknown_path_is_refused_by_name(fitted):
     ensemble, X = fitted
     try:

@@ -101,13 +101,25 @@ class Router:
 
 @dataclass
 class InferencePlan:
-    """What :func:`choose_inference` chose, per expert; pickles as None (see ``Router``)."""
+    """What :func:`choose_inference` chose, per expert; pickles as None (see ``Router``).
+
+    ``whole``: median seconds of the whole ensemble, ``{"one_row" | "batch": {"chosen":
+    s, "native": s}}``, timed after the per-expert choice; a size where every expert
+    native was faster went back to native."""
 
     experts: list[ExpertChoice]
     seconds: float
+    whole: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
-        return [c.line() for c in self.experts]
+        lines = [c.line() for c in self.experts]
+        for size, t in self.whole.items():
+            kept = "chosen" if t["chosen"] <= t["native"] else "native"
+            lines.append(
+                f"whole ensemble, {size.replace('_', ' ')}: chosen paths {t['chosen'] * 1e3:.3f} "
+                f"ms, all native {t['native'] * 1e3:.3f} ms; kept {kept}"
+            )
+        return lines
 
     def __reduce__(self) -> tuple:
         return (_unset, ())
@@ -225,6 +237,44 @@ def _choose_expert(
     return choice, Router(fns.get(choice.small), fns.get(choice.large))
 
 
+def _whole_ensemble(
+    ensemble: Any, choices: list[ExpertChoice], routers: list[Router | None],
+    X: np.ndarray | None, batch_rows: int, repeat: int,
+) -> dict[str, dict[str, float]]:  # fmt: skip
+    """Times the whole ensemble with the chosen routers and with every expert native, on
+    one row and on ``batch_rows`` rows; a size where all native is faster goes back to
+    native in every router (the per-expert timings miss how paths share the two cores:
+    ONNX Runtime's threads and torch's or the forests' get in each other's way)."""
+    rows = parity_rows(ensemble.experts_[0], X)
+    rows = rows[np.isfinite(rows).all(axis=1)]
+    sizes = {"one_row": rows[:1], "batch": np.resize(rows, (batch_rows, rows.shape[1]))}
+
+    def predict(chosen: bool, rows: np.ndarray) -> Callable[[], object]:
+        def call() -> object:
+            for expert, router in zip(ensemble.experts_, routers, strict=True):
+                expert.serving_ = router if chosen else None
+            return ensemble.predict_proba(rows)
+
+        return call
+
+    whole = {}
+    for size, rows in sizes.items():
+        rows = np.ascontiguousarray(rows)
+        whole[size] = _medians(
+            {"chosen": predict(True, rows), "native": predict(False, rows)}, repeat
+        )
+        if whole[size]["native"] < whole[size]["chosen"]:
+            attr = "small" if size == "one_row" else "large"
+            for router, choice in zip(routers, choices, strict=True):
+                if router is not None:
+                    setattr(router, attr, None)
+                    setattr(choice, attr, "native")
+    for i, router in enumerate(routers):
+        if router is not None and router.small is None and router.large is None:
+            routers[i] = None
+    return whole
+
+
 def choose_inference(
     ensemble: Any,
     X: np.ndarray | None = None,
@@ -246,7 +296,7 @@ def choose_inference(
     if X is not None:
         X = np.asarray(X, dtype=np.float32)
         X = X[np.isfinite(X).all(axis=1)]
-    choices = []
+    choices, routers = [], []
     for expert in ensemble.experts_:
         expert.serving_ = None  # the native path while choosing
         try:
@@ -254,9 +304,18 @@ def choose_inference(
         except Exception as exc:  # choosing must never break predictions: native
             logger.warning("inference %s: native, the choice failed: %r", expert.name, exc)
             choice, router = ExpertChoice(expert.name), None
-        expert.serving_ = router
         choices.append(choice)
-    plan = InferencePlan(choices, time.perf_counter() - started)
+        routers.append(router)
+    whole: dict[str, dict[str, float]] = {}
+    if any(r is not None for r in routers):
+        try:
+            whole = _whole_ensemble(ensemble, choices, routers, X, batch_rows, repeat)
+        except Exception as exc:  # never break predictions: every expert native
+            logger.warning("inference: all native, the whole-ensemble check failed: %r", exc)
+            routers = [None] * len(routers)
+    for expert, router in zip(ensemble.experts_, routers, strict=True):
+        expert.serving_ = router
+    plan = InferencePlan(choices, time.perf_counter() - started, whole)
     ensemble.inference_plan_ = plan
     for line in plan.lines():
         logger.info("inference %s", line)
