@@ -160,6 +160,26 @@ def test_sparsemax_is_a_sparse_distribution():
     torch.testing.assert_close(p[1], torch.full((4,), 0.25))
 
 
+def test_inference_shortcuts_give_the_training_path_values():
+    """Without autograd TabNet's sparsemax sorts through numpy and KAN builds its basis in
+    place: the same values as the autograd path (sorting is exact; the basis steps are
+    the same operations)."""
+    from hyperphysics_strategy.ensemble.experts.neural import KANLayer, sorted_descending
+
+    torch.manual_seed(0)
+    z = torch.randn(300, 40)
+    z[:, 5] = z[:, 6]  # ties
+    with torch.inference_mode():
+        fast = sorted_descending(z)
+        fast_sparse = sparsemax(z)
+    assert torch.equal(fast, torch.sort(z, dim=-1, descending=True).values)
+    assert torch.equal(fast_sparse, sparsemax(z))  # grad enabled: torch.sort
+    layer = KANLayer(40, 7, grid=8, span=2.0)
+    with torch.inference_mode():
+        fast = layer(z)
+    assert torch.equal(fast, layer(z).detach())
+
+
 def test_expert_missing_class_gets_a_column(fit_data):
     X, codes, _ = fit_data
     y = np.where(codes == 0, 1, codes)  # no class 0 at all

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -146,10 +147,23 @@ class TiDEExpert(TorchExpert):
 # -- TabNet --------------------------------------------------------------------------------
 
 
+def sorted_descending(z: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """``torch.sort(z, dim, descending=True).values``.
+
+    Without autograd on the CPU (and outside an ONNX export) numpy sorts: torch's CPU sort
+    of short rows is about 10x slower (1,000 x 100 float32: 1.2 ms against 0.11 ms on the
+    2-core CI machine), and TabNet sorts three times per prediction. Sorting is exact, so
+    both give the same values (for finite inputs; NaN is ordered differently)."""
+    if z.device.type != "cpu" or torch.is_grad_enabled() or torch.onnx.is_in_onnx_export():
+        return torch.sort(z, dim=dim, descending=True).values
+    a = z.numpy()
+    return torch.from_numpy(-np.sort(-a, axis=dim))
+
+
 def sparsemax(z: torch.Tensor, dim: int = -1) -> torch.Tensor:
     """Euclidean projection of ``z`` onto the probability simplex (Martins & Astudillo)."""
     z = z - z.max(dim=dim, keepdim=True).values
-    zs, _ = torch.sort(z, dim=dim, descending=True)
+    zs = sorted_descending(z, dim)
     k = torch.arange(1, z.shape[dim] + 1, device=z.device, dtype=z.dtype)
     shape = [1] * z.dim()
     shape[dim] = -1
@@ -251,8 +265,18 @@ class KANLayer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = self.norm(x)
-        basis = torch.exp(-(((z.unsqueeze(-1) - self.centers) * self.inv_width) ** 2))
-        return self.spline(basis.flatten(1)) + self.base(nn.functional.silu(x))
+        return self.spline(self.basis(z).flatten(1)) + self.base(nn.functional.silu(x))
+
+    def basis(self, z: torch.Tensor) -> torch.Tensor:
+        """``exp(-((z - c_g) * inv_width) ** 2)`` for every grid centre ``c_g``: (B, F, G).
+
+        Without autograd the steps run in place on one buffer: each step of the plain
+        expression allocates a fresh (B, F, G) tensor (3.2 MB at 1,000 x 100 x 8, new
+        pages every call), which made KAN's inference 2.4 ms instead of about 1.5 ms."""
+        d = z.unsqueeze(-1) - self.centers
+        if torch.is_grad_enabled() or torch.onnx.is_in_onnx_export():
+            return torch.exp(-((d * self.inv_width) ** 2))
+        return d.mul_(self.inv_width).square_().neg_().exp_()
 
 
 class KANNet(nn.Module):
