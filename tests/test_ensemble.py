@@ -265,6 +265,10 @@ def test_round_robin_hands_each_library_exactly_the_plans_device(monkeypatch):
         current[threading.current_thread().name] = self.name
         return original_fit(self, data, placement)
 
+    from hyperphysics_strategy.ensemble.experts.param_check import library_parameter_names
+
+    for library in ("lightgbm", "xgboost", "catboost"):  # cached lists, read off the real
+        library_parameter_names(library)  # classes (run alone, the test built them patched)
     monkeypatch.setattr(base.Expert, "fit", fit)
     monkeypatch.setattr(lightgbm, "train", lgb_train)
     monkeypatch.setattr(xgboost, "train", xgb_train)
