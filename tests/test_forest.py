@@ -247,6 +247,19 @@ def test_the_finite_input_layout_is_checked_too(data, monkeypatch, caplog):
     assert make_expert("xgboost", SMALL["xgboost"]).fit(fit_data(X, y)).compiled is not None
 
 
+def test_all_finite_finds_any_nan_or_inf_and_errs_only_towards_checking():
+    from hyperphysics_strategy.ensemble.experts.base import all_finite
+
+    X = np.random.default_rng(0).normal(size=(300, 20)).astype(np.float32)
+    assert all_finite(X) and all_finite(X[:0])
+    for bad in (np.nan, np.inf, -np.inf):
+        Y = X.copy()
+        Y[123, 7] = bad
+        assert not all_finite(Y)
+    huge = np.full((2, 20), 3e38, dtype=np.float32)  # finite, but the product overflows
+    assert not all_finite(huge)  # the callers then check row by row (same answer)
+
+
 def test_forests_walked_together_equal_each_alone(data):
     """``predict_experts`` hands every compiled forest's rows to the threads at once: the
     same probabilities as each expert alone, with and without NaN in the batch."""

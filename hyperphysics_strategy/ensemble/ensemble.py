@@ -371,7 +371,8 @@ class ExpertEnsemble:
         return inputs.on_finite_rows(self._blend, X, len(self.classes_))
 
     def _blend(self, X: np.ndarray) -> np.ndarray:
-        probas = predict_experts(self.experts_, np.ascontiguousarray(X, dtype=np.float32))
+        X = np.ascontiguousarray(X, dtype=np.float32)  # finite rows (on_finite_rows)
+        probas = predict_experts(self.experts_, X, finite=True)
         return self.stacker_.predict(self.calibration_.experts(probas))
 
     def predict(self, X: np.ndarray) -> np.ndarray:

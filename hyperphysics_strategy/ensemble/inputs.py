@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .experts.base import check_rows
+from .experts.base import all_finite, check_rows
 
 
 def check_features(X: np.ndarray, name: str) -> np.ndarray:
@@ -77,7 +77,7 @@ def on_finite_rows(
 ) -> np.ndarray:
     """``predict(X)`` for the rows of ``X`` that are finite; NaN rows (``width`` columns)
     for a row holding NaN or inf, which a model would otherwise read as a real point."""
-    if np.isfinite(X.sum()):  # no NaN or inf anywhere (an overflow just takes the row check)
+    if all_finite(X):
         return predict(X)
     ok = np.isfinite(X).all(axis=1)
     if ok.all():

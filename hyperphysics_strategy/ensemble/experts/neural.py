@@ -156,7 +156,7 @@ def sorted_descending(z: torch.Tensor, dim: int = -1) -> torch.Tensor:
     both give the same values (for finite inputs; NaN is ordered differently)."""
     if z.device.type != "cpu" or torch.is_grad_enabled() or torch.onnx.is_in_onnx_export():
         return torch.sort(z, dim=dim, descending=True).values
-    a = z.numpy()
+    a = z.detach().numpy()
     return torch.from_numpy(-np.sort(-a, axis=dim))
 
 

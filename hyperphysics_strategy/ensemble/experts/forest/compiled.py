@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..base import all_finite
 from . import _kernel
 from ._layout import NodeArrays, Tree, finite_tree, flatten
 
@@ -30,12 +31,6 @@ def _pool(threads: int) -> ThreadPoolExecutor:
         if threads not in _POOLS:
             _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="forest")
         return _POOLS[threads]
-
-
-def all_finite(X: np.ndarray) -> bool:
-    """No NaN or inf in ``X``: one sum (an overflow to inf only costs the general path)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        return bool(np.isfinite(X.sum()))
 
 
 @dataclass
@@ -232,11 +227,12 @@ class ObliviousForest(_Compiled):
 
 
 def predict_proba_together(
-    forests: list[_Compiled], X: np.ndarray, threads: int = 1
+    forests: list[_Compiled], X: np.ndarray, threads: int = 1, finite: bool | None = None
 ) -> list[np.ndarray]:
-    """``[f.predict_proba(X, threads) for f in forests]`` in one fan-out over the rows."""
+    """``[f.predict_proba(X, threads) for f in forests]`` in one fan-out over the rows
+    (``finite``: whether ``X`` holds no NaN or inf, when the caller knows)."""
     X = forests[0]._input(X)
-    finite = all_finite(X)
+    finite = all_finite(X) if finite is None else finite
     walks = [f._walk(f._input(X), finite) for f in forests]
     _run(walks, threads)
     return [softmax(f._finish(w.out)) for f, w in zip(forests, walks, strict=True)]

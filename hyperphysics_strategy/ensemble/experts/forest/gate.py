@@ -156,10 +156,13 @@ class CompiledTrees:
         return state
 
 
-def predict_experts(experts: Sequence[Any], X: np.ndarray) -> list[np.ndarray]:
+def predict_experts(
+    experts: Sequence[Any], X: np.ndarray, finite: bool | None = None
+) -> list[np.ndarray]:
     """``[e.predict_proba(X) for e in experts]``, the compiled forests of those that predict
     natively through one (no other serving path chosen) walked together: one hand-off to
-    the forests' threads per batch instead of one per expert."""
+    the forests' threads per batch instead of one per expert. ``finite``: whether ``X``
+    holds no NaN or inf, when the caller knows (None: checked)."""
     group = [
         i for i, e in enumerate(experts)
         if isinstance(e, CompiledTrees) and e.__dict__.get("serving_") is None
@@ -169,7 +172,8 @@ def predict_experts(experts: Sequence[Any], X: np.ndarray) -> list[np.ndarray]:
         return [e.predict_proba(X) for e in experts]
     forests = [experts[i].compiled for i in group]
     threads = min(experts[i].inference_threads() for i in group)
-    together = dict(zip(group, predict_proba_together(forests, X, threads), strict=True))
+    probas = predict_proba_together(forests, X, threads, finite)
+    together = dict(zip(group, probas, strict=True))
     return [
         normalise(together[i]) if i in together else e.predict_proba(X)
         for i, e in enumerate(experts)
