@@ -10,7 +10,9 @@ features for each path that passed the parity check (max |dp| <= 1e-5, the check
 ``ensemble/serving.py`` makes before choosing), and the path it chooses. Whole ensemble:
 ``ExpertEnsemble.predict_proba`` with every expert native, with the chosen paths, and the
 exported folder's ``predict.py`` (ONNX Runtime for every expert and the blend). Targets
-(issue #26): all twelve + blend <= 10 ms, the default two <= 2 ms at 1,000 rows.
+(issue #26): all twelve + blend <= 10 ms, the default two <= 2 ms at 1,000 rows. For the
+networks: their MFLOP per 1,000 rows and the rate their best path reached; with them, a
+floor: their arithmetic at this machine's matrix-product rate plus the trees' best times.
 """
 
 from __future__ import annotations
@@ -38,20 +40,57 @@ QUICK = {"n_estimators": 60, "max_epochs": 3}
 
 def interleaved(calls: dict, rows: np.ndarray, repeat: int) -> dict[str, float]:
     """Median ms of each predictor on ``rows``, the calls interleaved round by round (a
-    load that changes during the run hits every predictor alike)."""
+    load that changes during the run hits every predictor alike) in a fresh random order
+    each round (a call right after the exported folder's 10 ms of ONNX Runtime finds the
+    caches cold: in a fixed order the predictor after it ran up to 15% slower)."""
     for fn in calls.values():
         fn(rows)
+    rng = np.random.default_rng(0)
     times: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(repeat):
-        for name, fn in calls.items():
+        for name in rng.permutation(list(calls)):
             t0 = time.perf_counter()
-            fn(rows)
+            calls[name](rows)
             times[name].append(time.perf_counter() - t0)
     return {name: statistics.median(t) * 1e3 for name, t in times.items()}
 
 
 def fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
+
+
+def network_mflop(expert, rows: np.ndarray) -> float | None:
+    """Floating-point operations of a torch expert's forward pass on ``rows`` (torch's
+    FlopCounterMode: matrix products and attention; elementwise work is not counted)."""
+    if expert.library != "torch":
+        return None
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    z = torch.from_numpy(expert._standardise(rows))
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        expert.module(z)
+    return counter.get_total_flops() / 1e6
+
+
+def matmul_gflops(rows: int = 1000, width: int = 128, repeat: int = 50) -> float:
+    """This machine's float32 matrix-product rate at the networks' sizes (rows x width
+    times width x width, torch on the CPU): the yardstick for the networks' floor."""
+    import torch
+
+    a, b = torch.randn(rows, width), torch.randn(width, width)
+    seconds = _best(lambda: a @ b, repeat)
+    return 2 * rows * width * width / seconds / 1e9
+
+
+def _best(fn, repeat: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
 
 
 def main() -> None:
@@ -91,6 +130,7 @@ def main() -> None:
         return call
 
     shown = [p for p in paths if any(r.path == p for c in plan.experts for r in c.results)]
+    mflop = {e.name: network_mflop(e, batch) for e in ensemble.experts_}
     rows = []
     for choice in plan.experts:
         by = {r.path: r for r in choice.results}
@@ -101,9 +141,13 @@ def main() -> None:
         ratio = by["native"].batch / best
         diff = max((r.max_abs_diff or 0.0) for r in ok.values())
         chose = choice.small if choice.small == choice.large else f"{choice.small} / {choice.large}"
-        rows.append([choice.name, *cells, f"{ratio:.1f}x", f"{diff:.1g}", chose])
+        work = mflop[choice.name]
+        rate = "-" if work is None else f"{work / best / 1e3:.0f}"
+        rows.append([choice.name, *cells, f"{ratio:.1f}x", f"{diff:.1g}", chose,
+                     "-" if work is None else f"{work:.0f}", rate])  # fmt: skip
     header = ["expert", *(f"{p} 1 row" for p in shown), *(f"{p} 1000" for p in shown)]
     header += ["native / best (1000)", "max abs dp", "chosen (1 row / 1000)"]
+    header += ["MFLOP (1000)", "GFLOP/s (best)"]
     size = "small models" if args.quick else "default parameters"
     print_table(
         f"Inference per expert, ms (median of {args.repeat}), 100 features, {size}; "
@@ -137,6 +181,19 @@ def main() -> None:
              f"{native[1] / onnx_ms[1]:.1f}x"],
         ],
     )  # fmt: skip
+    networks = sum(w for w in mflop.values() if w is not None)
+    if networks:
+        peak = matmul_gflops()
+        trees = sum(
+            min(r.batch for r in c.results if r.ok) for c in plan.experts if mflop[c.name] is None
+        )
+        print(
+            f"\nfloor at 1,000 rows: the networks' {networks:.0f} MFLOP at this machine's "
+            f"{peak:.0f} GFLOP/s (float32 1000x128 @ 128x128, torch) take "
+            f"{networks / peak:.1f} ms; with the trees' best paths "
+            f"({trees * 1e3:.1f} ms) the experts need at least "
+            f"{networks / peak + trees * 1e3:.1f} ms"
+        )
     print(f"\nexport parity: {report.lines()[-1]}")
     print(f"choice took {plan.seconds:.1f} s; load average after: {os.getloadavg()}")
 
