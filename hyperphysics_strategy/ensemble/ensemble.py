@@ -32,7 +32,6 @@ from .calibration import PredictionBlock, class_priors, fit_expert_calibration
 from .crossfit import out_of_fold_blocks
 from .drift import feature_drift
 from .experts import DEFAULT_EXPERTS, Expert, FitData, Placement, make_expert
-from .experts.forest import predict_experts
 from .export import export_ensemble
 from .inputs import check_features, check_set, check_weights
 from .labels import DEFAULT_CLASSES, LabelCodec
@@ -372,7 +371,12 @@ class ExpertEnsemble:
 
     def _blend(self, X: np.ndarray) -> np.ndarray:
         X = np.ascontiguousarray(X, dtype=np.float32)  # finite rows (on_finite_rows)
-        probas = predict_experts(self.experts_, X, finite=True)
+        if all(e.library == "torch" for e in self.experts_):
+            probas = [e.predict_proba(X) for e in self.experts_]
+        else:  # the compiled forests walk the rows together; they need numba, imported here
+            from .experts.forest import predict_experts  # so torch experts run without it
+
+            probas = predict_experts(self.experts_, X, finite=True)
         return self.stacker_.predict(self.calibration_.experts(probas))
 
     def predict(self, X: np.ndarray) -> np.ndarray:
