@@ -137,7 +137,7 @@ class Calibration:
         """:meth:`expert` for every expert at once: ``(E, n, K)``, row ``e`` calibrated
         with expert ``e``'s temperature (a dozen numpy calls in all, not a dozen each)."""
         stacked = np.stack([np.asarray(p, np.float64) for p in probas])
-        temperatures = np.asarray(self.expert_temperatures, float)[: len(stacked), None, None]
+        temperatures = np.asarray(self.expert_temperatures, float)[:, None, None]
         return temper(self.shift(stacked), self.target_prior, temperatures)
 
     def to_dict(self) -> dict[str, object]:

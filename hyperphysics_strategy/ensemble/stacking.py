@@ -37,7 +37,7 @@ DEFAULT_C = 0.03
 def stack_features(probas: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
     """``[log P_1 | log P_2 | ...]`` with log-probabilities clipped at ``LOG_FLOOR``;
     ``probas``: one ``(n, K)`` array per expert, or their ``(E, n, K)`` stack."""
-    stacked = np.asarray(probas, dtype=np.float64) if not isinstance(probas, np.ndarray) else probas
+    stacked = np.asarray(probas, dtype=np.float64)  # no copy for a float64 stack
     logs = np.maximum(np.log(np.maximum(stacked, 1e-300)), LOG_FLOOR)  # (E, n, K)
     e, n, k = logs.shape
     return logs.transpose(1, 0, 2).reshape(n, e * k)
