@@ -107,3 +107,25 @@ def freqai_predictor():
     dk.label_list = ["&s-direction"]
     dk.feature_pipeline = model.define_data_pipeline(threads=1)
     return model, dk
+
+
+def fitted_freqai_predictor(expert_params: dict, **ensemble_options):
+    """:func:`freqai_predictor` holding an ensemble of ``expert_params``' experts fitted on
+    :func:`fit_data` through the kitchen's pipeline, in backtest mode (``live`` False);
+    returns ``(model, dk, frame)``, ``frame`` the validation rows as FreqAI passes them."""
+    import pandas as pd
+
+    from hyperphysics_strategy.ensemble import ExpertEnsemble
+
+    data = fit_data()
+    model, dk = freqai_predictor()
+    names = [f"%f{i}" for i in range(data.X.shape[1])]
+    X = dk.feature_pipeline.fit_transform(pd.DataFrame(data.X, columns=names))[0]
+    Xv = dk.feature_pipeline.transform(pd.DataFrame(data.X_val, columns=names))[0]
+    ensemble = ExpertEnsemble(
+        experts=tuple(expert_params), expert_params=expert_params, stacking_folds=0,
+        **ensemble_options,
+    )  # fmt: skip
+    model.model = ensemble.fit(X, labels(data.y), None, Xv, labels(data.y_val))
+    model.live = False
+    return model, dk, pd.DataFrame(data.X_val, columns=names)

@@ -4,7 +4,6 @@ the same frame; ``HyperPhysicsEnsemble`` answers both from one ensemble pass."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from hyperphysics_strategy.ensemble import ExpertEnsemble
@@ -13,19 +12,9 @@ from hyperphysics_strategy.freqai.one_pass import OnePass, one_pass
 
 @pytest.fixture(scope="module")
 def predictor():
-    from tests.bad_input import fit_data, freqai_predictor, labels
+    from tests.bad_input import fitted_freqai_predictor
 
-    data = fit_data()
-    model, dk = freqai_predictor()
-    names = [f"%f{i}" for i in range(data.X.shape[1])]
-    X = dk.feature_pipeline.fit_transform(pd.DataFrame(data.X, columns=names))[0]
-    Xv = dk.feature_pipeline.transform(pd.DataFrame(data.X_val, columns=names))[0]
-    ensemble = ExpertEnsemble(
-        experts=("lightgbm",), expert_params={"lightgbm": {"n_estimators": 5}}, stacking_folds=0
-    )
-    model.model = ensemble.fit(X, labels(data.y), None, Xv, labels(data.y_val))
-    model.live = False
-    return model, dk, pd.DataFrame(data.X_val, columns=names)
+    return fitted_freqai_predictor({"lightgbm": {"n_estimators": 5}})
 
 
 def test_one_ensemble_pass_per_prediction(predictor, monkeypatch):
@@ -51,10 +40,13 @@ def test_one_ensemble_pass_per_prediction(predictor, monkeypatch):
 
 
 def test_another_frame_or_an_error_goes_to_the_model():
+    calls = []
+
     class Model:
         classes_ = ("a", "b")
 
         def predict_proba(self, X):
+            calls.append(X)
             return np.asarray(X, dtype=float)
 
         def labels(self, proba):
@@ -63,8 +55,10 @@ def test_another_frame_or_an_error_goes_to_the_model():
     first, second = np.array([[0.9, 0.1]]), np.array([[0.2, 0.8]])
     served = OnePass(Model())
     assert list(served.predict(first)) == ["a"]
-    assert served.predict_proba(first) is not None
+    np.testing.assert_array_equal(served.predict_proba(first), first)
+    assert len(calls) == 1  # the same frame: the probabilities of the labels' pass
     np.testing.assert_array_equal(served.predict_proba(second), second)  # not the cached one
+    assert len(calls) == 2
     assert served.classes_ == ("a", "b")
 
     class Owner:

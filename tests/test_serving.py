@@ -158,23 +158,11 @@ def test_freqai_model_serves_dry_and_live_runs_through_the_choice(caplog):
     """A dry/live ``HyperPhysicsEnsemble`` chooses the paths at its first prediction (a
     model loaded from disk has none) and predicts what the native predictors predict;
     a backtest (``live`` False) keeps the native predictors."""
-    import pandas as pd
+    from tests.bad_input import fitted_freqai_predictor
 
-    from tests.bad_input import fit_data, freqai_predictor, labels
-
-    data = fit_data()
-    model, dk = freqai_predictor()
-    names = [f"%f{i}" for i in range(data.X.shape[1])]
-    X = dk.feature_pipeline.fit_transform(pd.DataFrame(data.X, columns=names))[0]
-    Xv = dk.feature_pipeline.transform(pd.DataFrame(data.X_val, columns=names))[0]
-    ensemble = ExpertEnsemble(
-        experts=("lightgbm", "mlp"),
-        expert_params={"lightgbm": {"n_estimators": 5}, "mlp": {"max_epochs": 1}},
-        stacking_folds=0,
-        use_processes=False,
+    model, dk, frame = fitted_freqai_predictor(
+        {"lightgbm": {"n_estimators": 5}, "mlp": {"max_epochs": 1}}, use_processes=False
     )
-    model.model = ensemble.fit(X, labels(data.y), None, Xv, labels(data.y_val))
-    frame = pd.DataFrame(data.X_val, columns=names)
     model.live = False
     native, _ = model.predict(frame, dk)
     assert getattr(model.model, "inference_plan_", None) is None
