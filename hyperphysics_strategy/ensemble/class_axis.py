@@ -1,9 +1,9 @@
 """Reductions over the class axis (the last one, a few columns) for the inference path.
 
 numpy reduces ``a.sum(axis=-1)`` of a ``(1000, 3)`` array row by row, an inner loop of
-three: about 30 µs, and ``a.max(axis=-1)`` about 70 µs, which made them most of the blend's
-cost. Combining the ``K`` column slices elementwise takes about 4 µs and gives the same
-values (numpy adds fewer than eight terms left to right, as here).
+three; combining the ``K`` column slices elementwise is 4x to 9x faster
+(``benchmarks/perf/bench_inference_parts.py``) and gives the same values (numpy adds fewer
+than eight terms left to right, as here).
 """
 
 from __future__ import annotations

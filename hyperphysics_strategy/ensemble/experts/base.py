@@ -37,12 +37,9 @@ META_FILE = "meta.json"
 
 
 def all_finite(X: np.ndarray) -> bool:
-    """No NaN or inf in the 2-D array ``X``: one matrix-vector product with ones (NaN and
-    inf propagate through it; a finite overflow to inf only costs the caller's row check).
-    About 7 us for 1,000 x 100 float32, against 20-40 us for ``X.sum()`` and 50 us for
-    ``np.isfinite(X).all()``."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        return bool(np.isfinite(X @ np.ones(X.shape[1], dtype=X.dtype)).all())
+    """No NaN or inf anywhere in ``X`` (the whole-batch test; a row by row
+    ``np.isfinite(X).all(axis=1)`` is several times slower on 1,000 x 100)."""
+    return bool(np.isfinite(X).all())
 
 
 def check_rows(X: np.ndarray, y: np.ndarray, w: np.ndarray, name: str) -> None:

@@ -151,9 +151,9 @@ def sorted_descending(z: torch.Tensor, dim: int = -1) -> torch.Tensor:
     """``torch.sort(z, dim, descending=True).values``.
 
     Without autograd on the CPU (and outside an ONNX export) numpy sorts: torch's CPU sort
-    of short rows is about 10x slower (1,000 x 100 float32: 1.2 ms against 0.11 ms on the
-    2-core CI machine), and TabNet sorts three times per prediction. Sorting is exact, so
-    both give the same values (for finite inputs; NaN is ordered differently)."""
+    of short rows is several times slower (``benchmarks/perf/bench_inference_parts.py``),
+    and TabNet sorts three times per prediction. Sorting is exact, so both give the same
+    values (for finite inputs; NaN is ordered differently)."""
     if z.device.type != "cpu" or torch.is_grad_enabled() or torch.onnx.is_in_onnx_export():
         return torch.sort(z, dim=dim, descending=True).values
     a = z.detach().numpy()
@@ -271,8 +271,8 @@ class KANLayer(nn.Module):
         """``exp(-((z - c_g) * inv_width) ** 2)`` for every grid centre ``c_g``: (B, F, G).
 
         Without autograd the steps run in place on one buffer: each step of the plain
-        expression allocates a fresh (B, F, G) tensor (3.2 MB at 1,000 x 100 x 8, new
-        pages every call), which made KAN's inference 2.4 ms instead of about 1.5 ms."""
+        expression allocates a fresh (B, F, G) tensor (3.2 MB at 1,000 x 100 x 8; timed
+        side by side in ``benchmarks/perf/bench_inference_parts.py``)."""
         d = z.unsqueeze(-1) - self.centers
         if torch.is_grad_enabled() or torch.onnx.is_in_onnx_export():
             return torch.exp(-((d * self.inv_width) ** 2))
@@ -368,9 +368,9 @@ class FTTransformerNet(nn.Module):
 
         Only [CLS] is classified, and in the last layer no other token's output reaches
         it: its attention still reads every token's keys and values, but the other
-        tokens' queries, attention, projection and feed-forward are skipped. At the
-        default size (33 tokens, 2 layers) that is 40% of the arithmetic; 1,000 rows
-        predict in about 19 ms instead of 31 ms on the 2-core CI machine."""
+        tokens' queries, attention, projection and feed-forward are skipped: at the
+        default size (33 tokens, 2 layers) 40% of the arithmetic (timed against the full
+        encoder in ``benchmarks/perf/bench_inference_parts.py``)."""
         layers = self.encoder.layers
         for i, layer in enumerate(layers):
             z = layer.norm1(h)
