@@ -194,6 +194,9 @@ def main() -> None:
             f"({trees * 1e3:.1f} ms) the experts need at least "
             f"{networks / peak + trees * 1e3:.1f} ms"
         )
+    for line in plan.lines():
+        if line.startswith("whole ensemble"):
+            print(f"\nchoice checked on the {line}")
     print(f"\nexport parity: {report.lines()[-1]}")
     print(f"choice took {plan.seconds:.1f} s; load average after: {os.getloadavg()}")
 
